@@ -1,0 +1,240 @@
+use crate::__private::bindings::lamina::http::types as wit;
+use crate::Error;
+use serde::de::DeserializeOwned;
+
+/// An HTTP request as the host normalized it, whatever the event source.
+#[derive(Debug)]
+pub struct Request {
+    inner: wit::Request,
+    context: Context,
+}
+
+/// The event source that delivered a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// API Gateway REST API.
+    ApigwRest,
+    /// API Gateway HTTP API, payload format 1.0.
+    ApigwHttpV1,
+    /// API Gateway HTTP API, payload format 2.0.
+    ApigwHttpV2,
+    /// A Lambda function URL.
+    FunctionUrl,
+    /// An Application Load Balancer.
+    Alb,
+    /// VPC Lattice, event version 1.
+    VpcLatticeV1,
+    /// VPC Lattice, event version 2.
+    VpcLatticeV2,
+    /// `lamina serve` or a test.
+    Local,
+}
+
+impl Source {
+    /// The source's name as the host's logs spell it (`apigw-rest`, `alb`, ...).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ApigwRest => "apigw-rest",
+            Self::ApigwHttpV1 => "apigw-http-v1",
+            Self::ApigwHttpV2 => "apigw-http-v2",
+            Self::FunctionUrl => "function-url",
+            Self::Alb => "alb",
+            Self::VpcLatticeV1 => "vpc-lattice-v1",
+            Self::VpcLatticeV2 => "vpc-lattice-v2",
+            Self::Local => "local",
+        }
+    }
+}
+
+/// Facts about the invocation that are not part of the HTTP message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Context {
+    /// The event source.
+    pub source: Source,
+    /// The Lambda request id, also in every host log line and error body.
+    pub request_id: String,
+    /// The API Gateway stage, when the source has one.
+    pub stage: Option<String>,
+    /// The client's IP address as the source reports it.
+    pub source_ip: Option<String>,
+    /// The client's user agent as the source reports it.
+    pub user_agent: Option<String>,
+    /// The authorizer's output (JWT claims, IAM identity, Lambda authorizer context) as
+    /// JSON text.
+    pub authorizer: Option<String>,
+    /// When the source received the request, in milliseconds since the Unix epoch.
+    pub time_epoch_ms: u64,
+}
+
+fn first<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn all<'a>(fields: &'a [(String, String)], name: &'a str) -> impl Iterator<Item = &'a str> {
+    fields
+        .iter()
+        .filter(move |(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+impl Request {
+    pub(crate) fn from_wit(mut inner: wit::Request) -> Self {
+        let c = &mut inner.context;
+        let context = Context {
+            source: match c.source {
+                wit::Source::ApigwRest => Source::ApigwRest,
+                wit::Source::ApigwHttpV1 => Source::ApigwHttpV1,
+                wit::Source::ApigwHttpV2 => Source::ApigwHttpV2,
+                wit::Source::FunctionUrl => Source::FunctionUrl,
+                wit::Source::Alb => Source::Alb,
+                wit::Source::VpcLatticeV1 => Source::VpcLatticeV1,
+                wit::Source::VpcLatticeV2 => Source::VpcLatticeV2,
+                wit::Source::Local => Source::Local,
+            },
+            request_id: std::mem::take(&mut c.request_id),
+            stage: c.stage.take(),
+            source_ip: c.source_ip.take(),
+            user_agent: c.user_agent.take(),
+            authorizer: c.authorizer.take(),
+            time_epoch_ms: c.time_epoch_ms,
+        };
+        Self { inner, context }
+    }
+
+    /// The method, uppercase.
+    #[must_use]
+    pub fn method(&self) -> &str {
+        &self.inner.method
+    }
+
+    /// The percent-decoded path used for routing (stage and configured prefixes removed).
+    #[must_use]
+    pub fn path(&self) -> &str {
+        &self.inner.path
+    }
+
+    /// The path as the client sent it.
+    #[must_use]
+    pub fn raw_path(&self) -> &str {
+        &self.inner.raw_path
+    }
+
+    /// The template of the matched route, for example `/todos/{id}`.
+    #[must_use]
+    pub fn route(&self) -> &str {
+        &self.inner.route
+    }
+
+    /// A route parameter, percent-decoded.
+    #[must_use]
+    pub fn param(&self, name: &str) -> Option<&str> {
+        first(&self.inner.params, name)
+    }
+
+    /// Every route parameter, in template order.
+    #[must_use]
+    pub fn params(&self) -> &[(String, String)] {
+        &self.inner.params
+    }
+
+    /// The first value of query parameter `name`, percent-decoded.
+    #[must_use]
+    pub fn query(&self, name: &str) -> Option<&str> {
+        first(&self.inner.query, name)
+    }
+
+    /// Every value of query parameter `name`, in order.
+    pub fn query_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
+        all(&self.inner.query, name)
+    }
+
+    /// Every query parameter, in order, repeated names kept.
+    #[must_use]
+    pub fn query_pairs(&self) -> &[(String, String)] {
+        &self.inner.query
+    }
+
+    /// The query string as sent, without `?`.
+    #[must_use]
+    pub fn raw_query(&self) -> &str {
+        &self.inner.raw_query
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    #[must_use]
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.inner
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of header `name` (case-insensitive), in order.
+    pub fn header_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
+        self.inner
+            .headers
+            .iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every header, lowercase names, in order.
+    #[must_use]
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.inner.headers
+    }
+
+    /// The value of cookie `name`.
+    #[must_use]
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        first(&self.inner.cookies, name)
+    }
+
+    /// Every cookie, in order.
+    #[must_use]
+    pub fn cookies(&self) -> &[(String, String)] {
+        &self.inner.cookies
+    }
+
+    /// The body bytes (already base64-decoded by the host).
+    #[must_use]
+    pub fn body(&self) -> &[u8] {
+        &self.inner.body
+    }
+
+    /// The body as UTF-8 text.
+    ///
+    /// # Errors
+    ///
+    /// 400 `bad-request` when the body is not valid UTF-8.
+    pub fn text(&self) -> Result<&str, Error> {
+        std::str::from_utf8(&self.inner.body).map_err(|e| {
+            Error::bad_request(format!(
+                "request body is not valid UTF-8 (byte {})",
+                e.valid_up_to()
+            ))
+        })
+    }
+
+    /// Parses the body as JSON into `T`.
+    ///
+    /// # Errors
+    ///
+    /// 400 `invalid-json` naming the line and column when the body is not JSON or does not
+    /// match `T`.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        serde_json::from_slice(&self.inner.body)
+            .map_err(|e| Error::new(400, "invalid-json", format!("request body: {e}")))
+    }
+
+    /// Facts about the invocation.
+    #[must_use]
+    pub fn context(&self) -> &Context {
+        &self.context
+    }
+}

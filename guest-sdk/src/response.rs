@@ -1,0 +1,127 @@
+use crate::__private::bindings::lamina::http::types as wit;
+use serde::Serialize;
+
+/// An HTTP response built by a handler.
+///
+/// ```
+/// use lamina_sdk::Response;
+/// let res = Response::text("created")
+///     .with_status(201)
+///     .with_header("location", "/todos/4")
+///     .with_header("set-cookie", "a=1")
+///     .with_header("set-cookie", "b=2");
+/// assert_eq!(res.status(), 201);
+/// assert_eq!(res.headers().len(), 3);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Response {
+    /// An empty response with `status`.
+    #[must_use]
+    pub fn new(status: u16) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// 200 with a `text/plain; charset=utf-8` body.
+    #[must_use]
+    pub fn text(body: impl Into<String>) -> Self {
+        Self::bytes("text/plain; charset=utf-8", body.into().into_bytes())
+    }
+
+    /// 200 with an `text/html; charset=utf-8` body.
+    #[must_use]
+    pub fn html(body: impl Into<String>) -> Self {
+        Self::bytes("text/html; charset=utf-8", body.into().into_bytes())
+    }
+
+    /// 200 with `value` serialized as an `application/json` body.
+    ///
+    /// A value that cannot be serialized (a map with non-string keys, say) yields a 500
+    /// with an `internal` error body instead of a panic.
+    #[must_use]
+    pub fn json<T: Serialize + ?Sized>(value: &T) -> Self {
+        match serde_json::to_vec(value) {
+            Ok(body) => Self::bytes("application/json", body),
+            Err(e) => {
+                crate::log::error(&format!("response body could not be serialized: {e}"));
+                Self::bytes(
+                    "application/json",
+                    br#"{"error":{"code":"internal","message":"internal error"}}"#.to_vec(),
+                )
+                .with_status(500)
+            }
+        }
+    }
+
+    /// 200 with raw bytes and the given content type.
+    #[must_use]
+    pub fn bytes(content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        Self {
+            status: 200,
+            headers: vec![("content-type".to_owned(), content_type.to_owned())],
+            body: body.into(),
+        }
+    }
+
+    /// 302 Found to `location`. Use [`Response::with_status`] for 301, 303, 307 or 308.
+    #[must_use]
+    pub fn redirect(location: &str) -> Self {
+        Self::new(302).with_header("location", location)
+    }
+
+    /// 204 No Content.
+    #[must_use]
+    pub fn no_content() -> Self {
+        Self::new(204)
+    }
+
+    /// Replaces the status.
+    #[must_use]
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// Appends a header; repeated names (such as `set-cookie`) are all sent.
+    #[must_use]
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers
+            .push((name.to_ascii_lowercase(), value.to_owned()));
+        self
+    }
+
+    /// The status.
+    #[must_use]
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The headers, in order.
+    #[must_use]
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    /// The body.
+    #[must_use]
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    pub(crate) fn into_wit(self) -> wit::Response {
+        wit::Response {
+            status: self.status,
+            headers: self.headers,
+            body: self.body,
+        }
+    }
+}

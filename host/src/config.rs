@@ -1,0 +1,211 @@
+//! The host config file (TOML): components and the routes bound to them.
+//!
+//! ```toml
+//! [components.todos]
+//! source = "todos.wasm"          # relative to this file; .wasm or a .cwasm from `lamina compile`
+//! sha256 = "9f2c…"               # optional pin, checked before compiling
+//! config = { page-size = "20" }  # read-only values the guest reads with `config::get`
+//!
+//! [[routes]]
+//! method = "GET"                 # or ANY
+//! path = "/todos/{id}"           # `{name}` params, `{*rest}` (or `{rest+}`) catch-all
+//! component = "todos"
+//! ```
+//!
+//! Unknown keys are errors; so are routes naming missing components and conflicting routes
+//! (checked when the route table is built).
+
+use anyhow::{Context as _, bail};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The whole config file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    /// Components by name.
+    #[serde(default)]
+    pub components: BTreeMap<String, ComponentConfig>,
+    /// Route bindings, in file order.
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+    /// The directory relative sources resolve against (the config file's directory).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// One component: where it is and what it may read.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ComponentConfig {
+    /// A path to a `.wasm` component or a `.cwasm` produced by `lamina compile`.
+    pub source: String,
+    /// The expected SHA-256 of the source file's bytes, in hex.
+    pub sha256: Option<String>,
+    /// Load a `.cwasm` without a `sha256` pin. Precompiled code is trusted native code:
+    /// set this only for artifacts your own pipeline produced with `lamina compile`.
+    #[serde(default)]
+    pub trust_precompiled: bool,
+    /// Read-only values the guest reads through the `config` import.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+}
+
+/// One route binding.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RouteConfig {
+    /// `GET`, `POST`, ... or `ANY`. `HEAD` is served by the `GET` route when not bound.
+    pub method: String,
+    /// The path template: `/todos/{id}`, `/files/{*rest}` or API Gateway's `/{proxy+}`.
+    pub path: String,
+    /// The name of the component that handles it.
+    pub component: String,
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    ///
+    /// # Errors
+    ///
+    /// When the file cannot be read, is not valid TOML, has an unknown key (the message
+    /// names the key, line and column), or fails [`Config::validate`].
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config {}", path.display()))?;
+        let base_dir = path
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        Self::parse(&text, base_dir).with_context(|| format!("in config {}", path.display()))
+    }
+
+    /// Parses and validates config text; relative sources resolve against `base_dir`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::load`], without the I/O.
+    pub fn parse(text: &str, base_dir: PathBuf) -> anyhow::Result<Self> {
+        let mut config: Self = toml::from_str(text)?;
+        config.base_dir = base_dir;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: references between sections and value formats.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the setting, e.g. `routes[2].component: no component named "x"`.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        for (name, component) in &self.components {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                bail!("components.{name:?}: names use letters, digits, '-' and '_' only");
+            }
+            if let Some(pin) = &component.sha256 {
+                if pin.len() != 64 || !pin.chars().all(|c| c.is_ascii_hexdigit()) {
+                    bail!("components.{name}.sha256: expected 64 hex digits, got {pin:?}");
+                }
+            }
+            if component.source.starts_with("s3://") {
+                bail!("components.{name}.source: S3 sources are not supported by this build yet");
+            }
+        }
+        for (i, route) in self.routes.iter().enumerate() {
+            if !self.components.contains_key(&route.component) {
+                let known: Vec<&str> = self.components.keys().map(String::as_str).collect();
+                bail!(
+                    "routes[{i}].component: no component named {:?} (defined: {})",
+                    route.component,
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                );
+            }
+            if !route.path.starts_with('/') {
+                bail!("routes[{i}].path: {:?} must start with '/'", route.path);
+            }
+        }
+        Ok(())
+    }
+
+    /// The file a component's `source` points at.
+    #[must_use]
+    pub fn source_path(&self, component: &ComponentConfig) -> PathBuf {
+        let source = Path::new(&component.source);
+        if source.is_absolute() {
+            source.to_path_buf()
+        } else {
+            self.base_dir.join(source)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> anyhow::Result<Config> {
+        Config::parse(text, PathBuf::from("/base"))
+    }
+
+    #[test]
+    fn valid_config_parses_and_resolves_sources() {
+        let config = parse(
+            r#"
+            [components.hello]
+            source = "hello.wasm"
+            config = { greeting = "Hi" }
+
+            [[routes]]
+            method = "GET"
+            path = "/hello/{name}"
+            component = "hello"
+            "#,
+        )
+        .unwrap();
+        let hello = &config.components["hello"];
+        assert_eq!(config.source_path(hello), PathBuf::from("/base/hello.wasm"));
+        assert_eq!(hello.config["greeting"], "Hi");
+        assert_eq!(config.routes[0].path, "/hello/{name}");
+    }
+
+    #[test]
+    fn bad_configs_name_the_setting() {
+        let cases = [
+            (
+                "[components.a]\nsource = \"a.wasm\"\nsorce = 1\n",
+                "unknown field `sorce`",
+            ),
+            (
+                "[[routes]]\nmethod = \"GET\"\npath = \"/\"\ncomponent = \"nope\"\n",
+                "routes[0].component: no component named \"nope\" (defined: none)",
+            ),
+            (
+                "[components.a]\nsource = \"a.wasm\"\nsha256 = \"xyz\"\n",
+                "components.a.sha256: expected 64 hex digits",
+            ),
+            (
+                "[components.a]\nsource = \"a.wasm\"\n[[routes]]\nmethod = \"GET\"\npath = \"x\"\ncomponent = \"a\"\n",
+                "routes[0].path: \"x\" must start with '/'",
+            ),
+            ("[routes]\n", "invalid type"),
+        ];
+        for (text, expected) in cases {
+            let error = format!("{:#}", parse(text).unwrap_err());
+            assert!(error.contains(expected), "{text:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn toml_errors_carry_the_line() {
+        let error = format!("{:#}", parse("[components.a]\nsource = \n").unwrap_err());
+        assert!(error.contains("line 2"), "{error}");
+    }
+}

@@ -1,0 +1,140 @@
+//! API Gateway REST API (v1 proxy) and HTTP API payload 1.0: one shape, both directions.
+//!
+//! Request: `httpMethod`, `path`, `headers` + `multiValueHeaders`, `queryStringParameters` +
+//! `multiValueQueryStringParameters`, `body` + `isBase64Encoded`, `requestContext`.
+//! API Gateway has already percent-decoded `path` and the query values; there is no raw
+//! query string in this shape, so `raw_query` is rebuilt from the decoded pairs.
+//!
+//! Response: `statusCode`, `multiValueHeaders` (so several `Set-Cookie` survive),
+//! `body`, `isBase64Encoded`.
+
+use super::fields::{MultiPairs, Pairs, merge_headers};
+use super::{DecodeError, Origin, decode_body, encode_body, header_text, uri};
+use crate::request::{Context, Request, now_epoch_ms, parse_cookies};
+use crate::response::Response;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Event<'a> {
+    http_method: String,
+    path: Option<String>,
+    headers: Option<Pairs>,
+    multi_value_headers: Option<MultiPairs>,
+    query_string_parameters: Option<Pairs>,
+    multi_value_query_string_parameters: Option<MultiPairs>,
+    body: Option<String>,
+    is_base64_encoded: Option<bool>,
+    #[serde(borrow)]
+    request_context: RequestContext<'a>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RequestContext<'a> {
+    path: Option<String>,
+    stage: Option<String>,
+    identity: Option<Identity>,
+    #[serde(borrow)]
+    authorizer: Option<&'a RawValue>,
+    request_time_epoch: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Identity {
+    source_ip: Option<String>,
+    user_agent: Option<String>,
+}
+
+pub(super) fn decode(
+    payload: &[u8],
+    origin: Origin,
+    request_id: &str,
+) -> Result<Request, DecodeError> {
+    let event: Event<'_> = serde_json::from_slice(payload)
+        .map_err(|error| DecodeError::Malformed { origin, error })?;
+    let bad = |message: String| DecodeError::BadRequest { origin, message };
+
+    let method = http::Method::from_bytes(event.http_method.as_bytes())
+        .map_err(|_| bad(format!("invalid HTTP method {:?}", event.http_method)))?;
+    let rc = event.request_context;
+    // `path` is already decoded by API Gateway and excludes the stage; the context's path
+    // is what the client sent, stage included.
+    let path = event.path.unwrap_or_else(|| "/".to_owned());
+    let raw_path = rc.path.unwrap_or_else(|| path.clone());
+
+    let query: Vec<(String, String)> = match event.multi_value_query_string_parameters {
+        Some(multi) => multi
+            .0
+            .into_iter()
+            .flat_map(|(k, vs)| vs.into_iter().map(move |v| (k.clone(), v)))
+            .collect(),
+        None => event
+            .query_string_parameters
+            .map(|p| p.0)
+            .unwrap_or_default(),
+    };
+    let raw_query = uri::encode_query(&query);
+    let headers = merge_headers(event.headers, event.multi_value_headers);
+    let mut cookies = Vec::new();
+    parse_cookies(
+        headers
+            .iter()
+            .filter(|(k, _)| k == "cookie")
+            .map(|(_, v)| v.as_str()),
+        &mut cookies,
+    );
+    let body = decode_body(event.body, event.is_base64_encoded.unwrap_or(false), origin)?;
+
+    let identity = rc.identity;
+    let context = Context {
+        source: origin.source(),
+        request_id: request_id.to_owned(),
+        stage: rc.stage,
+        source_ip: identity.as_ref().and_then(|i| i.source_ip.clone()),
+        user_agent: identity.and_then(|i| i.user_agent),
+        authorizer: rc.authorizer.map(|raw| raw.get().to_owned()),
+        time_epoch_ms: rc.request_time_epoch.unwrap_or_else(now_epoch_ms),
+    };
+    Ok(Request {
+        method,
+        path,
+        raw_path,
+        query,
+        raw_query,
+        headers,
+        cookies,
+        body,
+        context,
+    })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Reply {
+    status_code: u16,
+    multi_value_headers: BTreeMap<String, Vec<String>>,
+    body: String,
+    is_base64_encoded: bool,
+}
+
+pub(super) fn encode(response: &Response) -> Vec<u8> {
+    let mut multi_value_headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, value) in &response.headers {
+        multi_value_headers
+            .entry(name.as_str().to_owned())
+            .or_default()
+            .push(header_text(value));
+    }
+    let (body, is_base64_encoded) = encode_body(response);
+    let reply = Reply {
+        status_code: response.status.as_u16(),
+        multi_value_headers,
+        body,
+        is_base64_encoded,
+    };
+    serde_json::to_vec(&reply).expect("a map of strings always serializes")
+}

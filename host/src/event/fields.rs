@@ -1,0 +1,121 @@
+//! JSON shapes shared by several event sources: objects of strings and of string lists,
+//! read in document order (a `HashMap` would lose the order headers arrived in).
+
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use std::fmt;
+
+/// A JSON object of `name: "value"`, kept in document order. `null` values are skipped.
+#[derive(Debug, Default)]
+pub(crate) struct Pairs(pub(crate) Vec<(String, String)>);
+
+/// A JSON object of `name: ["value", ...]`, kept in document order. `null` lists and
+/// `null` entries are skipped.
+#[derive(Debug, Default)]
+pub(crate) struct MultiPairs(pub(crate) Vec<(String, Vec<String>)>);
+
+struct PairsVisitor;
+
+impl<'de> Visitor<'de> for PairsVisitor {
+    type Value = Pairs;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object of string values")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Pairs, A::Error> {
+        let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8));
+        while let Some((k, v)) = map.next_entry::<String, Option<String>>()? {
+            if let Some(v) = v {
+                out.push((k, v));
+            }
+        }
+        Ok(Pairs(out))
+    }
+}
+
+impl<'de> Deserialize<'de> for Pairs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(PairsVisitor)
+    }
+}
+
+struct MultiPairsVisitor;
+
+impl<'de> Visitor<'de> for MultiPairsVisitor {
+    type Value = MultiPairs;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object of string lists")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MultiPairs, A::Error> {
+        let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8));
+        while let Some((k, v)) = map.next_entry::<String, Option<Vec<Option<String>>>>()? {
+            if let Some(v) = v {
+                out.push((k, v.into_iter().flatten().collect()));
+            }
+        }
+        Ok(MultiPairs(out))
+    }
+}
+
+impl<'de> Deserialize<'de> for MultiPairs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(MultiPairsVisitor)
+    }
+}
+
+/// Appends `name: value` headers with the name lowercased.
+pub(crate) fn push_header(out: &mut Vec<(String, String)>, mut name: String, value: String) {
+    name.make_ascii_lowercase();
+    out.push((name, value));
+}
+
+/// Merges an event's single-value and multi-value header objects.
+///
+/// API Gateway REST and HTTP API 1.0 send both; the multi-value object is complete, so it
+/// wins, and a name only in the single-value object is still kept (lambda_http lets the
+/// single-value object overwrite repeated values).
+pub(crate) fn merge_headers(
+    single: Option<Pairs>,
+    multi: Option<MultiPairs>,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let multi = multi.map(|m| m.0).unwrap_or_default();
+    let in_multi: Vec<String> = multi.iter().map(|(k, _)| k.to_ascii_lowercase()).collect();
+    for (name, values) in multi {
+        for value in values {
+            push_header(&mut out, name.clone(), value);
+        }
+    }
+    for (name, value) in single.map(|s| s.0).unwrap_or_default() {
+        if !in_multi.iter().any(|m| m.eq_ignore_ascii_case(&name)) {
+            push_header(&mut out, name, value);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_keep_document_order_and_skip_null() {
+        let p: Pairs = serde_json::from_str(r#"{"b":"2","a":"1","n":null,"c":"3"}"#).unwrap();
+        let names: Vec<&str> = p.0.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["b", "a", "c"]);
+    }
+
+    #[test]
+    fn multi_value_headers_win_over_single_value() {
+        let single: Pairs = serde_json::from_str(r#"{"X-A":"last","Only-Single":"s"}"#).unwrap();
+        let multi: MultiPairs = serde_json::from_str(r#"{"x-a":["first","last"]}"#).unwrap();
+        let merged = merge_headers(Some(single), Some(multi));
+        let expected = [("x-a", "first"), ("x-a", "last"), ("only-single", "s")];
+        assert_eq!(merged.len(), expected.len());
+        for ((k, v), (ek, ev)) in merged.iter().zip(expected) {
+            assert_eq!((k.as_str(), v.as_str()), (ek, ev));
+        }
+    }
+}

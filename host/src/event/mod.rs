@@ -1,0 +1,297 @@
+//! Lambda HTTP events in, Lambda proxy responses out.
+//!
+//! [`decode`] recognizes the event source by explicit markers (never by trying each shape in
+//! turn), normalizes it into a [`Request`], and returns the [`Origin`] that [`encode`] needs
+//! to answer in the shape that source expects.
+//!
+//! | source | marker |
+//! | --- | --- |
+//! | HTTP API 2.0 | `version: "2.0"` and `requestContext.http` |
+//! | Function URL | as HTTP API 2.0, on a `*.lambda-url.*` domain |
+//! | HTTP API 1.0 | `version: "1.0"` and `httpMethod` |
+//! | REST API | `httpMethod` and `requestContext.resourcePath`/`stage`, no `version` |
+
+mod apigw_http;
+mod apigw_rest;
+mod fields;
+mod uri;
+
+use crate::request::{Request, Source};
+use crate::response::Response;
+use base64::Engine as _;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+/// Where a request came from: what [`encode`] needs to shape the reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// API Gateway REST API: reply with `multiValueHeaders`.
+    ApigwRest,
+    /// API Gateway HTTP API payload 1.0: same reply shape as REST.
+    ApigwHttpV1,
+    /// API Gateway HTTP API payload 2.0: reply with `headers` and `cookies`.
+    ApigwHttpV2,
+    /// Function URL: same reply shape as HTTP API 2.0.
+    FunctionUrl,
+}
+
+impl Origin {
+    /// The [`Source`] a handler sees for this origin.
+    #[must_use]
+    pub fn source(self) -> Source {
+        match self {
+            Self::ApigwRest => Source::ApigwRest,
+            Self::ApigwHttpV1 => Source::ApigwHttpV1,
+            Self::ApigwHttpV2 => Source::ApigwHttpV2,
+            Self::FunctionUrl => Source::FunctionUrl,
+        }
+    }
+}
+
+/// Why a payload could not become a request.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The payload is not JSON at all.
+    #[error("payload is not JSON: {0}")]
+    NotJson(serde_json::Error),
+    /// The payload is JSON but not an HTTP event this host serves.
+    #[error("{detected} is not an HTTP request event this host can serve: {hint}")]
+    Unsupported {
+        /// What the payload looks like.
+        detected: &'static str,
+        /// What was missing or would be needed.
+        hint: String,
+    },
+    /// The payload was recognized but a field is missing or has the wrong type.
+    #[error("{origin:?} event is malformed: {error}")]
+    Malformed {
+        /// The recognized source.
+        origin: Origin,
+        /// serde's message, which names the field, line and column.
+        error: serde_json::Error,
+    },
+    /// The event is well-formed but the request in it is not: answered with a 400 in the
+    /// source's shape, not an invocation error.
+    #[error("bad request: {message}")]
+    BadRequest {
+        /// The recognized source, to shape the 400.
+        origin: Origin,
+        /// What is wrong, for the client.
+        message: String,
+    },
+}
+
+/// The fields that identify an event source.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Probe {
+    version: Option<String>,
+    http_method: Option<IgnoredAny>,
+    request_context: Option<ProbeContext>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    method_arn: Option<IgnoredAny>,
+    route_arn: Option<IgnoredAny>,
+    #[serde(rename = "Records")]
+    records: Option<IgnoredAny>,
+    raw_path: Option<IgnoredAny>,
+    #[serde(rename = "raw_path")]
+    raw_path_snake: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ProbeContext {
+    http: Option<IgnoredAny>,
+    elb: Option<IgnoredAny>,
+    domain_name: Option<String>,
+    event_type: Option<IgnoredAny>,
+    connection_id: Option<IgnoredAny>,
+    service_network_arn: Option<IgnoredAny>,
+    resource_path: Option<IgnoredAny>,
+    stage: Option<IgnoredAny>,
+}
+
+fn detect(payload: &[u8]) -> Result<Origin, DecodeError> {
+    let probe: Probe = serde_json::from_slice(payload).map_err(|e| {
+        if e.is_data() {
+            DecodeError::Unsupported {
+                detected: "a JSON value that is not an object",
+                hint: format!("expected a Lambda HTTP event object ({e})"),
+            }
+        } else {
+            DecodeError::NotJson(e)
+        }
+    })?;
+    let unsupported = |detected, hint: &str| {
+        Err(DecodeError::Unsupported {
+            detected,
+            hint: hint.to_owned(),
+        })
+    };
+    if probe.records.is_some() {
+        return unsupported(
+            "an event-source batch (`Records`: S3, SQS, SNS, DynamoDB, ...)",
+            "route HTTP traffic through API Gateway, an ALB, a Function URL or VPC Lattice",
+        );
+    }
+    if probe.method_arn.is_some() || probe.route_arn.is_some() {
+        return unsupported(
+            "an API Gateway authorizer event (`methodArn`/`routeArn`)",
+            "authorizers must answer with a policy, not an HTTP response",
+        );
+    }
+    let Some(rc) = probe.request_context else {
+        if probe.raw_path_snake.is_some() {
+            return unsupported(
+                "a VPC Lattice v1 event (`raw_path`)",
+                "VPC Lattice is not supported by this build yet",
+            );
+        }
+        let hint = if probe.http_method.is_some() || probe.raw_path.is_some() {
+            "it has HTTP fields but no `requestContext`, which every Lambda HTTP event carries"
+        } else {
+            "no `requestContext`: this looks like a direct invocation; send an HTTP event \
+             (API Gateway REST/HTTP API, ALB, Function URL, VPC Lattice)"
+        };
+        return unsupported("a JSON object without `requestContext`", hint);
+    };
+    if rc.event_type.is_some() || rc.connection_id.is_some() {
+        return unsupported(
+            "an API Gateway WebSocket event (`requestContext.eventType`/`connectionId`)",
+            "WebSocket routes are not HTTP requests",
+        );
+    }
+    if rc.elb.is_some() {
+        return unsupported(
+            "an ALB event (`requestContext.elb`)",
+            "ALB targets are not supported by this build yet",
+        );
+    }
+    if rc.service_network_arn.is_some() {
+        return unsupported(
+            "a VPC Lattice v2 event (`requestContext.serviceNetworkArn`)",
+            "VPC Lattice is not supported by this build yet",
+        );
+    }
+    if probe.kind.is_some() && probe.http_method.is_none() && rc.http.is_none() {
+        return unsupported(
+            "an API Gateway authorizer event (`type`)",
+            "authorizers must answer with a policy, not an HTTP response",
+        );
+    }
+    match probe.version.as_deref() {
+        Some("2.0") if rc.http.is_some() => {
+            let url = rc
+                .domain_name
+                .as_deref()
+                .is_some_and(|d| d.contains(".lambda-url."));
+            Ok(if url {
+                Origin::FunctionUrl
+            } else {
+                Origin::ApigwHttpV2
+            })
+        }
+        Some("2.0") => unsupported(
+            "a payload 2.0 event without `requestContext.http`",
+            "`requestContext.http.method` and `.path` are required",
+        ),
+        Some("1.0") if probe.http_method.is_some() => Ok(Origin::ApigwHttpV1),
+        None if probe.http_method.is_some()
+            && (rc.resource_path.is_some() || rc.stage.is_some()) =>
+        {
+            Ok(Origin::ApigwRest)
+        }
+        Some(other) => Err(DecodeError::Unsupported {
+            detected: "an event with an unknown payload `version`",
+            hint: format!("version {other:?} with these fields is not an HTTP event format"),
+        }),
+        None => unsupported(
+            "an object with `requestContext` but no HTTP markers",
+            "expected `httpMethod` (REST, HTTP API 1.0) or `version: \"2.0\"` with \
+             `requestContext.http` (HTTP API 2.0, Function URL)",
+        ),
+    }
+}
+
+/// Decodes a Lambda payload into the request it carries.
+///
+/// `request_id` is the Lambda invocation's request id; it becomes the request's
+/// `context.request_id`.
+///
+/// # Errors
+///
+/// [`DecodeError::BadRequest`] when the event is recognized but its request is invalid (the
+/// caller answers 400 in the origin's shape); any other variant when the payload is not a
+/// servable HTTP event (the caller reports an invocation error with this message).
+pub fn decode(payload: &[u8], request_id: &str) -> Result<(Origin, Request), DecodeError> {
+    let origin = detect(payload)?;
+    let request = match origin {
+        Origin::ApigwRest | Origin::ApigwHttpV1 => apigw_rest::decode(payload, origin, request_id),
+        Origin::ApigwHttpV2 | Origin::FunctionUrl => {
+            apigw_http::decode(payload, origin, request_id)
+        }
+    }?;
+    Ok((origin, request))
+}
+
+/// Encodes a response in the proxy-response shape `origin` expects.
+#[must_use]
+pub fn encode(origin: Origin, response: &Response) -> Vec<u8> {
+    match origin {
+        Origin::ApigwRest | Origin::ApigwHttpV1 => apigw_rest::encode(response),
+        Origin::ApigwHttpV2 | Origin::FunctionUrl => apigw_http::encode(response),
+    }
+}
+
+/// Decodes a request body that the event may have base64-encoded.
+fn decode_body(
+    body: Option<String>,
+    base64: bool,
+    origin: Origin,
+) -> Result<bytes::Bytes, DecodeError> {
+    let Some(body) = body else {
+        return Ok(bytes::Bytes::new());
+    };
+    if !base64 {
+        return Ok(bytes::Bytes::from(body));
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(body.trim())
+        .map(bytes::Bytes::from)
+        .map_err(|e| DecodeError::BadRequest {
+            origin,
+            message: format!(
+                "the event says the body is base64 (`isBase64Encoded`), but it is not: {e}"
+            ),
+        })
+}
+
+/// A response body as the proxy response carries it: text, or base64 and a flag.
+fn encode_body(response: &Response) -> (String, bool) {
+    if response.body_is_binary() {
+        (
+            base64::engine::general_purpose::STANDARD.encode(&response.body),
+            true,
+        )
+    } else {
+        // `body_is_binary` is false only for valid UTF-8.
+        (String::from_utf8_lossy(&response.body).into_owned(), false)
+    }
+}
+
+/// A header value as text. Values that came from guests or events are UTF-8; anything else
+/// (obs-text from a raw HTTP client) is carried as Latin-1, which is what those bytes mean.
+fn header_text(value: &http::HeaderValue) -> String {
+    match value.to_str() {
+        Ok(s) => s.to_owned(),
+        Err(_) => std::str::from_utf8(value.as_bytes())
+            .map(str::to_owned)
+            .unwrap_or_else(|_| value.as_bytes().iter().map(|&b| char::from(b)).collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+pub(crate) use uri::{decode_path, parse_query};

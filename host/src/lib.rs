@@ -1,0 +1,70 @@
+//! Lamina: an AWS Lambda host that answers HTTP events with sandboxed WebAssembly
+//! components.
+//!
+//! One request, in order:
+//!
+//! 1. [`event::decode`] recognizes the event source (API Gateway REST, HTTP API 1.0/2.0,
+//!    Function URL) and normalizes the payload into a [`Request`], keeping the [`Origin`].
+//! 2. [`App::handle`] routes it ([`route::Routes`], `matchit`): no path → 404, wrong
+//!    method → 405 with `Allow`, `HEAD` → the `GET` route without a body.
+//! 3. The route's component runs in a fresh instance from its pre-instantiated
+//!    [`component::Handler`] (one `Engine`, pooling allocator, a new `Store` per request):
+//!    nothing leaks between requests, and a trap or panic becomes a 500 with the request id.
+//! 4. [`event::encode`] shapes the [`Response`] for the origin (`multiValueHeaders` for
+//!    REST, `cookies` for HTTP API 2.0, base64 for binary bodies).
+//!
+//! The same `App::handle` serves three front doors: the Lambda runtime loop
+//! ([`lambda::run`]), `lamina invoke` (an event file in, the response JSON out) and
+//! `lamina serve` ([`dev::serve`], plain HTTP on loopback).
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use lamina::{App, Config, Runtime, event};
+//!
+//! let runtime = Runtime::new()?;
+//! let config = Config::load("examples/lamina.toml".as_ref())?;
+//! let app = App::from_config(&config, &runtime)?;
+//!
+//! let payload = std::fs::read("examples/events/hello-http-api.json")?;
+//! let (origin, request) = event::decode(&payload, "request-1")?;
+//! let response = app.handle(request).await;
+//! println!("{}", String::from_utf8_lossy(&event::encode(origin, &response)));
+//! # Ok(())
+//! # }
+//! ```
+
+mod app;
+pub mod component;
+pub mod config;
+pub mod dev;
+pub mod error;
+pub mod event;
+pub mod lambda;
+pub mod request;
+pub mod response;
+pub mod route;
+
+pub use app::{App, NativeHandler, Target};
+pub use component::{Handler, Runtime};
+pub use config::Config;
+pub use error::Error;
+pub use event::Origin;
+pub use request::{Context, Request, Source};
+pub use response::Response;
+
+/// Sets up logging to stderr: `LAMINA_LOG` filters (default `info`), and
+/// `LAMINA_LOG_FORMAT=json` writes one JSON object per line (for CloudWatch queries).
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("LAMINA_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = if std::env::var("LAMINA_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().try_init()
+    } else {
+        builder.with_ansi(false).try_init()
+    };
+    // A second call (tests) keeps the first subscriber.
+    drop(result);
+}

@@ -1,0 +1,184 @@
+//! The `lamina` command: Lambda runtime, local server, one-shot invoke, checks and compiles.
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use lamina::{App, Config, Runtime, event};
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "lamina",
+    version,
+    about = "Serve HTTP events from WebAssembly components"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the Lambda runtime loop (the default when AWS_LAMBDA_RUNTIME_API is set).
+    /// The config comes from $LAMINA_CONFIG, $LAMBDA_TASK_ROOT/lamina.toml or
+    /// /opt/lamina/lamina.toml.
+    Lambda,
+    /// Serve the config over plain HTTP on loopback, for development.
+    Serve {
+        /// The config file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The port (0 picks a free one; the address is printed).
+        #[arg(long, short, default_value_t = 3000)]
+        port: u16,
+    },
+    /// Send one Lambda event (a JSON file, or - for stdin) through the pipeline and print
+    /// the response JSON the function would return.
+    Invoke {
+        /// The config file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The event file.
+        event: PathBuf,
+    },
+    /// Load the config and every component, and list what would be served.
+    Check {
+        /// The config file.
+        config: PathBuf,
+    },
+    /// Precompile a component for this host (loads without JIT compilation at cold start).
+    Compile {
+        /// The .wasm component.
+        input: PathBuf,
+        /// The .cwasm to write.
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    lamina::init_logging();
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or_else(|| {
+        if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+            Command::Lambda
+        } else {
+            eprintln!("lamina: no command given and not running in Lambda; see `lamina --help`");
+            std::process::exit(2);
+        }
+    });
+    match run(command) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lamina: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(config: &Path) -> anyhow::Result<App> {
+    let runtime = Runtime::new()?;
+    let config = Config::load(config)?;
+    App::from_config(&config, &runtime)
+}
+
+fn current_thread() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Lambda => {
+            current_thread()?.block_on(lamina::lambda::run(|| load(&lamina::lambda::config_path())))
+        }
+        Command::Serve { config, port } => {
+            let app = Arc::new(load(&config)?);
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async {
+                let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                    .await
+                    .with_context(|| format!("binding 127.0.0.1:{port}"))?;
+                let addr = listener.local_addr()?;
+                println!("lamina: serving {} on http://{addr}", config.display());
+                tokio::select! {
+                    result = lamina::dev::serve(app, listener) => result,
+                    _ = tokio::signal::ctrl_c() => Ok(()),
+                }
+            })
+        }
+        Command::Invoke { config, event } => {
+            let payload = if event.as_os_str() == "-" {
+                let mut buf = Vec::new();
+                std::io::stdin().read_to_end(&mut buf)?;
+                buf
+            } else {
+                std::fs::read(&event).with_context(|| format!("reading {}", event.display()))?
+            };
+            let app = load(&config)?;
+            let request_id = format!("invoke-{:x}", std::process::id());
+            let encoded = current_thread()?.block_on(async {
+                match event::decode(&payload, &request_id) {
+                    Ok((origin, request)) => Ok(event::encode(origin, &app.handle(request).await)),
+                    Err(event::DecodeError::BadRequest { origin, message }) => {
+                        Ok(event::encode(origin, &app.reject(message, &request_id)))
+                    }
+                    Err(e) => Err(anyhow::anyhow!("{}: {e}", event.display())),
+                }
+            })?;
+            println!("{}", String::from_utf8_lossy(&encoded));
+            Ok(())
+        }
+        Command::Check { config: path } => {
+            let config = Config::load(&path)?;
+            let app = App::from_config(&config, &Runtime::new()?)?;
+            println!("{}: ok", path.display());
+            for (name, handler) in app.components() {
+                let source = config.source_path(&config.components[name]);
+                println!(
+                    "component {name}: {} sha256={} {}",
+                    source.display(),
+                    handler.digest(),
+                    if handler.precompiled() {
+                        "precompiled"
+                    } else {
+                        "compiled"
+                    }
+                );
+            }
+            for route in &config.routes {
+                println!(
+                    "route {} {} -> {}",
+                    route.method, route.path, route.component
+                );
+            }
+            Ok(())
+        }
+        Command::Compile { input, output } => {
+            let runtime = Runtime::new()?;
+            let bytes =
+                std::fs::read(&input).with_context(|| format!("reading {}", input.display()))?;
+            let compiled = runtime
+                .engine()
+                .precompile_component(&bytes)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("compiling {}", input.display()))?;
+            // Write beside the target and rename, so a reader never sees half a file.
+            let tmp = output.with_extension("cwasm.tmp");
+            std::fs::write(&tmp, &compiled)
+                .with_context(|| format!("writing {}", tmp.display()))?;
+            std::fs::rename(&tmp, &output)
+                .with_context(|| format!("renaming to {}", output.display()))?;
+            println!(
+                "{}: sha256 = \"{}\"",
+                output.display(),
+                lamina::component::sha256_hex(&compiled)
+            );
+            Ok(())
+        }
+    }
+}

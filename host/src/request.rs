@@ -1,0 +1,170 @@
+//! The normalized request every event source decodes into.
+
+use bytes::Bytes;
+use http::Method;
+
+/// An ordered multi-map: order as delivered, repeated names kept.
+pub type Fields = Vec<(String, String)>;
+
+/// Which front door delivered a request. Mirrors the WIT `source` enum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// API Gateway REST API (v1 proxy integration).
+    ApigwRest,
+    /// API Gateway HTTP API, payload format 1.0.
+    ApigwHttpV1,
+    /// API Gateway HTTP API, payload format 2.0.
+    ApigwHttpV2,
+    /// A Lambda function URL.
+    FunctionUrl,
+    /// An Application Load Balancer.
+    Alb,
+    /// VPC Lattice, event version 1.
+    VpcLatticeV1,
+    /// VPC Lattice, event version 2.
+    VpcLatticeV2,
+    /// `lamina serve` or a test.
+    Local,
+}
+
+impl Source {
+    /// The name used in logs and by the WIT enum (`apigw-rest`, ...).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ApigwRest => "apigw-rest",
+            Self::ApigwHttpV1 => "apigw-http-v1",
+            Self::ApigwHttpV2 => "apigw-http-v2",
+            Self::FunctionUrl => "function-url",
+            Self::Alb => "alb",
+            Self::VpcLatticeV1 => "vpc-lattice-v1",
+            Self::VpcLatticeV2 => "vpc-lattice-v2",
+            Self::Local => "local",
+        }
+    }
+}
+
+/// Facts about the invocation that are not part of the HTTP message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Context {
+    /// The event source.
+    pub source: Source,
+    /// The Lambda request id (or one the host generated for a local request).
+    pub request_id: String,
+    /// The API Gateway stage, if any.
+    pub stage: Option<String>,
+    /// The client IP as the source reports it.
+    pub source_ip: Option<String>,
+    /// The client user agent as the source reports it.
+    pub user_agent: Option<String>,
+    /// The authorizer output as JSON text, exactly as delivered.
+    pub authorizer: Option<String>,
+    /// When the source received the request (ms since the Unix epoch).
+    pub time_epoch_ms: u64,
+}
+
+impl Context {
+    /// A context with only a source and request id; the time is now.
+    #[must_use]
+    pub fn new(source: Source, request_id: impl Into<String>) -> Self {
+        Self {
+            source,
+            request_id: request_id.into(),
+            stage: None,
+            source_ip: None,
+            user_agent: None,
+            authorizer: None,
+            time_epoch_ms: now_epoch_ms(),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch, per the host clock.
+#[must_use]
+pub fn now_epoch_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// An HTTP request, normalized from whichever source delivered it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// The method.
+    pub method: Method,
+    /// Percent-decoded path used for routing (stage removed).
+    pub path: String,
+    /// The path as sent.
+    pub raw_path: String,
+    /// Query parameters, decoded once, in order.
+    pub query: Fields,
+    /// The query string as sent, without `?`.
+    pub raw_query: String,
+    /// Headers with lowercase names, in order.
+    pub headers: Fields,
+    /// Cookies from the `Cookie` header(s) or the source's cookie list.
+    pub cookies: Fields,
+    /// The decoded body.
+    pub body: Bytes,
+    /// Invocation facts.
+    pub context: Context,
+}
+
+impl Request {
+    /// A request with empty query, headers and body, for tests and the local server.
+    #[must_use]
+    pub fn new(method: Method, path: &str, context: Context) -> Self {
+        Self {
+            method,
+            path: path.to_owned(),
+            raw_path: path.to_owned(),
+            query: Vec::new(),
+            raw_query: String::new(),
+            headers: Vec::new(),
+            cookies: Vec::new(),
+            body: Bytes::new(),
+            context,
+        }
+    }
+
+    /// The first value of header `name` (give it in lowercase).
+    #[must_use]
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Parses `Cookie` header values (`a=1; b=2`) into pairs, in order.
+///
+/// A part without `=` becomes a name with an empty value, as Go's `net/http` reads it.
+pub(crate) fn parse_cookies<'a>(values: impl Iterator<Item = &'a str>, out: &mut Fields) {
+    for value in values {
+        for part in value.split(';') {
+            let part = part.trim();
+            if part.is_empty() {
+                continue;
+            }
+            let (name, value) = part.split_once('=').unwrap_or((part, ""));
+            out.push((name.trim().to_owned(), value.trim().to_owned()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_parse_in_order_across_headers() {
+        let mut out = Vec::new();
+        parse_cookies(["a=1; b=2", "c=x=y;;flag"].into_iter(), &mut out);
+        let expected: Fields = [("a", "1"), ("b", "2"), ("c", "x=y"), ("flag", "")]
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        assert_eq!(out, expected);
+    }
+}

@@ -1,0 +1,152 @@
+//! `cargo xtask`: the project's automation, in Rust so it runs wherever cargo does.
+//!
+//! - `cargo xtask guests` builds every guest component (examples and test guests) for
+//!   `wasm32-wasip2` into `target/guests/wasm32-wasip2/release/`.
+//! - `cargo xtask demo` builds the guests and the host, invokes each example event, and
+//!   serves `examples/lamina.toml` on http://127.0.0.1:3000 (`--no-serve` to stop after
+//!   the invokes).
+//! - `cargo xtask test` builds the guests and runs the whole test suite.
+//! - `cargo xtask bench` builds the guests and runs the pipeline benchmark.
+//! - `cargo xtask package` builds `target/lambda/bootstrap.zip` for `provided.al2023`.
+//!
+//! Guests build with the rustup `wasm32-wasip2` target when it is installed; otherwise
+//! with Debian's `rustc-web` and its std source (`-Zbuild-std`), installing those packages
+//! when running as root (see DESIGN.md §7). Nothing here downloads a toolchain.
+
+mod toolchain;
+
+use anyhow::{Context as _, bail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Guest workspaces, relative to the repository root.
+const GUEST_WORKSPACES: [&str; 2] = ["examples", "tests/components"];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the root")
+        .to_path_buf()
+}
+
+/// Where built guests land.
+fn guest_dir() -> PathBuf {
+    root().join("target/guests/wasm32-wasip2/release")
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("guests") => build_guests(),
+        Some("demo") => build_guests().and_then(|()| demo(!args.iter().any(|a| a == "--no-serve"))),
+        Some("test") => build_guests().and_then(|()| test(&args[1..])),
+        Some("bench") => build_guests().and_then(|()| bench()),
+        Some("package") => package(),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <guests|demo [--no-serve]|test [cargo test args]|bench|package>"
+            );
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = result {
+        eprintln!("xtask: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    eprintln!("xtask: running {cmd:?}");
+    let status = cmd.status().with_context(|| format!("starting {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn build_guests() -> anyhow::Result<()> {
+    let toolchain = toolchain::Toolchain::find()?;
+    let target_dir = root().join("target/guests");
+    for workspace in GUEST_WORKSPACES {
+        let mut cmd = toolchain.cargo_build(&root().join(workspace), &target_dir);
+        run(&mut cmd).with_context(|| format!("building the guests in {workspace}/"))?;
+    }
+    eprintln!("xtask: guests are in {}", guest_dir().display());
+    Ok(())
+}
+
+/// The host's cargo, with the guest directory exported for tests and benches.
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    cmd.current_dir(root()).env("LAMINA_GUEST_DIR", guest_dir());
+    cmd
+}
+
+fn test(extra: &[String]) -> anyhow::Result<()> {
+    run(cargo().args(["test", "--workspace"]).args(extra))
+}
+
+fn bench() -> anyhow::Result<()> {
+    run(cargo().args(["bench", "-p", "lamina", "--bench", "pipeline"]))
+}
+
+fn demo(serve: bool) -> anyhow::Result<()> {
+    run(cargo().args(["build", "--release", "-p", "lamina"]))?;
+    let lamina = root().join("target/release/lamina");
+    let config = root().join("examples/lamina.toml");
+    run(Command::new(&lamina).arg("check").arg(&config))?;
+    let mut events: Vec<PathBuf> = std::fs::read_dir(root().join("examples/events"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    events.sort();
+    for event in &events {
+        println!(
+            "\n== lamina invoke {}",
+            event.strip_prefix(root()).unwrap_or(event).display()
+        );
+        run(Command::new(&lamina)
+            .arg("invoke")
+            .arg("--config")
+            .arg(&config)
+            .arg(event))?;
+    }
+    if !serve {
+        return Ok(());
+    }
+    println!(
+        "\n== lamina serve: try these in another terminal (Ctrl-C stops the server)\n\
+         curl -i http://127.0.0.1:3000/hello\n\
+         curl -i http://127.0.0.1:3000/hello/Ada\n\
+         curl -i 'http://127.0.0.1:3000/echo/some/path?a=1&a=2' -H 'Cookie: session=abc'\n\
+         curl -i http://127.0.0.1:3000/todos\n\
+         curl -i http://127.0.0.1:3000/todos/2\n\
+         curl -i http://127.0.0.1:3000/todos/99\n\
+         curl -i -X POST http://127.0.0.1:3000/todos -H 'content-type: application/json' -d '{{\"title\":\"try lamina\"}}'\n\
+         curl -i -X DELETE http://127.0.0.1:3000/hello\n"
+    );
+    run(Command::new(&lamina)
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .args(["--port", "3000"]))
+}
+
+fn package() -> anyhow::Result<()> {
+    run(cargo().args(["build", "--release", "-p", "lamina"]))?;
+    let out = root().join("target/lambda");
+    std::fs::create_dir_all(&out)?;
+    let bootstrap = out.join("bootstrap");
+    std::fs::copy(root().join("target/release/lamina"), &bootstrap)?;
+    let zip = out.join("bootstrap.zip");
+    // Python's zipfile keeps the executable bit, which `provided.al2023` needs.
+    run(Command::new("python3").current_dir(&out).args([
+        "-m",
+        "zipfile",
+        "-c",
+        "bootstrap.zip",
+        "bootstrap",
+    ]))?;
+    println!("{}", zip.display());
+    Ok(())
+}
