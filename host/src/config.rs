@@ -106,10 +106,10 @@ impl Config {
             {
                 bail!("components.{name:?}: names use letters, digits, '-' and '_' only");
             }
-            if let Some(pin) = &component.sha256 {
-                if pin.len() != 64 || !pin.chars().all(|c| c.is_ascii_hexdigit()) {
-                    bail!("components.{name}.sha256: expected 64 hex digits, got {pin:?}");
-                }
+            if let Some(pin) = &component.sha256
+                && (pin.len() != 64 || !pin.chars().all(|c| c.is_ascii_hexdigit()))
+            {
+                bail!("components.{name}.sha256: expected 64 hex digits, got {pin:?}");
             }
             if component.source.starts_with("s3://") {
                 bail!("components.{name}.source: S3 sources are not supported by this build yet");

@@ -266,7 +266,13 @@ mod tests {
     #[test]
     fn matches_methods_params_and_catch_alls() {
         let routes = table();
-        let cases: &[(Method, &str, &str, &[(&str, &str)])] = &[
+        type Case = (
+            Method,
+            &'static str,
+            &'static str,
+            &'static [(&'static str, &'static str)],
+        );
+        let cases: &[Case] = &[
             (Method::GET, "/todos", "list", &[]),
             (Method::POST, "/todos", "create", &[]),
             (Method::HEAD, "/todos", "list", &[]),

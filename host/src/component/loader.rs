@@ -53,10 +53,10 @@ pub(crate) fn load(
 ) -> anyhow::Result<Loaded> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let digest = sha256_hex(&bytes);
-    if let Some(pin) = pin {
-        if !pin.eq_ignore_ascii_case(&digest) {
-            bail!("sha256 mismatch: the config pins {pin}, the file has {digest}");
-        }
+    if let Some(pin) = pin
+        && !pin.eq_ignore_ascii_case(&digest)
+    {
+        bail!("sha256 mismatch: the config pins {pin}, the file has {digest}");
     }
     let precompiled = match wasmtime::Engine::detect_precompiled(&bytes) {
         Some(Precompiled::Component) => true,

@@ -18,6 +18,7 @@ use state::State;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use wasmtime::Store;
 
 /// A loaded handler component: compiled and pre-instantiated once, instantiated per request.
@@ -27,6 +28,19 @@ pub struct Handler {
     config: Arc<BTreeMap<String, String>>,
     digest: String,
     precompiled: bool,
+}
+
+/// Time spent in each stage of component calls, summed (for the pipeline benchmark).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CallTimings {
+    /// Building the `Store` (WASI context, resource table) and the guest's request record.
+    pub store: Duration,
+    /// Instantiating from the `InstancePre` (pool slot, memory image).
+    pub instantiate: Duration,
+    /// Lowering the request, running the guest, lifting the response.
+    pub call: Duration,
+    /// Dropping the store (returning the slot, resetting its memory).
+    pub drop: Duration,
 }
 
 /// What the route gives the handler besides the request.
@@ -84,26 +98,43 @@ impl Handler {
     /// [`Error::Guest`] when the guest traps or cannot be instantiated,
     /// [`Error::InvalidResponse`] when its response is not valid HTTP, and
     /// [`Error::GuestError`] when it returns its own typed error.
+    /// `timings`, when given, gets the time each stage took added to it.
     pub(crate) async fn call(
         &self,
         request: Request,
         route: RouteInfo<'_>,
+        mut timings: Option<&mut CallTimings>,
     ) -> Result<Response, Error> {
+        let mut clock = timings.is_some().then(Instant::now);
+        let mut lap = |slot: fn(&mut CallTimings) -> &mut Duration| {
+            if let (Some(t), Some(start)) = (timings.as_deref_mut(), clock.as_mut()) {
+                let now = Instant::now();
+                *slot(t) += now - *start;
+                *start = now;
+            }
+        };
         let request_id = request.context.request_id.clone();
         let state = State::new(self.name.clone(), request_id, self.config.clone());
         let mut store = Store::new(self.pre.engine(), state);
         let guest_request = to_wit(request, route);
-        let result = async {
-            let instance = self.pre.instantiate_async(&mut store).await?;
-            instance
-                .lamina_http_request_handler()
-                .call_handle(&mut store, &guest_request)
-                .await
-        }
-        .await;
+        lap(|t| &mut t.store);
+        let instance = self.pre.instantiate_async(&mut store).await;
+        lap(|t| &mut t.instantiate);
+        let result = match instance {
+            Ok(instance) => {
+                instance
+                    .lamina_http_request_handler()
+                    .call_handle(&mut store, &guest_request)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        lap(|t| &mut t.call);
         self.log_output(&store);
+        drop(store);
+        lap(|t| &mut t.drop);
         match result {
-            Ok(Ok(response)) => self.from_wit(response),
+            Ok(Ok(response)) => self.response_from_wit(response),
             Ok(Err(error)) => Err(self.guest_error(error)),
             Err(source) => Err(Error::Guest {
                 component: self.name.clone(),
@@ -124,7 +155,7 @@ impl Handler {
         }
     }
 
-    fn from_wit(&self, response: wit::Response) -> Result<Response, Error> {
+    fn response_from_wit(&self, response: wit::Response) -> Result<Response, Error> {
         let invalid = |problem: String| Error::InvalidResponse {
             component: self.name.clone(),
             problem,

@@ -9,7 +9,7 @@
 //! `body`, `isBase64Encoded`.
 
 use super::fields::{MultiPairs, Pairs, merge_headers};
-use super::{DecodeError, Origin, decode_body, encode_body, header_text, uri};
+use super::{DecodeError, Origin, decode_body, encode_body, header_text, parse, uri};
 use crate::request::{Context, Request, now_epoch_ms, parse_cookies};
 use crate::response::Response;
 use serde::{Deserialize, Serialize};
@@ -54,8 +54,7 @@ pub(super) fn decode(
     origin: Origin,
     request_id: &str,
 ) -> Result<Request, DecodeError> {
-    let event: Event<'_> = serde_json::from_slice(payload)
-        .map_err(|error| DecodeError::Malformed { origin, error })?;
+    let event: Event<'_> = parse(payload, origin)?;
     let bad = |message: String| DecodeError::BadRequest { origin, message };
 
     let method = http::Method::from_bytes(event.http_method.as_bytes())

@@ -35,6 +35,17 @@ pub enum Origin {
     FunctionUrl,
 }
 
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::ApigwRest => "API Gateway REST",
+            Self::ApigwHttpV1 => "API Gateway HTTP API (payload 1.0)",
+            Self::ApigwHttpV2 => "API Gateway HTTP API (payload 2.0)",
+            Self::FunctionUrl => "Function URL",
+        })
+    }
+}
+
 impl Origin {
     /// The [`Source`] a handler sees for this origin.
     #[must_use]
@@ -63,11 +74,14 @@ pub enum DecodeError {
         hint: String,
     },
     /// The payload was recognized but a field is missing or has the wrong type.
-    #[error("{origin:?} event is malformed: {error}")]
+    #[error("{origin} event is malformed at `{field}`: {error}")]
     Malformed {
         /// The recognized source.
         origin: Origin,
-        /// serde's message, which names the field, line and column.
+        /// The path of the offending field (`requestContext.http.method`), or `.` for the
+        /// top level.
+        field: String,
+        /// serde's message, with line and column.
         error: serde_json::Error,
     },
     /// The event is well-formed but the request in it is not: answered with a 400 in the
@@ -242,6 +256,26 @@ pub fn encode(origin: Origin, response: &Response) -> Vec<u8> {
         Origin::ApigwRest | Origin::ApigwHttpV1 => apigw_rest::encode(response),
         Origin::ApigwHttpV2 | Origin::FunctionUrl => apigw_http::encode(response),
     }
+}
+
+/// Deserializes a recognized event. On failure (the cold path) the payload is read again
+/// with path tracking, so the error names the field, e.g. `requestContext.http.method`.
+fn parse<'a, T: Deserialize<'a>>(payload: &'a [u8], origin: Origin) -> Result<T, DecodeError> {
+    serde_json::from_slice(payload).map_err(|error| {
+        let mut de = serde_json::Deserializer::from_slice(payload);
+        match serde_path_to_error::deserialize::<_, T>(&mut de) {
+            Err(e) => DecodeError::Malformed {
+                origin,
+                field: e.path().to_string(),
+                error: e.into_inner(),
+            },
+            Ok(_) => DecodeError::Malformed {
+                origin,
+                field: ".".to_owned(),
+                error,
+            },
+        }
+    })
 }
 
 /// Decodes a request body that the event may have base64-encoded.

@@ -1,1 +1,482 @@
+//! Decode and encode tests over real AWS sample events (`host/tests/fixtures/events/`).
 
+use super::*;
+use crate::request::Fields;
+use http::{HeaderValue, StatusCode, header};
+use serde_json::{Value, json};
+
+macro_rules! fixture {
+    ($name:literal) => {
+        include_str!(concat!("../../tests/fixtures/events/", $name))
+    };
+}
+
+fn pairs(list: &[(&str, &str)]) -> Fields {
+    list.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn decode_ok(payload: &str) -> (Origin, Request) {
+    decode(payload.as_bytes(), "lambda-req-1").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// What a decoded fixture must contain.
+struct Expected {
+    origin: Origin,
+    method: &'static str,
+    path: &'static str,
+    raw_path: &'static str,
+    query: &'static [(&'static str, &'static str)],
+    raw_query: &'static str,
+    cookies: &'static [(&'static str, &'static str)],
+    body: &'static str,
+    stage: Option<&'static str>,
+    source_ip: Option<&'static str>,
+    user_agent: Option<&'static str>,
+    authorizer: Option<Value>,
+    time_epoch_ms: u64,
+}
+
+#[test]
+fn aws_fixtures_decode_to_the_expected_request() {
+    let cases: Vec<(&str, Expected)> = vec![
+        (
+            fixture!("01-rest-v1.rust-events.json"),
+            Expected {
+                origin: Origin::ApigwRest,
+                method: "POST",
+                path: "/hello/world",
+                raw_path: "/hello/world",
+                query: &[("name", "me")],
+                raw_query: "name=me",
+                cookies: &[],
+                body: "{\r\n\t\"a\": 1\r\n}",
+                stage: Some("testStage"),
+                source_ip: Some("192.168.196.186"),
+                user_agent: Some("PostmanRuntime/2.4.5"),
+                authorizer: Some(
+                    json!({"principalId": "admin", "clientId": 1, "clientName": "Exata"}),
+                ),
+                time_epoch_ms: 1_589_522_469_693,
+            },
+        ),
+        (
+            fixture!("02-httpapi-payload-v1.powertools.json"),
+            Expected {
+                origin: Origin::ApigwHttpV1,
+                method: "GET",
+                path: "/my/path",
+                raw_path: "/my/path",
+                query: &[
+                    ("parameter1", "value1"),
+                    ("parameter1", "value2"),
+                    ("parameter2", "value"),
+                ],
+                raw_query: "parameter1=value1&parameter1=value2&parameter2=value",
+                cookies: &[],
+                body: "Hello from Lambda!",
+                stage: Some("$default"),
+                source_ip: Some("192.168.0.1/32"),
+                user_agent: Some("user-agent"),
+                authorizer: Some(json!({"claims": null, "scopes": null})),
+                time_epoch_ms: 1_583_349_317_135,
+            },
+        ),
+        (
+            fixture!("03-httpapi-v2.powertools.json"),
+            Expected {
+                origin: Origin::ApigwHttpV2,
+                method: "POST",
+                path: "/my/path",
+                raw_path: "/my/path",
+                query: &[
+                    ("parameter1", "value1"),
+                    ("parameter1", "value2"),
+                    ("parameter2", "value"),
+                ],
+                raw_query: "parameter1=value1&parameter1=value2&parameter2=value",
+                cookies: &[("cookie1", ""), ("cookie2", "")],
+                body: "{\"message\": \"hello world\", \"username\": \"tom\"}",
+                stage: Some("$default"),
+                source_ip: Some("192.168.0.1/32"),
+                user_agent: Some("agent"),
+                authorizer: Some(
+                    json!({"jwt": {"claims": {"claim1": "value1", "claim2": "value2"}, "scopes": ["scope1", "scope2"]}}),
+                ),
+                time_epoch_ms: 1_583_348_638_390,
+            },
+        ),
+        (
+            fixture!("04-httpapi-v2-iam.rust-events.json"),
+            Expected {
+                origin: Origin::ApigwHttpV2,
+                method: "GET",
+                path: "/my/path",
+                raw_path: "/my/path",
+                query: &[
+                    ("parameter1", "value1"),
+                    ("parameter1", "value2"),
+                    ("parameter2", "value"),
+                ],
+                raw_query: "parameter1=value1&parameter1=value2&parameter2=value",
+                cookies: &[("cookie1", ""), ("cookie2", "")],
+                body: "{\r\n\t\"a\": 1\r\n}",
+                stage: Some("$default"),
+                source_ip: Some("IP"),
+                user_agent: Some("agent"),
+                authorizer: None, // checked below: the IAM block is large
+                time_epoch_ms: 1_583_348_638_390,
+            },
+        ),
+        (
+            fixture!("05-function-url.aws-lambda-go.json"),
+            Expected {
+                origin: Origin::FunctionUrl,
+                method: "POST",
+                path: "/my/path",
+                raw_path: "/my/path",
+                query: &[
+                    ("parameter1", "value1"),
+                    ("parameter1", "value2"),
+                    ("parameter2", "value"),
+                ],
+                raw_query: "parameter1=value1&parameter1=value2&parameter2=value",
+                cookies: &[("cookie1", ""), ("cookie2", "")],
+                body: "Hello from client!",
+                stage: None,
+                source_ip: Some("123.123.123.123"),
+                user_agent: Some("agent"),
+                authorizer: Some(json!({"iam": {
+                    "accessKey": "AKIA...", "accountId": "111122223333", "callerId": "AIDA...",
+                    "userArn": "arn:aws:iam::111122223333:user/example-user", "userId": "AIDA..."
+                }})),
+                time_epoch_ms: 1_583_348_638_390,
+            },
+        ),
+    ];
+    for (payload, want) in cases {
+        let (origin, req) = decode_ok(payload);
+        let name = format!("{:?} {}", want.origin, want.path);
+        assert_eq!(origin, want.origin, "{name}");
+        assert_eq!(req.context.source, want.origin.source(), "{name}");
+        assert_eq!(req.method.as_str(), want.method, "{name}");
+        assert_eq!(req.path, want.path, "{name}");
+        assert_eq!(req.raw_path, want.raw_path, "{name}");
+        assert_eq!(req.query, pairs(want.query), "{name}");
+        assert_eq!(req.raw_query, want.raw_query, "{name}");
+        assert_eq!(req.cookies, pairs(want.cookies), "{name}");
+        assert_eq!(std::str::from_utf8(&req.body).unwrap(), want.body, "{name}");
+        assert_eq!(req.context.request_id, "lambda-req-1", "{name}");
+        assert_eq!(req.context.stage.as_deref(), want.stage, "{name}");
+        assert_eq!(req.context.source_ip.as_deref(), want.source_ip, "{name}");
+        assert_eq!(req.context.user_agent.as_deref(), want.user_agent, "{name}");
+        assert_eq!(req.context.time_epoch_ms, want.time_epoch_ms, "{name}");
+        if let Some(authorizer) = want.authorizer {
+            let got: Value =
+                serde_json::from_str(req.context.authorizer.as_deref().unwrap()).unwrap();
+            assert_eq!(got, authorizer, "{name}");
+        }
+        for (k, _) in &req.headers {
+            assert_eq!(
+                *k,
+                k.to_ascii_lowercase(),
+                "{name}: header names are lowercase"
+            );
+        }
+    }
+}
+
+#[test]
+fn rest_headers_keep_every_multi_value_in_order() {
+    let (_, req) = decode_ok(fixture!("02-httpapi-payload-v1.powertools.json"));
+    assert_eq!(
+        req.headers,
+        pairs(&[
+            ("header1", "value1"),
+            ("origin", "https://aws.amazon.com"),
+            ("header2", "value1"),
+            ("header2", "value2"),
+        ])
+    );
+    let (_, req) = decode_ok(fixture!("01-rest-v1.rust-events.json"));
+    assert_eq!(req.headers.len(), 19);
+    assert_eq!(
+        req.header("x-forwarded-for"),
+        Some("54.240.196.186, 54.182.214.83")
+    );
+}
+
+#[test]
+fn v2_cookies_become_a_cookie_header_and_iam_claims_pass_through() {
+    let (_, req) = decode_ok(fixture!("04-httpapi-v2-iam.rust-events.json"));
+    assert_eq!(req.header("cookie"), Some("cookie1; cookie2"));
+    assert_eq!(req.header("header2"), Some("value2"));
+    let authorizer: Value =
+        serde_json::from_str(req.context.authorizer.as_deref().unwrap()).unwrap();
+    assert_eq!(authorizer["iam"]["cognitoIdentity"]["amr"], json!(["foo"]));
+}
+
+#[test]
+fn non_http_payloads_are_rejected_naming_what_was_detected() {
+    let cases: &[(&str, &str)] = &[
+        (
+            fixture!("06-alb-single-value.rust-events.json"),
+            "an ALB event (`requestContext.elb`)",
+        ),
+        (
+            fixture!("07-alb-multi-value.rust-events.json"),
+            "an ALB event",
+        ),
+        (
+            fixture!("08-alb-encoded-query.rust-lambda-http.json"),
+            "an ALB event",
+        ),
+        (
+            fixture!("09-alb-health-check.rust-lambda-http.json"),
+            "an ALB event",
+        ),
+        (
+            fixture!("10-vpc-lattice-v1.powertools.json"),
+            "a VPC Lattice v1 event",
+        ),
+        (
+            fixture!("11-vpc-lattice-v2.powertools.json"),
+            "a VPC Lattice v2 event",
+        ),
+        (
+            fixture!("12-apigw-websocket-connect.aws-lambda-go.json"),
+            "an API Gateway WebSocket event",
+        ),
+        (
+            fixture!("13-rest-authorizer-token.powertools.json"),
+            "an API Gateway authorizer event",
+        ),
+        (
+            fixture!("14-rest-authorizer-request.powertools.json"),
+            "an API Gateway authorizer event",
+        ),
+        (
+            fixture!("15-httpapi-authorizer-v2.powertools.json"),
+            "an API Gateway authorizer event",
+        ),
+        (
+            "<html>",
+            "payload is not JSON: expected value at line 1 column 1",
+        ),
+        ("[1, 2]", "a JSON value that is not an object"),
+        ("{}", "a JSON object without `requestContext`"),
+        (r#"{"hello": "world"}"#, "looks like a direct invocation"),
+        (
+            r#"{"Records": [{"eventSource": "aws:sqs"}]}"#,
+            "an event-source batch",
+        ),
+        (r#"{"requestContext": {}}"#, "no HTTP markers"),
+        (
+            r#"{"version": "3.0", "requestContext": {"http": {}}}"#,
+            "version \"3.0\"",
+        ),
+        (
+            r#"{"version": "2.0", "requestContext": {"http": {"method": 7}}}"#,
+            "API Gateway HTTP API (payload 2.0) event is malformed at `requestContext.http.method`: invalid type: integer `7`",
+        ),
+        (
+            r#"{"version": "2.0", "requestContext": {"http": {"path": "/"}}}"#,
+            "malformed at `requestContext.http`: missing field `method`",
+        ),
+        (
+            r#"{"httpMethod": ["GET"], "requestContext": {"stage": "prod"}}"#,
+            "API Gateway REST event is malformed at `httpMethod`",
+        ),
+    ];
+    for (payload, expected) in cases {
+        let error = decode(payload.as_bytes(), "id").unwrap_err();
+        assert!(
+            !matches!(error, DecodeError::BadRequest { .. }),
+            "{payload}"
+        );
+        let message = error.to_string();
+        assert!(
+            message.contains(expected),
+            "{payload}\n  got: {message}\n  want: {expected}"
+        );
+    }
+}
+
+#[test]
+fn invalid_base64_body_is_a_bad_request_not_a_panic() {
+    let payload = json!({
+        "version": "2.0",
+        "rawPath": "/x",
+        "requestContext": {"http": {"method": "POST"}},
+        "body": "not*base64!",
+        "isBase64Encoded": true,
+    });
+    match decode(payload.to_string().as_bytes(), "id") {
+        Err(DecodeError::BadRequest { origin, message }) => {
+            assert_eq!(origin, Origin::ApigwHttpV2);
+            assert!(message.contains("body is base64"), "{message}");
+        }
+        other => panic!("expected a bad request, got {other:?}"),
+    }
+}
+
+#[test]
+fn base64_bodies_decode_to_bytes() {
+    let payload = json!({
+        "httpMethod": "PUT",
+        "path": "/upload",
+        "requestContext": {"stage": "prod"},
+        "body": "AAEC/w==",
+        "isBase64Encoded": true,
+    });
+    let (_, req) = decode_ok(&payload.to_string());
+    assert_eq!(&req.body[..], &[0, 1, 2, 255]);
+}
+
+#[test]
+fn minimal_events_decode_with_defaults() {
+    let rest = json!({"httpMethod": "GET", "requestContext": {"resourcePath": "/"}});
+    let (origin, req) = decode_ok(&rest.to_string());
+    assert_eq!(origin, Origin::ApigwRest);
+    assert_eq!((req.path.as_str(), req.body.len()), ("/", 0));
+    assert!(req.headers.is_empty() && req.query.is_empty() && req.cookies.is_empty());
+    assert!(
+        req.context.time_epoch_ms > 0,
+        "falls back to the receive time"
+    );
+
+    let v2 = json!({"version": "2.0", "requestContext": {"http": {"method": "GET", "path": "/p"}}});
+    let (_, req) = decode_ok(&v2.to_string());
+    assert_eq!(
+        (
+            req.path.as_str(),
+            req.raw_path.as_str(),
+            req.raw_query.as_str()
+        ),
+        ("/p", "/p", "")
+    );
+}
+
+#[test]
+fn v2_named_stage_is_stripped_and_path_decoded() {
+    let payload = json!({
+        "version": "2.0",
+        "rawPath": "/prod/files/caf%C3%A9%20menu.txt",
+        "rawQueryString": "q=a+b&q=%26",
+        "requestContext": {"http": {"method": "GET"}, "stage": "prod"},
+    });
+    let (_, req) = decode_ok(&payload.to_string());
+    assert_eq!(req.path, "/files/café menu.txt");
+    assert_eq!(req.raw_path, "/prod/files/caf%C3%A9%20menu.txt");
+    assert_eq!(req.query, pairs(&[("q", "a b"), ("q", "&")]));
+    assert_eq!(req.context.stage.as_deref(), Some("prod"));
+}
+
+#[test]
+fn rest_cookie_headers_are_parsed() {
+    let payload = json!({
+        "httpMethod": "GET",
+        "path": "/",
+        "multiValueHeaders": {"Cookie": ["a=1; b=2", "c=3"]},
+        "requestContext": {"stage": "prod"},
+    });
+    let (_, req) = decode_ok(&payload.to_string());
+    assert_eq!(req.cookies, pairs(&[("a", "1"), ("b", "2"), ("c", "3")]));
+}
+
+fn response_with(headers: &[(&'static str, &'static str)], body: &'static [u8]) -> Response {
+    let mut res = Response::new(StatusCode::CREATED);
+    for (k, v) in headers {
+        res.headers.append(*k, HeaderValue::from_static(v));
+    }
+    res.body = bytes::Bytes::from_static(body);
+    res
+}
+
+#[test]
+fn rest_reply_keeps_every_set_cookie_in_multi_value_headers() {
+    let res = response_with(
+        &[
+            ("set-cookie", "a=1"),
+            ("set-cookie", "b=2"),
+            ("content-type", "text/plain"),
+        ],
+        b"hi",
+    );
+    let reply: Value = serde_json::from_slice(&encode(Origin::ApigwRest, &res)).unwrap();
+    assert_eq!(
+        reply,
+        json!({
+            "statusCode": 201,
+            "multiValueHeaders": {"set-cookie": ["a=1", "b=2"], "content-type": ["text/plain"]},
+            "body": "hi",
+            "isBase64Encoded": false,
+        })
+    );
+}
+
+#[test]
+fn v2_reply_moves_set_cookie_to_cookies_and_joins_repeats() {
+    let res = response_with(
+        &[
+            ("set-cookie", "a=1; Path=/"),
+            ("x-multi", "one"),
+            ("set-cookie", "b=2"),
+            ("x-multi", "two"),
+        ],
+        b"{}",
+    );
+    let reply: Value = serde_json::from_slice(&encode(Origin::FunctionUrl, &res)).unwrap();
+    assert_eq!(
+        reply,
+        json!({
+            "statusCode": 201,
+            "headers": {"x-multi": "one, two"},
+            "cookies": ["a=1; Path=/", "b=2"],
+            "body": "{}",
+            "isBase64Encoded": false,
+        })
+    );
+}
+
+#[test]
+fn binary_bodies_are_base64_in_every_shape() {
+    let mut res = response_with(&[], &[0, 159, 146, 150, 255]);
+    res.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    for origin in [
+        Origin::ApigwRest,
+        Origin::ApigwHttpV1,
+        Origin::ApigwHttpV2,
+        Origin::FunctionUrl,
+    ] {
+        let reply: Value = serde_json::from_slice(&encode(origin, &res)).unwrap();
+        assert_eq!(reply["isBase64Encoded"], json!(true), "{origin:?}");
+        assert_eq!(reply["body"], json!("AJ+Slv8="), "{origin:?}");
+    }
+}
+
+#[test]
+fn decode_never_panics_on_arbitrary_input() {
+    use proptest::prelude::*;
+    let mut runner = proptest::test_runner::TestRunner::default();
+    runner
+        .run(&proptest::collection::vec(any::<u8>(), 0..512), |bytes| {
+            let _ = decode(&bytes, "id");
+            Ok(())
+        })
+        .unwrap();
+    // Mutations of real events: every byte position replaced.
+    let base = fixture!("03-httpapi-v2.powertools.json").as_bytes();
+    runner
+        .run(&(0..base.len(), any::<u8>()), |(at, byte)| {
+            let mut bytes = base.to_vec();
+            bytes[at] = byte;
+            let _ = decode(&bytes, "id");
+            Ok(())
+        })
+        .unwrap();
+}

@@ -2,9 +2,16 @@
 //! handling can be tested against real component behaviour.
 
 use lamina_sdk::{Error, Request, Response, Result};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Counts calls in this instance. The host instantiates per request, so every request
+/// must see 1: anything else means state leaked from an earlier request.
+static CALLS: AtomicU32 = AtomicU32::new(0);
 
 fn handle(req: Request) -> Result<Response> {
+    let calls = CALLS.fetch_add(1, Ordering::SeqCst) + 1;
     match req.param("fault").unwrap_or_default() {
+        "calls" => Ok(Response::text(calls.to_string())),
         "ok" => Ok(Response::text("fine")),
         "panic" => panic!("the faults component panicked on purpose"),
         "trap" => {
@@ -14,11 +21,7 @@ fn handle(req: Request) -> Result<Response> {
         "bad-status" => Ok(Response::text("status out of range").with_status(1000)),
         "bad-header" => Ok(Response::text("x").with_header("x-injected", "a\r\nset-cookie: evil=1")),
         "bad-header-name" => Ok(Response::text("x").with_header("bad name", "v")),
-        "bad-details" => {
-            // Details that are not JSON reach the host only through the raw WIT record, so
-            // use a status the host must clamp instead: 200 is not an error status.
-            Err(Error::new(200, "odd", "an error with a success status"))
-        }
+        "error-status-200" => Err(Error::new(200, "odd", "an error with a success status")),
         "error" => Err(Error::new(418, "teapot", "short and stout")
             .with_details(&serde_json::json!({ "spout": true }))),
         "stderr" => {

@@ -1,0 +1,373 @@
+//! The real `lamina` binary in Lambda mode against a Runtime API server run by the test
+//! (the endpoints and headers of the AWS Lambda Runtime API, on loopback).
+
+use crate::support::{temp_dir, test_config_file};
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Mutex, mpsc};
+
+/// What the function reported back.
+#[derive(Debug)]
+enum Outcome {
+    Response { id: String, body: Value },
+    Error { id: String, body: Value },
+    InitError { error_type: String, body: Value },
+}
+
+struct RuntimeApi {
+    addr: SocketAddr,
+    events: mpsc::UnboundedSender<(String, Vec<u8>)>,
+    outcomes: mpsc::UnboundedReceiver<Outcome>,
+}
+
+struct Shared {
+    events: Mutex<mpsc::UnboundedReceiver<(String, Vec<u8>)>>,
+    outcomes: mpsc::UnboundedSender<Outcome>,
+}
+
+const PREFIX: &str = "/2018-06-01/runtime";
+
+async fn runtime_api(
+    req: hyper::Request<Incoming>,
+    shared: Arc<Shared>,
+) -> hyper::Response<Full<Bytes>> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let error_type = req
+        .headers()
+        .get("lambda-runtime-function-error-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = req.into_body().collect().await.unwrap().to_bytes();
+    let accepted = || {
+        hyper::Response::builder()
+            .status(202)
+            .body(Full::new(Bytes::from_static(br#"{"status":"OK"}"#)))
+            .unwrap()
+    };
+    let as_json = |bytes: &Bytes| serde_json::from_slice::<Value>(bytes).unwrap_or(Value::Null);
+    if method == hyper::Method::GET && path == format!("{PREFIX}/invocation/next") {
+        let next = shared.events.lock().await.recv().await;
+        let Some((id, payload)) = next else {
+            // No more events: hold the poll open like Lambda does between invocations.
+            return std::future::pending().await;
+        };
+        let deadline = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            + 30_000;
+        return hyper::Response::builder()
+            .header("lambda-runtime-aws-request-id", id)
+            .header("lambda-runtime-deadline-ms", deadline.to_string())
+            .header(
+                "lambda-runtime-invoked-function-arn",
+                "arn:aws:lambda:eu-west-1:123456789012:function:lamina-test",
+            )
+            .header(
+                "lambda-runtime-trace-id",
+                "Root=1-5759e988-bd862e3fe1be46a994272793",
+            )
+            .body(Full::new(Bytes::from(payload)))
+            .unwrap();
+    }
+    if method == hyper::Method::POST && path == format!("{PREFIX}/init/error") {
+        shared
+            .outcomes
+            .send(Outcome::InitError {
+                error_type,
+                body: as_json(&body),
+            })
+            .unwrap();
+        return accepted();
+    }
+    if method == hyper::Method::POST
+        && let Some(rest) = path.strip_prefix(&format!("{PREFIX}/invocation/"))
+    {
+        let (id, kind) = rest.split_once('/').unwrap();
+        let outcome = match kind {
+            "response" => Outcome::Response {
+                id: id.to_owned(),
+                body: as_json(&body),
+            },
+            "error" => Outcome::Error {
+                id: id.to_owned(),
+                body: as_json(&body),
+            },
+            other => panic!("unexpected runtime API call {other}"),
+        };
+        shared.outcomes.send(outcome).unwrap();
+        return accepted();
+    }
+
+    panic!("unexpected runtime API call {method} {path}");
+}
+
+impl RuntimeApi {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (events, events_rx) = mpsc::unbounded_channel();
+        let (outcomes_tx, outcomes) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            events: Mutex::new(events_rx),
+            outcomes: outcomes_tx,
+        });
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req| {
+                        let shared = shared.clone();
+                        async move { Ok::<_, Infallible>(runtime_api(req, shared).await) }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self {
+            addr,
+            events,
+            outcomes,
+        }
+    }
+
+    fn invoke(&self, id: &str, payload: &Value) {
+        self.events
+            .send((id.to_owned(), payload.to_string().into_bytes()))
+            .unwrap();
+    }
+
+    async fn next_outcome(&mut self) -> Outcome {
+        tokio::time::timeout(Duration::from_secs(60), self.outcomes.recv())
+            .await
+            .expect("the function did not report within 60 s")
+            .expect("runtime API server stopped")
+    }
+}
+
+/// The `lamina` process, killed when the test ends.
+struct Function(Child);
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_function(api: SocketAddr, config: &Path) -> Function {
+    let child = Command::new(env!("CARGO_BIN_EXE_lamina"))
+        .env("AWS_LAMBDA_RUNTIME_API", api.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "lamina-test")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("LAMINA_CONFIG", config)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    Function(child)
+}
+
+fn rest_event(method: &str, path: &str, body: Option<&str>) -> Value {
+    json!({
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method,
+        "headers": {"Content-Type": "application/json"},
+        "multiValueHeaders": {"Content-Type": ["application/json"]},
+        "requestContext": {"resourcePath": "/{proxy+}", "stage": "prod", "path": format!("/prod{path}")},
+        "body": body,
+        "isBase64Encoded": false,
+    })
+}
+
+fn http_event(method: &str, raw_path: &str, query: &str) -> Value {
+    json!({
+        "version": "2.0",
+        "rawPath": raw_path,
+        "rawQueryString": query,
+        "cookies": ["session=s1"],
+        "headers": {"x-test": "yes"},
+        "requestContext": {
+            "http": {"method": method, "path": raw_path, "sourceIp": "203.0.113.9", "userAgent": "test"},
+            "domainName": "api.example.com",
+            "stage": "$default",
+        },
+        "isBase64Encoded": false,
+    })
+}
+
+fn expect_response(outcome: Outcome, want_id: &str) -> Value {
+    match outcome {
+        Outcome::Response { id, body } => {
+            assert_eq!(id, want_id);
+            body
+        }
+        other => panic!("expected a response for {want_id}, got {other:?}"),
+    }
+}
+
+#[test]
+fn serves_rest_and_http_api_invocations_through_the_runtime_api() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut api = RuntimeApi::start().await;
+        let _function = start_function(api.addr, &test_config_file("lambda-loop"));
+
+        api.invoke("req-1", &rest_event("GET", "/hello", None));
+        let reply = expect_response(api.next_outcome().await, "req-1");
+        assert_eq!(reply["statusCode"], 200);
+        assert_eq!(reply["body"], "Howdy, world!\n");
+        assert_eq!(
+            reply["multiValueHeaders"]["content-type"],
+            json!(["text/plain; charset=utf-8"])
+        );
+
+        api.invoke(
+            "req-2",
+            &http_event(
+                "GET",
+                "/echo/x%20y",
+                "a=1&a=2&set-cookie=k%3Dv&set-cookie=m%3Dn",
+            ),
+        );
+        let reply = expect_response(api.next_outcome().await, "req-2");
+        assert_eq!(reply["statusCode"], 200);
+        assert_eq!(reply["cookies"], json!(["k=v", "m=n"]));
+        let seen: Value = serde_json::from_str(reply["body"].as_str().unwrap()).unwrap();
+        assert_eq!(seen["path"], "/echo/x y");
+        assert_eq!(
+            seen["query"],
+            json!([
+                ["a", "1"],
+                ["a", "2"],
+                ["set-cookie", "k=v"],
+                ["set-cookie", "m=n"]
+            ])
+        );
+        assert_eq!(seen["cookies"], json!([["session", "s1"]]));
+        assert_eq!(
+            seen["context"]["request-id"], "req-2",
+            "the Lambda request id reaches the guest"
+        );
+        assert_eq!(seen["context"]["source"], "apigw-http-v2");
+
+        api.invoke(
+            "req-3",
+            &rest_event("POST", "/todos", Some(r#"{"title": "from lambda"}"#)),
+        );
+        let reply = expect_response(api.next_outcome().await, "req-3");
+        assert_eq!(reply["statusCode"], 201);
+        assert_eq!(reply["multiValueHeaders"]["location"], json!(["/todos/4"]));
+
+        api.invoke("req-4", &http_event("GET", "/faults/panic", ""));
+        let reply = expect_response(api.next_outcome().await, "req-4");
+        assert_eq!(reply["statusCode"], 500);
+        let body: Value = serde_json::from_str(reply["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["error"]["request-id"], "req-4");
+
+        api.invoke("req-5", &http_event("GET", "/todos/2", ""));
+        let reply = expect_response(api.next_outcome().await, "req-5");
+        assert_eq!(
+            reply["statusCode"], 200,
+            "the host keeps serving after a guest panic"
+        );
+
+        let mut bad_base64 = http_event("POST", "/echo/x", "");
+        bad_base64["body"] = json!("%%%");
+        bad_base64["isBase64Encoded"] = json!(true);
+        api.invoke("req-6", &bad_base64);
+        let reply = expect_response(api.next_outcome().await, "req-6");
+        assert_eq!(reply["statusCode"], 400);
+
+        api.invoke(
+            "req-7",
+            &json!({"requestContext": {"eventType": "CONNECT", "connectionId": "abc"}}),
+        );
+        match api.next_outcome().await {
+            Outcome::Error { id, body, .. } => {
+                assert_eq!(id, "req-7");
+                // lambda_runtime sends `unhandled` in the header; the type is in the body.
+                assert_eq!(body["errorType"], "Lamina.UnsupportedEvent");
+                let message = body["errorMessage"].as_str().unwrap();
+                assert!(message.contains("WebSocket"), "{message}");
+            }
+            other => panic!("expected an invocation error, got {other:?}"),
+        }
+
+        api.invoke("req-8", &rest_event("GET", "/hello/Grace", None));
+        let reply = expect_response(api.next_outcome().await, "req-8");
+        assert_eq!(reply["statusCode"], 200);
+    });
+}
+
+#[test]
+fn a_bad_config_is_reported_as_an_init_error_and_the_process_exits() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut api = RuntimeApi::start().await;
+        let config = temp_dir("lambda-bad-config").join("lamina.toml");
+        std::fs::write(
+            &config,
+            "[components.a]\nsource = \"a.wasm\"\nmemroy = \"64MiB\"\n",
+        )
+        .unwrap();
+        let mut function = start_function(api.addr, &config);
+        match api.next_outcome().await {
+            Outcome::InitError { error_type, body } => {
+                assert_eq!(error_type, "Lamina.InitError");
+                let message = body["errorMessage"].as_str().unwrap();
+                assert!(message.contains("unknown field `memroy`"), "{message}");
+            }
+            other => panic!("expected an init error, got {other:?}"),
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = function.0.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "lamina kept running after an init error"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(!status.success());
+    });
+}
+
+#[test]
+fn lambda_mode_outside_lambda_says_what_is_missing() {
+    let out = Command::new(env!("CARGO_BIN_EXE_lamina"))
+        .arg("lambda")
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("AWS_LAMBDA_RUNTIME_API is not set"),
+        "{stderr}"
+    );
+}

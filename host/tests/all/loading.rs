@@ -1,0 +1,167 @@
+//! Loading components and configs: digests, precompiled artifacts, bad bytes, bad configs.
+
+use crate::support::{guest, runtime, temp_dir, test_config_file};
+use lamina::component::sha256_hex;
+use lamina::{App, Config, Handler};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+fn load(path: &Path, pin: Option<&str>, trust: bool) -> anyhow::Result<Handler> {
+    Handler::load(runtime(), "t", path, pin, trust, BTreeMap::new())
+}
+
+fn error_of(result: anyhow::Result<Handler>) -> String {
+    match result {
+        Ok(_) => panic!("expected the load to fail"),
+        Err(e) => format!("{e:#}"),
+    }
+}
+
+#[test]
+fn sha256_pins_are_checked_before_compiling() {
+    let path = guest("hello");
+    let digest = sha256_hex(&std::fs::read(&path).unwrap());
+    let handler = load(&path, Some(&digest.to_uppercase()), false).unwrap();
+    assert_eq!(handler.digest(), digest);
+    assert!(!handler.precompiled());
+
+    let wrong = "0".repeat(64);
+    let error = error_of(load(&path, Some(&wrong), false));
+    assert_eq!(
+        error,
+        format!("sha256 mismatch: the config pins {wrong}, the file has {digest}")
+    );
+}
+
+#[test]
+fn precompiled_components_need_a_pin_or_explicit_trust() {
+    let dir = temp_dir("cwasm");
+    let cwasm = dir.join("hello.cwasm");
+    let out = Command::new(env!("CARGO_BIN_EXE_lamina"))
+        .arg("compile")
+        .arg(guest("hello"))
+        .arg("-o")
+        .arg(&cwasm)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&cwasm).unwrap();
+    let digest = sha256_hex(&bytes);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&digest),
+        "compile prints the pin"
+    );
+
+    let error = error_of(load(&cwasm, None, false));
+    assert!(
+        error.contains("refusing to load a precompiled .cwasm without a sha256 pin"),
+        "{error}"
+    );
+    assert!(load(&cwasm, Some(&digest), false).unwrap().precompiled());
+    assert!(load(&cwasm, None, true).unwrap().precompiled());
+
+    // A tampered artifact no longer matches its pin, so it is never deserialized.
+    let mut tampered = bytes.clone();
+    let middle = tampered.len() / 2;
+    tampered[middle] ^= 0xff;
+    let path = dir.join("tampered.cwasm");
+    std::fs::write(&path, &tampered).unwrap();
+    assert!(error_of(load(&path, Some(&digest), false)).starts_with("sha256 mismatch"));
+}
+
+#[test]
+fn bytes_that_are_not_a_component_are_rejected_clearly() {
+    let dir = temp_dir("bad-bytes");
+    let cases: [(&str, &[u8], &str); 3] = [
+        (
+            "garbage.wasm",
+            b"definitely not wasm",
+            "compiling component",
+        ),
+        ("module.wasm", b"\0asm\x01\0\0\0", "compiling component"),
+        ("empty.wasm", b"", "compiling component"),
+    ];
+    for (name, bytes, expected) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let error = error_of(load(&path, None, false));
+        assert!(error.contains(expected), "{name}: {error}");
+    }
+    let error = error_of(load(&dir.join("missing.wasm"), None, false));
+    assert!(error.contains("missing.wasm"), "{error}");
+}
+
+#[test]
+fn config_errors_name_the_setting() {
+    let hello = guest("hello");
+    let cases = [
+        (
+            format!(
+                "[components.a]\nsource = {hello:?}\n[[routes]]\nmethod = \"GET\"\npath = \"/x/{{id}}\"\ncomponent = \"a\"\n\
+                 [[routes]]\nmethod = \"GET\"\npath = \"/x/{{name}}\"\ncomponent = \"a\"\n"
+            ),
+            "routes[1]: path \"/x/{name}\" conflicts with routes[0]",
+        ),
+        (
+            format!(
+                "[components.a]\nsource = {hello:?}\n[[routes]]\nmethod = \"FETCH IT\"\npath = \"/\"\ncomponent = \"a\"\n"
+            ),
+            "routes[0].method: \"FETCH IT\" is not an HTTP method",
+        ),
+        (
+            "[components.a]\nsource = \"nope.wasm\"\n".to_owned(),
+            "components.a: loading /nope/nope.wasm",
+        ),
+    ];
+    for (text, expected) in cases {
+        let config = Config::parse(&text, "/nope".into()).unwrap();
+        let error = match App::from_config(&config, runtime()) {
+            Ok(_) => panic!("expected an error for {text}"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(error.contains(expected), "{error}");
+    }
+}
+
+#[test]
+fn lamina_check_lists_components_and_rejects_bad_configs() {
+    let config = test_config_file("check");
+    let out = Command::new(env!("CARGO_BIN_EXE_lamina"))
+        .arg("check")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("component hello:") && stdout.contains("sha256="),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("route GET /todos/{id} -> todos"),
+        "{stdout}"
+    );
+
+    let bad = temp_dir("check-bad").join("lamina.toml");
+    std::fs::write(&bad, "[components.a]\nsource = \"a.wasm\"\ntimeout = 3\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lamina"))
+        .arg("check")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown field `timeout`") && stderr.contains("line 3"),
+        "{stderr}"
+    );
+}

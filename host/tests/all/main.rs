@@ -1,0 +1,9 @@
+//! Integration tests: real components built from source, the real `lamina` binary, a
+//! Runtime API server and an HTTP client on loopback. Run through `cargo xtask test`, which
+//! builds the guests first.
+
+mod guests;
+mod lambda_loop;
+mod loading;
+mod serve;
+mod support;

@@ -1,0 +1,168 @@
+//! `lamina serve` answering a real HTTP client over loopback.
+
+use crate::support::test_config_file;
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start() -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lamina"))
+        .arg("serve")
+        .arg("--config")
+        .arg(test_config_file("serve"))
+        .args(["--port", "0"])
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    Server { child, base }
+}
+
+struct Reply {
+    status: u16,
+    headers: hyper::HeaderMap,
+    body: Bytes,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+async fn send(
+    server: &Server,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Reply {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut req = hyper::Request::builder()
+        .method(method)
+        .uri(format!("{}{path}", server.base));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = client
+        .request(req.body(Full::new(Bytes::from(body.to_owned()))).unwrap())
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+#[test]
+fn serve_answers_real_http_requests() {
+    let server = start();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let res = send(&server, "GET", "/hello", &[], "").await;
+        assert_eq!((res.status, &res.body[..]), (200, &b"Howdy, world!\n"[..]));
+
+        let res = send(&server, "GET", "/hello/Ada%20Lovelace", &[], "").await;
+        assert_eq!(res.json()["message"], "Howdy, Ada Lovelace!");
+
+        let res = send(
+            &server,
+            "POST",
+            "/echo/a%2Fb?x=1&x=2&y=caf%C3%A9",
+            &[("x-rep", "one"), ("x-rep", "two"), ("cookie", "a=1; b=2")],
+            "payload",
+        )
+        .await;
+        assert_eq!(res.status, 200);
+        let seen = res.json();
+        assert_eq!(seen["method"], "POST");
+        assert_eq!(seen["path"], "/echo/a/b");
+        assert_eq!(seen["raw-path"], "/echo/a%2Fb");
+        assert_eq!(
+            seen["query"],
+            json!([["x", "1"], ["x", "2"], ["y", "café"]])
+        );
+        assert_eq!(seen["cookies"], json!([["a", "1"], ["b", "2"]]));
+        assert_eq!(
+            seen["body"],
+            json!({"encoding": "utf-8", "data": "payload"})
+        );
+        assert_eq!(seen["context"]["source"], "local");
+        assert_eq!(seen["context"]["source-ip"], "127.0.0.1");
+        let reps: Vec<&Value> = seen["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h[0] == "x-rep")
+            .map(|h| &h[1])
+            .collect();
+        assert_eq!(reps, [&json!("one"), &json!("two")]);
+
+        let res = send(
+            &server,
+            "POST",
+            "/todos",
+            &[("content-type", "application/json")],
+            r#"{"title":"x"}"#,
+        )
+        .await;
+        assert_eq!(res.status, 201);
+
+        let res = send(&server, "GET", "/faults/panic", &[], "").await;
+        assert_eq!(res.status, 500);
+        assert!(
+            res.json()["error"]["request-id"]
+                .as_str()
+                .unwrap()
+                .starts_with("local-")
+        );
+
+        let res = send(&server, "GET", "/faults/cookies", &[], "").await;
+        let cookies: Vec<_> = res.headers.get_all("set-cookie").iter().collect();
+        assert_eq!(cookies, ["a=1; Path=/", "b=2; HttpOnly"]);
+
+        let res = send(&server, "DELETE", "/hello", &[], "").await;
+        assert_eq!(res.status, 405);
+        assert_eq!(res.headers["allow"], "GET, HEAD");
+
+        let res = send(&server, "HEAD", "/hello", &[], "").await;
+        assert_eq!((res.status, res.body.len()), (200, 0));
+
+        let res = send(&server, "GET", "/missing", &[], "").await;
+        assert_eq!(res.status, 404);
+
+        let res = send(&server, "GET", "/hello", &[], "").await;
+        assert_eq!(res.status, 200, "still serving after faults");
+    });
+}

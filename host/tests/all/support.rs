@@ -1,0 +1,116 @@
+//! Shared helpers: where the guests are, configs that bind them, building apps.
+
+use lamina::{App, Config, Context, Request, Runtime, Source};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// Where `cargo xtask guests` put the components.
+pub(crate) fn guest_dir() -> PathBuf {
+    let dir = std::env::var_os("LAMINA_GUEST_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/guests/wasm32-wasip2/release"),
+        PathBuf::from,
+    );
+    assert!(
+        dir.join("hello.wasm").exists() && dir.join("faults.wasm").exists(),
+        "guest components are missing from {}: run `cargo xtask guests` (or `cargo xtask test`)",
+        dir.display()
+    );
+    dir
+}
+
+pub(crate) fn guest(name: &str) -> PathBuf {
+    guest_dir().join(format!("{name}.wasm"))
+}
+
+/// The examples' routes plus the `faults` test component, with absolute sources.
+pub(crate) fn test_config_text() -> String {
+    let dir = guest_dir();
+    let mut text = format!(
+        r#"
+[components.hello]
+source = "{hello}"
+config = {{ greeting = "Howdy" }}
+
+[components.echo]
+source = "{echo}"
+
+[components.todos]
+source = "{todos}"
+
+[components.faults]
+source = "{faults}"
+
+[[routes]]
+method = "GET"
+path = "/faults/{{fault}}"
+component = "faults"
+
+[[routes]]
+method = "ANY"
+path = "/echo/{{*rest}}"
+component = "echo"
+"#,
+        hello = dir.join("hello.wasm").display(),
+        echo = dir.join("echo.wasm").display(),
+        todos = dir.join("todos.wasm").display(),
+        faults = dir.join("faults.wasm").display(),
+    );
+    for (method, path, component) in [
+        ("GET", "/hello", "hello"),
+        ("GET", "/hello/{name}", "hello"),
+        ("GET", "/todos", "todos"),
+        ("POST", "/todos", "todos"),
+        ("GET", "/todos/{id}", "todos"),
+        ("DELETE", "/todos/{id}", "todos"),
+    ] {
+        text.push_str(&format!(
+            "\n[[routes]]\nmethod = \"{method}\"\npath = \"{path}\"\ncomponent = \"{component}\"\n"
+        ));
+    }
+    text
+}
+
+/// A temporary directory unique to this test process and `name`.
+pub(crate) fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lamina-test-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Writes the test config to a file and returns its path.
+pub(crate) fn test_config_file(name: &str) -> PathBuf {
+    let path = temp_dir(name).join("lamina.toml");
+    std::fs::write(&path, test_config_text()).unwrap();
+    path
+}
+
+pub(crate) fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| Runtime::new().unwrap())
+}
+
+/// The app over the test config, built once per test binary.
+pub(crate) fn app() -> &'static App {
+    static APP: OnceLock<App> = OnceLock::new();
+    APP.get_or_init(|| {
+        let config = Config::parse(&test_config_text(), PathBuf::from("/")).unwrap();
+        App::from_config(&config, runtime()).unwrap()
+    })
+}
+
+pub(crate) fn request(method: &str, path: &str) -> Request {
+    Request::new(
+        method.parse().unwrap(),
+        path,
+        Context::new(Source::Local, "test-request-id"),
+    )
+}
+
+/// Runs `future` to completion on a fresh current-thread runtime.
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
