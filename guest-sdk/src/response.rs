@@ -11,7 +11,7 @@ use serde::Serialize;
 ///     .with_header("set-cookie", "a=1")
 ///     .with_header("set-cookie", "b=2");
 /// assert_eq!(res.status(), 201);
-/// assert_eq!(res.headers().len(), 3);
+/// assert_eq!(res.headers().len(), 4); // content-type, location and both cookies
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Response {

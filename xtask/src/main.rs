@@ -87,7 +87,18 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
 }
 
 fn bench() -> anyhow::Result<()> {
-    run(cargo().args(["bench", "-p", "lamina", "--bench", "pipeline"]))
+    run(cargo().args(["bench", "-p", "lamina", "--bench", "pipeline"]))?;
+    // The same route on Powertools for AWS Lambda (Python), for comparison in one run.
+    let venv = root().join("target/bench-venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+    }
+    run(Command::new(&python).args(["-m", "pip", "install", "--quiet", "aws-lambda-powertools"]))
+        .context("installing aws-lambda-powertools from PyPI for the comparison")?;
+    run(Command::new(&python)
+        .arg(root().join("host/benches/powertools_hello.py"))
+        .arg(root().join("examples/events/hello-http-api.json")))
 }
 
 fn demo(serve: bool) -> anyhow::Result<()> {

@@ -8,4 +8,4 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use lamina::http::types as wit;
+pub use self::lamina::http::types as wit;

@@ -65,7 +65,7 @@ impl log::Host for State {
                 .collect::<Vec<_>>()
                 .join(" ")
         });
-        let fields = fields.as_deref().unwrap_or_default();
+        let fields = fields.as_deref();
         match level {
             log::Level::Trace => {
                 tracing::trace!(target: "guest", component, request_id, fields, "{message}")

@@ -16,6 +16,8 @@ mod apigw_rest;
 mod fields;
 mod uri;
 
+pub(crate) use uri::{decode_path, parse_query};
+
 use crate::request::{Request, Source};
 use crate::response::Response;
 use base64::Engine as _;
@@ -327,5 +329,3 @@ fn header_text(value: &http::HeaderValue) -> String {
 
 #[cfg(test)]
 mod tests;
-
-pub(crate) use uri::{decode_path, parse_query};

@@ -1,0 +1,49 @@
+"""The `hello` route on Powertools for AWS Lambda (Python), timed like benches/pipeline.rs:
+event bytes in -> response bytes out, p50/p99/mean over the same number of requests.
+
+Run by `cargo xtask bench` (which installs aws-lambda-powertools into target/bench-venv).
+"""
+
+import json
+import sys
+import time
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+WARMUP = 2_000
+ITERATIONS = 20_000
+
+app = APIGatewayHttpResolver()
+
+
+@app.get("/hello/<name>")
+def hello(name):
+    return {"message": f"Hello, {name}!", "name": name}
+
+
+class Context:
+    aws_request_id = "bench"
+    function_name = "bench"
+    memory_limit_in_mb = 128
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:bench"
+
+
+def main():
+    raw = open(sys.argv[1], "rb").read()
+    ctx = Context()
+    samples = []
+    for i in range(WARMUP + ITERATIONS):
+        start = time.perf_counter_ns()
+        reply = app.resolve(json.loads(raw), ctx)
+        out = json.dumps(reply).encode()
+        elapsed = time.perf_counter_ns() - start
+        assert reply["statusCode"] == 200, out
+        if i >= WARMUP:
+            samples.append(elapsed)
+    samples.sort()
+    at = lambda q: samples[round((len(samples) - 1) * q)] / 1000
+    mean = sum(samples) / len(samples) / 1000
+    print(f"{'powertools python':<28} {at(0.5):>10.1f} {at(0.99):>10.1f} {mean:>10.1f}")
+
+
+main()
