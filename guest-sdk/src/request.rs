@@ -238,3 +238,72 @@ impl Request {
         &self.context
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn request(body: &[u8]) -> Request {
+        Request::from_wit(wit::Request {
+            method: "POST".into(),
+            path: "/todos/7".into(),
+            raw_path: "/prod/todos/7".into(),
+            query: fields(&[("tag", "a"), ("other", "x"), ("tag", "b")]),
+            raw_query: "tag=a&other=x&tag=b".into(),
+            headers: fields(&[
+                ("content-type", "application/json"),
+                ("x-rep", "1"),
+                ("x-rep", "2"),
+            ]),
+            cookies: fields(&[("session", "abc")]),
+            body: body.to_vec(),
+            params: fields(&[("id", "7")]),
+            route: "/todos/{id}".into(),
+            context: wit::Context {
+                source: wit::Source::ApigwRest,
+                request_id: "req-1".into(),
+                stage: Some("prod".into()),
+                source_ip: None,
+                user_agent: None,
+                authorizer: None,
+                time_epoch_ms: 5,
+            },
+        })
+    }
+
+    #[test]
+    fn lookups_follow_http_rules() {
+        let req = request(b"{}");
+        assert_eq!(req.header("Content-Type"), Some("application/json"));
+        assert_eq!(req.header_all("X-REP").collect::<Vec<_>>(), ["1", "2"]);
+        assert_eq!(req.query("tag"), Some("a"));
+        assert_eq!(req.query_all("tag").collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(req.param("id"), Some("7"));
+        assert_eq!(req.cookie("session"), Some("abc"));
+        assert_eq!(req.cookie("missing"), None);
+        assert_eq!(req.context().source, Source::ApigwRest);
+        assert_eq!(req.context().request_id, "req-1");
+        assert_eq!(req.route(), "/todos/{id}");
+    }
+
+    #[test]
+    fn json_and_text_errors_are_client_errors() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Todo {
+            #[allow(dead_code)]
+            title: String,
+        }
+        let error = request(b"{\"title\": 5}").json::<Todo>().unwrap_err();
+        assert_eq!((error.status(), error.code()), (400, "invalid-json"));
+        assert!(error.message().contains("line 1 column"), "{error}");
+        let error = request(&[0xff]).text().unwrap_err();
+        assert_eq!(error.status(), 400);
+        assert_eq!(request(b"hi").text().unwrap(), "hi");
+    }
+}

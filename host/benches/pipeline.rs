@@ -7,11 +7,12 @@
 
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
-use lamina::component::CallTimings;
+use lamina::component::{CallTimings, PoolTuning};
 use lamina::{App, Config, Error, NativeHandler, Request, Response, Runtime, Target, event};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use wasmtime::PoolingAllocationConfig;
 
 const WARMUP: usize = 2_000;
 const ITERATIONS: usize = 20_000;
@@ -103,15 +104,11 @@ fn main() -> anyhow::Result<()> {
         hello.display()
     );
 
-    let runtime = Runtime::new()?;
-    let config = Config::parse(
-        &format!(
-            "[components.hello]\nsource = {:?}\n[[routes]]\nmethod = \"GET\"\npath = \"/hello/{{name}}\"\ncomponent = \"hello\"\n",
-            hello.display().to_string()
-        ),
-        PathBuf::from("/"),
-    )?;
-    let wasm = App::from_config(&config, &runtime)?;
+    let config_text = format!(
+        "[components.hello]\nsource = {:?}\n[[routes]]\nmethod = \"GET\"\npath = \"/hello/{{name}}\"\ncomponent = \"hello\"\n",
+        hello.display().to_string()
+    );
+    let config = Config::parse(&config_text, PathBuf::from("/"))?;
     let mut native = App::empty();
     native
         .route(
@@ -120,51 +117,76 @@ fn main() -> anyhow::Result<()> {
             Target::Native(Arc::new(NativeHello)),
         )
         .map_err(anyhow::Error::msg)?;
-
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let mut wasm_timings = CallTimings::default();
+
+    println!(
+        "pipeline: HTTP API 2.0 event bytes -> response bytes, GET /hello/{{name}}, \
+         {ITERATIONS} requests after {WARMUP} warm-up"
+    );
+    println!(
+        "{:<44} {:>8} {:>8} {:>8} {:>7} | {:>6} {:>6} {:>6} {:>6}",
+        "path", "p50 µs", "p99 µs", "mean µs", "x nat", "store", "inst", "call", "drop"
+    );
     let mut unused = CallTimings::default();
-    let (wasm_samples, native_samples) = rt.block_on(async {
-        let native_samples = measure(&native, &payload, &mut unused).await;
-        let wasm_samples = measure(&wasm, &payload, &mut wasm_timings).await;
-        (wasm_samples, native_samples)
-    });
-    let (w, n) = (stats(wasm_samples), stats(native_samples));
+    let n = stats(rt.block_on(measure(&native, &payload, &mut unused)));
     println!(
-        "pipeline: HTTP API 2.0 event bytes -> response bytes, GET /hello/{{name}}, {ITERATIONS} requests after {WARMUP} warm-up"
-    );
-    println!(
-        "{:<28} {:>10} {:>10} {:>10}",
-        "path", "p50 µs", "p99 µs", "mean µs"
-    );
-    println!(
-        "{:<28} {:>10.1} {:>10.1} {:>10.1}",
+        "{:<44} {:>8.1} {:>8.1} {:>8.1} {:>7}",
         "native handler",
         us(n.p50),
         us(n.p99),
-        us(n.mean)
+        us(n.mean),
+        "1.0"
     );
-    println!(
-        "{:<28} {:>10.1} {:>10.1} {:>10.1}",
-        "wasm, fresh instance",
-        us(w.p50),
-        us(w.p99),
-        us(w.mean)
-    );
-    println!(
-        "ratio wasm/native: p50 {:.1}x, mean {:.1}x",
-        w.p50.as_secs_f64() / n.p50.as_secs_f64(),
-        w.mean.as_secs_f64() / n.mean.as_secs_f64()
-    );
-    let per = |d: Duration| us(d) / ITERATIONS as f64;
-    println!(
-        "wasm split (mean µs/request): store {:.1}, instantiate {:.1}, call {:.1}, drop {:.1}",
-        per(wasm_timings.store),
-        per(wasm_timings.instantiate),
-        per(wasm_timings.call),
-        per(wasm_timings.drop)
-    );
+    let default = PoolTuning::default();
+    let pagemap = PoolingAllocationConfig::is_pagemap_scan_available();
+    println!("PAGEMAP_SCAN available: {pagemap}; lamina default: {default:?}");
+    let tuned = |keep_resident: usize, pagemap_scan: bool| PoolTuning {
+        keep_resident,
+        pagemap_scan,
+        decommit_batch: 1,
+    };
+    let mut variants = vec![
+        ("wasm, lamina default", default.clone()),
+        ("wasm, wasmtime defaults (madvise all)", tuned(0, false)),
+        ("wasm, keep 64 KiB (memset)", tuned(64 << 10, false)),
+        ("wasm, keep 256 KiB (memset)", tuned(256 << 10, false)),
+        ("wasm, keep 1 MiB (memset)", tuned(1 << 20, false)),
+    ];
+    if pagemap {
+        variants.extend([
+            ("wasm, keep 256 KiB + pagemap_scan", tuned(256 << 10, true)),
+            ("wasm, keep 1 MiB + pagemap_scan", tuned(1 << 20, true)),
+            ("wasm, keep 4 MiB + pagemap_scan", tuned(4 << 20, true)),
+            (
+                "wasm, 1 MiB + pagemap + decommit batch 8",
+                PoolTuning {
+                    decommit_batch: 8,
+                    ..tuned(1 << 20, true)
+                },
+            ),
+        ]);
+    }
+    variants.push(("wasm, lamina default (again)", default.clone()));
+    for (label, tuning) in variants {
+        let runtime = Runtime::with_tuning(&tuning)?;
+        let wasm = App::from_config(&config, &runtime)?;
+        let mut timings = CallTimings::default();
+        let w = stats(rt.block_on(measure(&wasm, &payload, &mut timings)));
+        let per = |d: Duration| us(d) / ITERATIONS as f64;
+        println!(
+            "{:<44} {:>8.1} {:>8.1} {:>8.1} {:>7.1} | {:>6.1} {:>6.1} {:>6.1} {:>6.1}",
+            label,
+            us(w.p50),
+            us(w.p99),
+            us(w.mean),
+            w.p50.as_secs_f64() / n.p50.as_secs_f64(),
+            per(timings.store),
+            per(timings.instantiate),
+            per(timings.call),
+            per(timings.drop)
+        );
+    }
     Ok(())
 }

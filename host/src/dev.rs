@@ -1,7 +1,7 @@
 //! `lamina serve`: a local HTTP server in front of the same `App::handle`, for development.
 
 use crate::App;
-use crate::request::{Context, Request, Source, parse_cookies};
+use crate::request::{Context, Request, Source, cookies_from_headers};
 use crate::response::Response;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, Limited};
@@ -78,14 +78,7 @@ async fn into_request(
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
         headers.push((name.as_str().to_owned(), value));
     }
-    let mut cookies = Vec::new();
-    parse_cookies(
-        headers
-            .iter()
-            .filter(|(k, _)| k == "cookie")
-            .map(|(_, v)| v.as_str()),
-        &mut cookies,
-    );
+    let cookies = cookies_from_headers(&headers);
     let mut context = Context::new(Source::Local, request_id);
     context.source_ip = Some(peer.ip().to_string());
     context.user_agent = parts

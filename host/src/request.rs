@@ -140,7 +140,8 @@ impl Request {
 /// Parses `Cookie` header values (`a=1; b=2`) into pairs, in order.
 ///
 /// A part without `=` becomes a name with an empty value, as Go's `net/http` reads it.
-pub(crate) fn parse_cookies<'a>(values: impl Iterator<Item = &'a str>, out: &mut Fields) {
+pub(crate) fn parse_cookies<'a>(values: impl IntoIterator<Item = &'a str>) -> Fields {
+    let mut out = Vec::new();
     for value in values {
         for part in value.split(';') {
             let part = part.trim();
@@ -151,6 +152,17 @@ pub(crate) fn parse_cookies<'a>(values: impl Iterator<Item = &'a str>, out: &mut
             out.push((name.trim().to_owned(), value.trim().to_owned()));
         }
     }
+    out
+}
+
+/// The cookies in every `cookie` header of `headers` (lowercase names).
+pub(crate) fn cookies_from_headers(headers: &Fields) -> Fields {
+    parse_cookies(
+        headers
+            .iter()
+            .filter(|(k, _)| k == "cookie")
+            .map(|(_, v)| v.as_str()),
+    )
 }
 
 #[cfg(test)]
@@ -159,8 +171,7 @@ mod tests {
 
     #[test]
     fn cookies_parse_in_order_across_headers() {
-        let mut out = Vec::new();
-        parse_cookies(["a=1; b=2", "c=x=y;;flag"].into_iter(), &mut out);
+        let out = parse_cookies(["a=1; b=2", "c=x=y;;flag"]);
         let expected: Fields = [("a", "1"), ("b", "2"), ("c", "x=y"), ("flag", "")]
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

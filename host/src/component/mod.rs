@@ -5,7 +5,7 @@ mod engine;
 mod loader;
 mod state;
 
-pub use engine::Runtime;
+pub use engine::{PoolTuning, Runtime};
 pub use loader::sha256_hex;
 
 use crate::error::Error;

@@ -30,9 +30,13 @@ impl State {
         config: Arc<BTreeMap<String, String>>,
     ) -> Self {
         let output = MemoryOutputPipe::new(OUTPUT_CAPACITY);
+        // The builder's defaults already deny every socket address, name lookups, the
+        // environment and preopens; turning TCP and UDP off says so explicitly.
         let wasi = WasiCtx::builder()
             .stdout(output.clone())
             .stderr(output.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
             .build();
         Self {
             wasi,

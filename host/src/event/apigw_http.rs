@@ -10,7 +10,7 @@
 
 use super::fields::{Pairs, push_header};
 use super::{DecodeError, Origin, decode_body, encode_body, header_text, parse, uri};
-use crate::request::{Context, Request, now_epoch_ms, parse_cookies};
+use crate::request::{Context, Request, cookies_from_headers, now_epoch_ms, parse_cookies};
 use crate::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -99,23 +99,16 @@ pub(super) fn decode(
     for (name, value) in event.headers.map(|h| h.0).unwrap_or_default() {
         push_header(&mut headers, name, value);
     }
-    let mut cookies = Vec::new();
-    match event.cookies {
+    let cookies = match event.cookies {
         Some(list) if !list.is_empty() => {
-            parse_cookies(list.iter().map(String::as_str), &mut cookies);
             // Handlers that read the `Cookie` header see what the client sent.
             if !headers.iter().any(|(k, _)| k == "cookie") {
                 headers.push(("cookie".to_owned(), list.join("; ")));
             }
+            parse_cookies(list.iter().map(String::as_str))
         }
-        _ => parse_cookies(
-            headers
-                .iter()
-                .filter(|(k, _)| k == "cookie")
-                .map(|(_, v)| v.as_str()),
-            &mut cookies,
-        ),
-    }
+        _ => cookies_from_headers(&headers),
+    };
     let body = decode_body(event.body, event.is_base64_encoded.unwrap_or(false), origin)?;
 
     let context = Context {

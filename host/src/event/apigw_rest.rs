@@ -10,7 +10,7 @@
 
 use super::fields::{MultiPairs, Pairs, merge_headers};
 use super::{DecodeError, Origin, decode_body, encode_body, header_text, parse, uri};
-use crate::request::{Context, Request, now_epoch_ms, parse_cookies};
+use crate::request::{Context, Request, cookies_from_headers, now_epoch_ms};
 use crate::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -78,14 +78,7 @@ pub(super) fn decode(
     };
     let raw_query = uri::encode_query(&query);
     let headers = merge_headers(event.headers, event.multi_value_headers);
-    let mut cookies = Vec::new();
-    parse_cookies(
-        headers
-            .iter()
-            .filter(|(k, _)| k == "cookie")
-            .map(|(_, v)| v.as_str()),
-        &mut cookies,
-    );
+    let cookies = cookies_from_headers(&headers);
     let body = decode_body(event.body, event.is_base64_encoded.unwrap_or(false), origin)?;
 
     let identity = rc.identity;
