@@ -2,6 +2,7 @@
 //! Runtime API server and an HTTP client on loopback. Run through `cargo xtask test`, which
 //! builds the guests first.
 
+mod cli;
 mod guests;
 mod lambda_loop;
 mod loading;

@@ -1,0 +1,88 @@
+//! `lamina invoke` on the shipped example config and events: the README's demo path.
+
+use crate::support::guest_dir;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::Command;
+
+fn invoke(event: &str) -> Value {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    // examples/lamina.toml points at the default guest directory; this checks they are built.
+    guest_dir();
+    let out = Command::new(env!("CARGO_BIN_EXE_lamina"))
+        .arg("invoke")
+        .arg("--config")
+        .arg(examples.join("lamina.toml"))
+        .arg(examples.join("events").join(event))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{event}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn body(reply: &Value) -> Value {
+    serde_json::from_str(reply["body"].as_str().unwrap()).unwrap()
+}
+
+#[test]
+fn example_events_through_lamina_invoke() {
+    let reply = invoke("hello-http-api.json");
+    assert_eq!(reply["statusCode"], 200);
+    assert_eq!(body(&reply)["message"], "Hello, Ada Lovelace!");
+
+    let reply = invoke("hello-rest.json");
+    assert_eq!(
+        reply,
+        json!({
+            "statusCode": 200,
+            "multiValueHeaders": {"content-type": ["text/plain; charset=utf-8"]},
+            "body": "Hello, world!\n",
+            "isBase64Encoded": false,
+        })
+    );
+
+    let reply = invoke("echo-http-api.json");
+    assert_eq!(reply["cookies"], json!(["theme=dark", "lang=en"]));
+    let seen = body(&reply);
+    assert_eq!(seen["method"], "PUT");
+    assert_eq!(
+        seen["body"],
+        json!({"encoding": "base64", "data": "AAECA/+AgA=="})
+    );
+    assert_eq!(
+        seen["context"]["authorizer"]["jwt"]["claims"]["sub"],
+        "user-42"
+    );
+
+    let reply = invoke("todos-create-rest.json");
+    assert_eq!(reply["statusCode"], 201);
+    assert_eq!(reply["multiValueHeaders"]["location"], json!(["/todos/4"]));
+
+    let reply = invoke("todos-missing-http-api.json");
+    assert_eq!(reply["statusCode"], 404);
+    assert_eq!(body(&reply)["error"]["code"], "not-found");
+}
+
+#[test]
+fn invoke_rejects_a_non_http_event_with_its_reason() {
+    let dir = crate::support::temp_dir("invoke-bad");
+    let event = dir.join("sqs.json");
+    std::fs::write(&event, r#"{"Records": [{"eventSource": "aws:sqs"}]}"#).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lamina"))
+        .arg("invoke")
+        .arg("--config")
+        .arg(crate::support::test_config_file("invoke-bad"))
+        .arg(&event)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("an event-source batch (`Records`"),
+        "{stderr}"
+    );
+}
