@@ -3,7 +3,7 @@
 use crate::component::{CallTimings, Handler, RouteInfo, Runtime};
 use crate::config::Config;
 use crate::error::Error;
-use crate::request::Request;
+use crate::request::{Request, strip_segment_prefix};
 use crate::response::Response;
 use crate::route::{MethodFilter, Miss, Routes};
 use anyhow::Context as _;
@@ -41,6 +41,7 @@ pub enum Target {
 pub struct App {
     routes: Routes<Target>,
     components: BTreeMap<String, Arc<Handler>>,
+    strip_prefixes: Vec<String>,
 }
 
 impl App {
@@ -50,6 +51,7 @@ impl App {
         Self {
             routes: Routes::default(),
             components: BTreeMap::new(),
+            strip_prefixes: Vec::new(),
         }
     }
 
@@ -61,6 +63,7 @@ impl App {
     /// a route is invalid or conflicts with another (naming both).
     pub fn from_config(config: &Config, runtime: &Runtime) -> anyhow::Result<Self> {
         let mut app = Self::empty();
+        app.strip_prefixes.clone_from(&config.strip_prefixes);
         for (name, component) in &config.components {
             let path = config.source_path(component);
             let handler = Handler::load(
@@ -138,9 +141,10 @@ impl App {
 
     async fn try_handle(
         &self,
-        request: Request,
+        mut request: Request,
         timings: Option<&mut CallTimings>,
     ) -> Result<Response, Error> {
+        self.strip_prefix(&mut request.path);
         let hit = self
             .routes
             .at(&request.method, &request.path)
@@ -163,6 +167,17 @@ impl App {
                 handler.call(request, route, timings).await
             }
             Target::Native(native) => native.handle(request, &template, hit.params),
+        }
+    }
+
+    /// Removes the first configured prefix that matches whole segments of `path`.
+    fn strip_prefix(&self, path: &mut String) {
+        if let Some(rest) = self
+            .strip_prefixes
+            .iter()
+            .find_map(|prefix| strip_segment_prefix(path, prefix))
+        {
+            *path = rest.to_owned();
         }
     }
 

@@ -30,6 +30,11 @@ pub struct Config {
     /// Route bindings, in file order.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    /// Path prefixes removed before routing, e.g. a custom domain's base path mapping
+    /// (`/api` makes `/api/todos` route as `/todos`). The first that matches a whole
+    /// segment wins; `raw_path` keeps what the client sent.
+    #[serde(default)]
+    pub strip_prefixes: Vec<String>,
     /// The directory relative sources resolve against (the config file's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -115,6 +120,13 @@ impl Config {
                 bail!("components.{name}.source: S3 sources are not supported by this build yet");
             }
         }
+        for (i, prefix) in self.strip_prefixes.iter().enumerate() {
+            if !prefix.starts_with('/') || prefix.ends_with('/') {
+                bail!(
+                    "strip-prefixes[{i}]: {prefix:?} must start with '/' and not end with one (e.g. \"/api\")"
+                );
+            }
+        }
         for (i, route) in self.routes.iter().enumerate() {
             if !self.components.contains_key(&route.component) {
                 let known: Vec<&str> = self.components.keys().map(String::as_str).collect();
@@ -196,6 +208,14 @@ mod tests {
                 "routes[0].path: \"x\" must start with '/'",
             ),
             ("[routes]\n", "invalid type"),
+            (
+                "strip-prefixes = [\"api\"]\n",
+                "strip-prefixes[0]: \"api\" must start with '/'",
+            ),
+            (
+                "strip-prefixes = [\"/api/\"]\n",
+                "strip-prefixes[0]: \"/api/\" must start with '/' and not end",
+            ),
         ];
         for (text, expected) in cases {
             let error = format!("{:#}", parse(text).unwrap_err());

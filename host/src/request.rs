@@ -137,6 +137,16 @@ impl Request {
     }
 }
 
+/// `path` without `prefix` when the prefix covers whole segments (`/api` strips `/api` and
+/// `/api/x`, not `/apix`); an exact match leaves `/`.
+pub(crate) fn strip_segment_prefix<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
+    match path.strip_prefix(prefix)? {
+        "" => Some("/"),
+        rest if rest.starts_with('/') => Some(rest),
+        _ => None,
+    }
+}
+
 /// Parses `Cookie` header values (`a=1; b=2`) into pairs, in order.
 ///
 /// A part without `=` becomes a name with an empty value, as Go's `net/http` reads it.

@@ -9,8 +9,10 @@
 //! `cookies` (every `Set-Cookie`, which cannot be comma-joined), `body`, `isBase64Encoded`.
 
 use super::fields::{Pairs, push_header};
-use super::{DecodeError, Origin, decode_body, encode_body, header_text, parse, uri};
-use crate::request::{Context, Request, cookies_from_headers, now_epoch_ms, parse_cookies};
+use super::{DecodeError, Origin, decode_body, encode_body, parse, single_value_headers, uri};
+use crate::request::{
+    Context, Request, cookies_from_headers, now_epoch_ms, parse_cookies, strip_segment_prefix,
+};
 use crate::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -54,11 +56,7 @@ struct Http {
 fn strip_stage<'p>(path: &'p str, stage: Option<&str>) -> &'p str {
     match stage {
         Some(stage) if stage != "$default" => {
-            match path.strip_prefix('/').and_then(|p| p.strip_prefix(stage)) {
-                Some("") => "/",
-                Some(rest) if rest.starts_with('/') => rest,
-                _ => path,
-            }
+            strip_segment_prefix(path, &format!("/{stage}")).unwrap_or(path)
         }
         _ => path,
     }
@@ -145,21 +143,7 @@ struct Reply {
 }
 
 pub(super) fn encode(response: &Response) -> Vec<u8> {
-    let mut headers: BTreeMap<String, String> = BTreeMap::new();
-    let mut cookies = Vec::new();
-    for (name, value) in &response.headers {
-        if name == http::header::SET_COOKIE {
-            cookies.push(header_text(value));
-            continue;
-        }
-        headers
-            .entry(name.as_str().to_owned())
-            .and_modify(|joined| {
-                joined.push_str(", ");
-                joined.push_str(&header_text(value));
-            })
-            .or_insert_with(|| header_text(value));
-    }
+    let (headers, cookies) = single_value_headers(response);
     let (body, is_base64_encoded) = encode_body(response);
     let reply = Reply {
         status_code: response.status.as_u16(),

@@ -9,7 +9,7 @@
 //! `body`, `isBase64Encoded`.
 
 use super::fields::{MultiPairs, Pairs, merge_headers};
-use super::{DecodeError, Origin, decode_body, encode_body, header_text, parse, uri};
+use super::{DecodeError, Origin, decode_body, encode_body, multi_value_headers, parse, uri};
 use crate::request::{Context, Request, cookies_from_headers, now_epoch_ms};
 use crate::response::Response;
 use serde::{Deserialize, Serialize};
@@ -114,13 +114,7 @@ struct Reply {
 }
 
 pub(super) fn encode(response: &Response) -> Vec<u8> {
-    let mut multi_value_headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (name, value) in &response.headers {
-        multi_value_headers
-            .entry(name.as_str().to_owned())
-            .or_default()
-            .push(header_text(value));
-    }
+    let multi_value_headers = multi_value_headers(response);
     let (body, is_base64_encoded) = encode_body(response);
     let reply = Reply {
         status_code: response.status.as_u16(),

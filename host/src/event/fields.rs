@@ -13,6 +13,48 @@ pub(crate) struct Pairs(pub(crate) Vec<(String, String)>);
 #[derive(Debug, Default)]
 pub(crate) struct MultiPairs(pub(crate) Vec<(String, Vec<String>)>);
 
+/// A JSON object whose values are a string or a list of strings (VPC Lattice v2 sends
+/// either, depending on the sample), flattened in document order.
+#[derive(Debug, Default)]
+pub(crate) struct FlexPairs(pub(crate) Vec<(String, String)>);
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<Option<String>>),
+}
+
+struct FlexPairsVisitor;
+
+impl<'de> Visitor<'de> for FlexPairsVisitor {
+    type Value = FlexPairs;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object of strings or string lists")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FlexPairs, A::Error> {
+        let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8));
+        while let Some((k, v)) = map.next_entry::<String, Option<OneOrMany>>()? {
+            match v {
+                Some(OneOrMany::One(v)) => out.push((k, v)),
+                Some(OneOrMany::Many(vs)) => {
+                    out.extend(vs.into_iter().flatten().map(|v| (k.clone(), v)));
+                }
+                None => {}
+            }
+        }
+        Ok(FlexPairs(out))
+    }
+}
+
+impl<'de> Deserialize<'de> for FlexPairs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(FlexPairsVisitor)
+    }
+}
+
 struct PairsVisitor;
 
 impl<'de> Visitor<'de> for PairsVisitor {
@@ -96,9 +138,26 @@ pub(crate) fn merge_headers(
     out
 }
 
+/// Headers from a single-value object, names lowercased.
+pub(crate) fn lowercase_headers(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
+    let mut out = Vec::with_capacity(pairs.len());
+    for (name, value) in pairs {
+        push_header(&mut out, name, value);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flex_pairs_accept_strings_and_lists() {
+        let p: FlexPairs =
+            serde_json::from_str(r#"{"a":"1","b":["2","3"],"c":null,"d":[null,"4"]}"#).unwrap();
+        let got: Vec<(&str, &str)> = p.0.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(got, [("a", "1"), ("b", "2"), ("b", "3"), ("d", "4")]);
+    }
 
     #[test]
     fn pairs_keep_document_order_and_skip_null() {

@@ -10,10 +10,15 @@
 //! | Function URL | as HTTP API 2.0, on a `*.lambda-url.*` domain |
 //! | HTTP API 1.0 | `version: "1.0"` and `httpMethod` |
 //! | REST API | `httpMethod` and `requestContext.resourcePath`/`stage`, no `version` |
+//! | ALB | `requestContext.elb` (multi-value mode when `multiValueHeaders` is present) |
+//! | VPC Lattice v2 | `requestContext.serviceNetworkArn` |
+//! | VPC Lattice v1 | `raw_path` (snake_case), no `requestContext` |
 
+mod alb;
 mod apigw_http;
 mod apigw_rest;
 mod fields;
+mod lattice;
 mod uri;
 
 pub(crate) use uri::{decode_path, parse_query};
@@ -23,6 +28,7 @@ use crate::response::Response;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
+use std::collections::BTreeMap;
 
 /// Where a request came from: what [`encode`] needs to shape the reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,6 +41,15 @@ pub enum Origin {
     ApigwHttpV2,
     /// Function URL: same reply shape as HTTP API 2.0.
     FunctionUrl,
+    /// ALB: reply in the header mode the target group used.
+    Alb {
+        /// Whether the target group has multi-value headers on.
+        multi_value: bool,
+    },
+    /// VPC Lattice, event version 1.
+    VpcLatticeV1,
+    /// VPC Lattice, event version 2.
+    VpcLatticeV2,
 }
 
 impl std::fmt::Display for Origin {
@@ -44,6 +59,10 @@ impl std::fmt::Display for Origin {
             Self::ApigwHttpV1 => "API Gateway HTTP API (payload 1.0)",
             Self::ApigwHttpV2 => "API Gateway HTTP API (payload 2.0)",
             Self::FunctionUrl => "Function URL",
+            Self::Alb { multi_value: true } => "ALB (multi-value headers)",
+            Self::Alb { multi_value: false } => "ALB",
+            Self::VpcLatticeV1 => "VPC Lattice v1",
+            Self::VpcLatticeV2 => "VPC Lattice v2",
         })
     }
 }
@@ -57,6 +76,9 @@ impl Origin {
             Self::ApigwHttpV1 => Source::ApigwHttpV1,
             Self::ApigwHttpV2 => Source::ApigwHttpV2,
             Self::FunctionUrl => Source::FunctionUrl,
+            Self::Alb { .. } => Source::Alb,
+            Self::VpcLatticeV1 => Source::VpcLatticeV1,
+            Self::VpcLatticeV2 => Source::VpcLatticeV2,
         }
     }
 }
@@ -113,6 +135,7 @@ struct Probe {
     raw_path: Option<IgnoredAny>,
     #[serde(rename = "raw_path")]
     raw_path_snake: Option<IgnoredAny>,
+    multi_value_headers: Option<IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -159,10 +182,7 @@ fn detect(payload: &[u8]) -> Result<Origin, DecodeError> {
     }
     let Some(rc) = probe.request_context else {
         if probe.raw_path_snake.is_some() {
-            return unsupported(
-                "a VPC Lattice v1 event (`raw_path`)",
-                "VPC Lattice is not supported by this build yet",
-            );
+            return Ok(Origin::VpcLatticeV1);
         }
         let hint = if probe.http_method.is_some() || probe.raw_path.is_some() {
             "it has HTTP fields but no `requestContext`, which every Lambda HTTP event carries"
@@ -179,16 +199,12 @@ fn detect(payload: &[u8]) -> Result<Origin, DecodeError> {
         );
     }
     if rc.elb.is_some() {
-        return unsupported(
-            "an ALB event (`requestContext.elb`)",
-            "ALB targets are not supported by this build yet",
-        );
+        return Ok(Origin::Alb {
+            multi_value: probe.multi_value_headers.is_some(),
+        });
     }
     if rc.service_network_arn.is_some() {
-        return unsupported(
-            "a VPC Lattice v2 event (`requestContext.serviceNetworkArn`)",
-            "VPC Lattice is not supported by this build yet",
-        );
+        return Ok(Origin::VpcLatticeV2);
     }
     if probe.kind.is_some() && probe.http_method.is_none() && rc.http.is_none() {
         return unsupported(
@@ -247,6 +263,8 @@ pub fn decode(payload: &[u8], request_id: &str) -> Result<(Origin, Request), Dec
         Origin::ApigwHttpV2 | Origin::FunctionUrl => {
             apigw_http::decode(payload, origin, request_id)
         }
+        Origin::Alb { .. } => alb::decode(payload, origin, request_id),
+        Origin::VpcLatticeV1 | Origin::VpcLatticeV2 => lattice::decode(payload, origin, request_id),
     }?;
     Ok((origin, request))
 }
@@ -257,6 +275,8 @@ pub fn encode(origin: Origin, response: &Response) -> Vec<u8> {
     match origin {
         Origin::ApigwRest | Origin::ApigwHttpV1 => apigw_rest::encode(response),
         Origin::ApigwHttpV2 | Origin::FunctionUrl => apigw_http::encode(response),
+        Origin::Alb { multi_value } => alb::encode(response, multi_value),
+        Origin::VpcLatticeV1 | Origin::VpcLatticeV2 => lattice::encode(response, origin),
     }
 }
 
@@ -314,6 +334,92 @@ fn encode_body(response: &Response) -> (String, bool) {
         // `body_is_binary` is false only for valid UTF-8.
         (String::from_utf8_lossy(&response.body).into_owned(), false)
     }
+}
+
+/// Response headers as a name → values map, every value kept (REST, ALB multi-value).
+fn multi_value_headers(response: &Response) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, value) in &response.headers {
+        out.entry(name.as_str().to_owned())
+            .or_default()
+            .push(header_text(value));
+    }
+    out
+}
+
+/// Response headers as a name → value map with repeated names comma-joined (RFC 9110
+/// §5.3), and every `Set-Cookie` value separately: a cookie cannot be comma-joined.
+fn single_value_headers(response: &Response) -> (BTreeMap<String, String>, Vec<String>) {
+    let mut headers: BTreeMap<String, String> = BTreeMap::new();
+    let mut cookies = Vec::new();
+    for (name, value) in &response.headers {
+        if name == http::header::SET_COOKIE {
+            cookies.push(header_text(value));
+            continue;
+        }
+        headers
+            .entry(name.as_str().to_owned())
+            .and_modify(|joined| {
+                joined.push_str(", ");
+                joined.push_str(&header_text(value));
+            })
+            .or_insert_with(|| header_text(value));
+    }
+    (headers, cookies)
+}
+
+/// For shapes with one value per header and no cookie list (ALB without multi-value
+/// headers, VPC Lattice): the first `Set-Cookie` is sent, the rest are logged as dropped,
+/// since the source has no way to carry them.
+fn single_value_headers_with_one_cookie(
+    response: &Response,
+    origin: Origin,
+) -> BTreeMap<String, String> {
+    let (mut headers, mut cookies) = single_value_headers(response);
+    if cookies.len() > 1 {
+        let dropped: Vec<&str> = cookies[1..]
+            .iter()
+            .map(|c| c.split('=').next().unwrap_or_default())
+            .collect();
+        tracing::warn!(
+            %origin,
+            dropped = ?dropped,
+            "the response sets {} cookies but this source carries one Set-Cookie header; \
+             enable multi-value headers on the ALB target group to send them all",
+            cookies.len()
+        );
+    }
+    if !cookies.is_empty() {
+        headers.insert("set-cookie".to_owned(), cookies.swap_remove(0));
+    }
+    headers
+}
+
+/// `200 OK`: the status line text ALB and VPC Lattice want in `statusDescription`.
+fn status_description(status: http::StatusCode) -> String {
+    format!(
+        "{} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    )
+    .trim_end()
+    .to_owned()
+}
+
+/// For sources without a request context (ALB, VPC Lattice): the client IP is the last
+/// `x-forwarded-for` entry (the one the load balancer appended; earlier ones are whatever
+/// the client sent), the user agent its header.
+fn forwarded_client(context: &mut crate::request::Context, headers: &[(String, String)]) {
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    context.source_ip = header("x-forwarded-for")
+        .and_then(|xff| xff.rsplit(',').next())
+        .map(|ip| ip.trim().to_owned());
+    context.user_agent = header("user-agent").map(str::to_owned);
 }
 
 /// A header value as text. Values that came from guests or events are UTF-8; anything else

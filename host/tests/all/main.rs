@@ -7,4 +7,5 @@ mod guests;
 mod lambda_loop;
 mod loading;
 mod serve;
+mod sources;
 mod support;

@@ -27,6 +27,8 @@ pub(crate) fn test_config_text() -> String {
     let dir = guest_dir();
     let mut text = format!(
         r#"
+strip-prefixes = ["/api"]
+
 [components.hello]
 source = "{hello}"
 config = {{ greeting = "Howdy" }}
