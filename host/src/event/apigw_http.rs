@@ -1,6 +1,7 @@
 //! API Gateway HTTP API payload 2.0 and Lambda Function URLs: one shape, both directions.
 //!
-//! Request: `rawPath` (percent-encoded; includes a named stage), `rawQueryString`,
+//! Request: `rawPath` (includes a named stage; HTTP APIs have percent-decoded it, Function
+//! URLs have not), `rawQueryString` (as sent),
 //! `headers` (repeated headers arrive comma-joined: the source cannot do better),
 //! `cookies` (the `Cookie` header moved out into a list), `body` + `isBase64Encoded`,
 //! `requestContext.http.{method,sourceIp,userAgent}`.
@@ -77,7 +78,14 @@ pub(super) fn decode(
         .raw_path
         .or(rc.http.path)
         .unwrap_or_else(|| "/".to_owned());
-    let path = uri::decode_path(strip_stage(&raw_path, rc.stage.as_deref())).map_err(bad)?;
+    // HTTP APIs deliver `rawPath` already percent-decoded; Function URLs deliver it as the
+    // client sent it. Decode exactly once.
+    let staged = strip_stage(&raw_path, rc.stage.as_deref());
+    let path = if origin == Origin::FunctionUrl {
+        uri::decode_path(staged).map_err(bad)?
+    } else {
+        staged.to_owned()
+    };
 
     let (query, raw_query) = match event.raw_query_string {
         Some(raw) => (uri::parse_query(&raw), raw),

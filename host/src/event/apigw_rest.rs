@@ -2,8 +2,9 @@
 //!
 //! Request: `httpMethod`, `path`, `headers` + `multiValueHeaders`, `queryStringParameters` +
 //! `multiValueQueryStringParameters`, `body` + `isBase64Encoded`, `requestContext`.
-//! API Gateway has already percent-decoded `path` and the query values; there is no raw
-//! query string in this shape, so `raw_query` is rebuilt from the decoded pairs.
+//! REST APIs deliver `path` percent-encoded (decoded here), HTTP API 1.0 already decoded;
+//! both decode the query values. There is no raw query string in this shape, so
+//! `raw_query` is rebuilt from the decoded pairs.
 //!
 //! Response: `statusCode`, `multiValueHeaders` (so several `Set-Cookie` survive),
 //! `body`, `isBase64Encoded`.
@@ -60,10 +61,16 @@ pub(super) fn decode(
     let method = http::Method::from_bytes(event.http_method.as_bytes())
         .map_err(|_| bad(format!("invalid HTTP method {:?}", event.http_method)))?;
     let rc = event.request_context;
-    // `path` is already decoded by API Gateway and excludes the stage; the context's path
-    // is what the client sent, stage included.
-    let path = event.path.unwrap_or_else(|| "/".to_owned());
-    let raw_path = rc.path.unwrap_or_else(|| path.clone());
+    // `path` excludes the stage. REST APIs deliver it still percent-encoded, HTTP APIs
+    // (payload 1.0 too) already decoded: decode exactly once. The context's path is what
+    // the client sent, stage included.
+    let event_path = event.path.unwrap_or_else(|| "/".to_owned());
+    let path = if origin == Origin::ApigwRest {
+        uri::decode_path(&event_path).map_err(bad)?
+    } else {
+        event_path.clone()
+    };
+    let raw_path = rc.path.unwrap_or(event_path);
 
     let query: Vec<(String, String)> = match event.multi_value_query_string_parameters {
         Some(multi) => multi

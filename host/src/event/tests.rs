@@ -452,16 +452,44 @@ fn minimal_events_decode_with_defaults() {
 }
 
 #[test]
-fn v2_named_stage_is_stripped_and_path_decoded() {
+fn paths_are_decoded_exactly_once_per_source() {
+    // HTTP APIs hand over a decoded path: a `%` in it is literal (the client sent `%25`).
+    // REST APIs and Function URLs hand over the path as sent.
+    let cases = [
+        (
+            json!({"version": "2.0", "rawPath": "/files/100%2F", "requestContext": {"http": {"method": "GET"}, "domainName": "x.execute-api.eu-west-1.amazonaws.com"}}),
+            "/files/100%2F",
+        ),
+        (
+            json!({"version": "2.0", "rawPath": "/files/caf%C3%A9%20menu", "requestContext": {"http": {"method": "GET"}, "domainName": "x.lambda-url.eu-west-1.on.aws"}}),
+            "/files/café menu",
+        ),
+        (
+            json!({"version": "1.0", "httpMethod": "GET", "path": "/files/a b%", "requestContext": {"stage": "$default"}}),
+            "/files/a b%",
+        ),
+        (
+            json!({"httpMethod": "GET", "path": "/files/a%20b%2Fc", "requestContext": {"stage": "prod"}}),
+            "/files/a b/c",
+        ),
+    ];
+    for (payload, path) in cases {
+        let (origin, req) = decode_ok(&payload.to_string());
+        assert_eq!(req.path, path, "{origin:?}");
+    }
+}
+
+#[test]
+fn v2_named_stage_is_stripped_and_query_decoded() {
     let payload = json!({
         "version": "2.0",
-        "rawPath": "/prod/files/caf%C3%A9%20menu.txt",
+        "rawPath": "/prod/files/café menu.txt",
         "rawQueryString": "q=a+b&q=%26",
         "requestContext": {"http": {"method": "GET"}, "stage": "prod"},
     });
     let (_, req) = decode_ok(&payload.to_string());
     assert_eq!(req.path, "/files/café menu.txt");
-    assert_eq!(req.raw_path, "/prod/files/caf%C3%A9%20menu.txt");
+    assert_eq!(req.raw_path, "/prod/files/café menu.txt");
     assert_eq!(req.query, pairs(&[("q", "a b"), ("q", "&")]));
     assert_eq!(req.context.stage.as_deref(), Some("prod"));
 }

@@ -245,7 +245,7 @@ fn serves_rest_and_http_api_invocations_through_the_runtime_api() {
             "req-2",
             &http_event(
                 "GET",
-                "/echo/x%20y",
+                "/echo/x y",
                 "a=1&a=2&set-cookie=k%3Dv&set-cookie=m%3Dn",
             ),
         );
@@ -370,4 +370,63 @@ fn lambda_mode_outside_lambda_says_what_is_missing() {
         stderr.contains("AWS_LAMBDA_RUNTIME_API is not set"),
         "{stderr}"
     );
+}
+
+#[test]
+fn serves_alb_in_both_modes_and_function_urls_through_the_runtime_api() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut api = RuntimeApi::start().await;
+        let _function = start_function(api.addr, &test_config_file("lambda-alb-furl"));
+
+        let alb_single = json!({
+            "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/t/1"}},
+            "httpMethod": "GET",
+            "path": "/echo/a%20b",
+            "queryStringParameters": {"q": "caf%C3%A9", "set-cookie": "k%3Dv"},
+            "headers": {"cookie": "s=1", "x-forwarded-for": "203.0.113.1"},
+            "isBase64Encoded": false,
+        });
+        api.invoke("alb-1", &alb_single);
+        let reply = expect_response(api.next_outcome().await, "alb-1");
+        assert_eq!(reply["statusCode"], 200);
+        assert_eq!(reply["statusDescription"], "200 OK");
+        assert_eq!(reply["headers"]["set-cookie"], "k=v");
+        assert!(reply.get("multiValueHeaders").is_none(), "single-value mode answers with headers");
+        let seen: Value = serde_json::from_str(reply["body"].as_str().unwrap()).unwrap();
+        assert_eq!(seen["path"], "/echo/a b");
+        assert_eq!(seen["context"]["source"], "alb");
+
+        let alb_multi = json!({
+            "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/t/1"}},
+            "httpMethod": "GET",
+            "path": "/faults/cookies",
+            "multiValueQueryStringParameters": {},
+            "multiValueHeaders": {"x-forwarded-for": ["203.0.113.1"]},
+            "body": "",
+            "isBase64Encoded": false,
+        });
+        api.invoke("alb-2", &alb_multi);
+        let reply = expect_response(api.next_outcome().await, "alb-2");
+        assert_eq!(reply["multiValueHeaders"]["set-cookie"], json!(["a=1; Path=/", "b=2; HttpOnly"]));
+        assert_eq!(reply["multiValueHeaders"]["x-multi"], json!(["one", "two"]));
+
+        let mut furl = http_event("GET", "/faults/cookies", "");
+        furl["requestContext"]["domainName"] = json!("abcdef.lambda-url.eu-west-1.on.aws");
+        api.invoke("furl-1", &furl);
+        let reply = expect_response(api.next_outcome().await, "furl-1");
+        assert_eq!(reply["cookies"], json!(["a=1; Path=/", "b=2; HttpOnly"]));
+        assert_eq!(reply["headers"]["x-multi"], "one, two");
+
+        let mut furl = http_event("GET", "/echo/caf%C3%A9", "");
+        furl["requestContext"]["domainName"] = json!("abcdef.lambda-url.eu-west-1.on.aws");
+        api.invoke("furl-2", &furl);
+        let reply = expect_response(api.next_outcome().await, "furl-2");
+        let seen: Value = serde_json::from_str(reply["body"].as_str().unwrap()).unwrap();
+        assert_eq!(seen["path"], "/echo/café");
+        assert_eq!(seen["context"]["source"], "function-url");
+    });
 }

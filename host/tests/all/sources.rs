@@ -71,13 +71,14 @@ fn event(kind: Kind, method: &str, raw_path: &str, query: &str, body_b64: &str) 
         Kind::Rest | Kind::HttpV1 => {
             let mut e = json!({
                 "resource": "/{proxy+}",
-                "path": decoded_path,
+                // REST APIs send the path as the client sent it; HTTP APIs decode it.
+                "path": if let Kind::Rest = kind { raw_path.to_owned() } else { decoded_path.clone() },
                 "httpMethod": method,
                 "headers": {"X-Rep": "two", "Cookie": "session=abc"},
                 "multiValueHeaders": {"X-Rep": ["one", "two"], "Cookie": ["session=abc"]},
                 "queryStringParameters": single(true),
                 "multiValueQueryStringParameters": multi(true),
-                "requestContext": {"resourcePath": "/{proxy+}", "stage": "prod", "path": format!("/prod{decoded_path}"),
+                "requestContext": {"resourcePath": "/{proxy+}", "stage": "prod", "path": format!("/prod{raw_path}"),
                                    "identity": {"sourceIp": "198.51.100.7", "userAgent": "ua"}},
                 "body": body_b64,
                 "isBase64Encoded": true,
@@ -90,7 +91,8 @@ fn event(kind: Kind, method: &str, raw_path: &str, query: &str, body_b64: &str) 
         }
         Kind::HttpV2 | Kind::FunctionUrl => json!({
             "version": "2.0",
-            "rawPath": raw_path,
+            // HTTP APIs decode rawPath; Function URLs send it as the client sent it.
+            "rawPath": if let Kind::FunctionUrl = kind { raw_path.to_owned() } else { decoded_path.clone() },
             "rawQueryString": query,
             "cookies": ["session=abc"],
             "headers": {"x-rep": "one,two"},
