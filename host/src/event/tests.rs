@@ -733,3 +733,26 @@ fn lattice_v2_list_values_are_kept_in_order() {
     assert_eq!(req.cookies, pairs(&[("a", "1")]));
     assert_eq!(req.context.time_epoch_ms, 1_696_331_543_569);
 }
+
+#[test]
+fn raw_query_strings_that_break_other_libraries_are_parsed() {
+    // lambda_http panics on a space in rawQueryString; a stray `%` is kept literally.
+    let payload = json!({
+        "version": "2.0",
+        "rawPath": "/q",
+        "rawQueryString": "a=b c&d&e=100%&f=%zz&=empty-name",
+        "requestContext": {"http": {"method": "GET"}},
+    });
+    let (_, req) = decode_ok(&payload.to_string());
+    assert_eq!(
+        req.query,
+        pairs(&[
+            ("a", "b c"),
+            ("d", ""),
+            ("e", "100%"),
+            ("f", "%zz"),
+            ("", "empty-name")
+        ])
+    );
+    assert_eq!(req.raw_query, "a=b c&d&e=100%&f=%zz&=empty-name");
+}
