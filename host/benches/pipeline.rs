@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
-use lamina::component::{CallTimings, PoolTuning};
+use lamina::component::{CallTimings, EngineTuning};
 use lamina::{App, Config, Error, NativeHandler, Request, Response, Runtime, Target, event};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -139,13 +139,13 @@ fn main() -> anyhow::Result<()> {
         us(n.mean),
         "1.0"
     );
-    let default = PoolTuning::default();
+    let default = EngineTuning::default();
     let pagemap = PoolingAllocationConfig::is_pagemap_scan_available();
     println!("PAGEMAP_SCAN available: {pagemap}; lamina default: {default:?}");
-    let tuned = |keep_resident: usize, pagemap_scan: bool| PoolTuning {
+    let tuned = |keep_resident: usize, pagemap_scan: bool| EngineTuning {
         keep_resident,
         pagemap_scan,
-        decommit_batch: 1,
+        ..default.clone()
     };
     let mut variants = vec![
         ("wasm, lamina default", default.clone()),
@@ -161,13 +161,20 @@ fn main() -> anyhow::Result<()> {
             ("wasm, keep 4 MiB + pagemap_scan", tuned(4 << 20, true)),
             (
                 "wasm, 1 MiB + pagemap + decommit batch 8",
-                PoolTuning {
+                EngineTuning {
                     decommit_batch: 8,
                     ..tuned(1 << 20, true)
                 },
             ),
         ]);
     }
+    variants.push((
+        "wasm, default without epoch interruption",
+        EngineTuning {
+            epoch_interruption: false,
+            ..default.clone()
+        },
+    ));
     variants.push(("wasm, lamina default (again)", default.clone()));
     for (label, tuning) in variants {
         let runtime = Runtime::with_tuning(&tuning)?;

@@ -65,19 +65,12 @@ impl App {
         let mut app = Self::empty();
         app.strip_prefixes.clone_from(&config.strip_prefixes);
         for (name, component) in &config.components {
-            let path = config.source_path(component);
-            let handler = Handler::load(
-                runtime,
-                name,
-                &path,
-                component.sha256.as_deref(),
-                component.trust_precompiled,
-                component.config.clone(),
-            )
-            .with_context(|| format!("components.{name}: loading {}", path.display()))?;
+            let spec = config.handler_spec(component);
+            let handler = Handler::load(runtime, name, &spec)
+                .with_context(|| format!("components.{name}: loading {}", spec.path.display()))?;
             tracing::info!(
                 component = name.as_str(),
-                source = %path.display(),
+                source = %spec.path.display(),
                 sha256 = handler.digest(),
                 precompiled = handler.precompiled(),
                 "component loaded"

@@ -15,6 +15,8 @@
 //! Unknown keys are errors; so are routes naming missing components and conflicting routes
 //! (checked when the route table is built).
 
+use crate::component::HandlerSpec;
+use crate::limits::{ByteSize, Grants, Limits, Timeout};
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -55,6 +57,58 @@ pub struct ComponentConfig {
     /// Read-only values the guest reads through the `config` import.
     #[serde(default)]
     pub config: BTreeMap<String, String>,
+    /// Like `config`, but never logged, listed or shown by `lamina check`.
+    #[serde(default)]
+    pub secrets: Secrets,
+    /// Linear memory limit (`"64MiB"`); default [`DEFAULT_MEMORY`](crate::limits::DEFAULT_MEMORY).
+    pub memory: Option<ByteSize>,
+    /// Wall-clock limit per request (`"3s"`); default
+    /// [`DEFAULT_TIMEOUT`](crate::limits::DEFAULT_TIMEOUT).
+    pub timeout: Option<Timeout>,
+    /// Response body limit; default [`DEFAULT_MAX_RESPONSE`](crate::limits::DEFAULT_MAX_RESPONSE).
+    pub max_response: Option<ByteSize>,
+    /// Environment variables granted to the guest (none by default).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// One host directory granted read-only (none by default).
+    pub files: Option<FilesGrant>,
+}
+
+/// Config values whose text must never appear in logs or listings: `Debug` shows the
+/// keys only.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Secrets(pub BTreeMap<String, String>);
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.keys().map(|k| (k, "<redacted>")))
+            .finish()
+    }
+}
+
+/// A read-only directory grant.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FilesGrant {
+    /// The host directory (relative paths resolve against the config file).
+    pub host: String,
+    /// Where the guest sees it, e.g. `/data`.
+    pub guest: String,
+}
+
+impl ComponentConfig {
+    /// The enforced limits, defaults filled in.
+    #[must_use]
+    pub fn limits(&self) -> Limits {
+        let default = Limits::default();
+        Limits {
+            memory: self.memory.map_or(default.memory, |m| m.0),
+            timeout: self.timeout.map_or(default.timeout, |t| t.0),
+            max_response: self.max_response.map_or(default.max_response, |m| m.0),
+        }
+    }
 }
 
 /// One route binding.
@@ -116,6 +170,22 @@ impl Config {
             {
                 bail!("components.{name}.sha256: expected 64 hex digits, got {pin:?}");
             }
+            if let Some(dup) = component
+                .secrets
+                .0
+                .keys()
+                .find(|k| component.config.contains_key(*k))
+            {
+                bail!("components.{name}: {dup:?} is in both config and secrets");
+            }
+            if let Some(files) = &component.files
+                && !files.guest.starts_with('/')
+            {
+                bail!(
+                    "components.{name}.files.guest: {:?} must be an absolute path such as \"/data\"",
+                    files.guest
+                );
+            }
             if component.source.starts_with("s3://") {
                 bail!("components.{name}.source: S3 sources are not supported by this build yet");
             }
@@ -150,11 +220,54 @@ impl Config {
     /// The file a component's `source` points at.
     #[must_use]
     pub fn source_path(&self, component: &ComponentConfig) -> PathBuf {
-        let source = Path::new(&component.source);
-        if source.is_absolute() {
-            source.to_path_buf()
+        self.resolve(&component.source)
+    }
+
+    /// A path from the config, relative ones resolved against the config file's directory.
+    fn resolve(&self, path: &str) -> PathBuf {
+        let path = Path::new(path);
+        if path.is_absolute() {
+            path.to_path_buf()
         } else {
-            self.base_dir.join(source)
+            self.base_dir.join(path)
+        }
+    }
+
+    /// Everything needed to load `component`: paths resolved, secrets merged into its
+    /// config values, limits and grants filled in.
+    #[must_use]
+    pub fn handler_spec(&self, component: &ComponentConfig) -> HandlerSpec {
+        let mut values = component.config.clone();
+        values.extend(
+            component
+                .secrets
+                .0
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        HandlerSpec {
+            path: self.source_path(component),
+            sha256: component.sha256.clone(),
+            trust_precompiled: component.trust_precompiled,
+            config: values,
+            limits: component.limits(),
+            grants: self.grants(component),
+        }
+    }
+
+    /// The capabilities granted to a component, paths resolved.
+    #[must_use]
+    pub fn grants(&self, component: &ComponentConfig) -> Grants {
+        Grants {
+            env: component
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            files: component
+                .files
+                .as_ref()
+                .map(|f| (self.resolve(&f.host), f.guest.clone())),
         }
     }
 }
@@ -175,6 +288,15 @@ mod tests {
             source = "hello.wasm"
             config = { greeting = "Hi" }
 
+            [components.limited]
+            source = "/abs/limited.wasm"
+            memory = "32MiB"
+            timeout = "250ms"
+            max-response = 1024
+            env = { REGION = "eu-west-1" }
+            files = { host = "data", guest = "/data" }
+            secrets = { api-key = "s3cr3t" }
+
             [[routes]]
             method = "GET"
             path = "/hello/{name}"
@@ -185,7 +307,33 @@ mod tests {
         let hello = &config.components["hello"];
         assert_eq!(config.source_path(hello), PathBuf::from("/base/hello.wasm"));
         assert_eq!(hello.config["greeting"], "Hi");
+        assert_eq!(hello.limits(), Limits::default());
+        assert_eq!(
+            config.grants(hello),
+            Grants::default(),
+            "nothing is granted by default"
+        );
         assert_eq!(config.routes[0].path, "/hello/{name}");
+        let limited = &config.components["limited"];
+        assert_eq!(
+            config.source_path(limited),
+            PathBuf::from("/abs/limited.wasm")
+        );
+        assert_eq!(
+            limited.limits(),
+            Limits {
+                memory: 32 << 20,
+                timeout: std::time::Duration::from_millis(250),
+                max_response: 1024
+            }
+        );
+        assert_eq!(
+            config.grants(limited),
+            Grants {
+                env: vec![("REGION".into(), "eu-west-1".into())],
+                files: Some((PathBuf::from("/base/data"), "/data".into())),
+            }
+        );
     }
 
     #[test]
@@ -208,6 +356,22 @@ mod tests {
                 "routes[0].path: \"x\" must start with '/'",
             ),
             ("[routes]\n", "invalid type"),
+            (
+                "[components.a]\nsource = \"a.wasm\"\nmemory = \"64XB\"\n",
+                "unknown unit \"XB\"",
+            ),
+            (
+                "[components.a]\nsource = \"a.wasm\"\ntimeout = \"0s\"\n",
+                "must be more than zero",
+            ),
+            (
+                "[components.a]\nsource = \"a.wasm\"\nconfig = { k = \"1\" }\nsecrets = { k = \"2\" }\n",
+                "components.a: \"k\" is in both config and secrets",
+            ),
+            (
+                "[components.a]\nsource = \"a.wasm\"\nfiles = { host = \"d\", guest = \"data\" }\n",
+                "components.a.files.guest: \"data\" must be an absolute path",
+            ),
             (
                 "strip-prefixes = [\"api\"]\n",
                 "strip-prefixes[0]: \"api\" must start with '/'",

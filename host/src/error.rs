@@ -36,6 +36,28 @@ pub enum Error {
         /// The trap or instantiation error.
         source: wasmtime::Error,
     },
+    /// The guest did not answer within its timeout (or the Lambda invocation's deadline).
+    #[error("component {component} did not answer within {after:?}")]
+    Timeout {
+        /// The component's name.
+        component: Arc<str>,
+        /// The time it was given.
+        after: std::time::Duration,
+    },
+    /// The guest needed more memory than its limit and trapped.
+    #[error(
+        "component {component} ran out of memory: asked for {asked} bytes, limit {limit}: {source:#}"
+    )]
+    OutOfMemory {
+        /// The component's name.
+        component: Arc<str>,
+        /// The configured limit in bytes.
+        limit: usize,
+        /// The memory size it asked for.
+        asked: usize,
+        /// The trap that followed.
+        source: wasmtime::Error,
+    },
     /// The guest returned a response that is not valid HTTP.
     #[error("component {component} returned an invalid response: {problem}")]
     InvalidResponse {
@@ -66,7 +88,10 @@ impl Error {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::Guest { .. } | Self::InvalidResponse { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Guest { .. } | Self::InvalidResponse { .. } | Self::OutOfMemory { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            Self::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::GuestError { status, .. } => *status,
         }
     }
@@ -77,7 +102,10 @@ impl Error {
             Self::NotFound { .. } => "not-found",
             Self::MethodNotAllowed { .. } => "method-not-allowed",
             Self::BadRequest { .. } => "bad-request",
-            Self::Guest { .. } | Self::InvalidResponse { .. } => "internal",
+            Self::Guest { .. } | Self::InvalidResponse { .. } | Self::OutOfMemory { .. } => {
+                "internal"
+            }
+            Self::Timeout { .. } => "timeout",
             Self::GuestError { code, .. } => code,
         }
     }
@@ -88,7 +116,10 @@ impl Error {
             Self::NotFound { path } => format!("no route for {path}"),
             Self::MethodNotAllowed { method, .. } => format!("method {method} is not allowed here"),
             Self::BadRequest { message } | Self::GuestError { message, .. } => message.clone(),
-            Self::Guest { .. } | Self::InvalidResponse { .. } => "internal error".to_owned(),
+            Self::Guest { .. } | Self::InvalidResponse { .. } | Self::OutOfMemory { .. } => {
+                "internal error".to_owned()
+            }
+            Self::Timeout { .. } => "the handler did not answer in time".to_owned(),
         }
     }
 

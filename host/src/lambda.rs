@@ -74,7 +74,12 @@ async fn invoke(
 ) -> Result<Box<RawValue>, Diagnostic> {
     let request_id = &event.context.request_id;
     let encoded = match event::decode(event.payload.get().as_bytes(), request_id) {
-        Ok((origin, request)) => event::encode(origin, &app.handle(request).await),
+        Ok((origin, mut request)) => {
+            request.context.deadline = Some(
+                std::time::UNIX_EPOCH + std::time::Duration::from_millis(event.context.deadline),
+            );
+            event::encode(origin, &app.handle(request).await)
+        }
         Err(DecodeError::BadRequest { origin, message }) => {
             event::encode(origin, &app.reject(message, request_id))
         }

@@ -40,6 +40,7 @@ pub mod dev;
 pub mod error;
 pub mod event;
 pub mod lambda;
+pub mod limits;
 pub mod request;
 pub mod response;
 pub mod route;

@@ -138,7 +138,8 @@ fn run(command: Command) -> anyhow::Result<()> {
             let app = App::from_config(&config, &Runtime::new()?)?;
             println!("{}: ok", path.display());
             for (name, handler) in app.components() {
-                let source = config.source_path(&config.components[name]);
+                let component = &config.components[name];
+                let source = config.source_path(component);
                 println!(
                     "component {name}: {} sha256={} {}",
                     source.display(),
@@ -149,6 +150,30 @@ fn run(command: Command) -> anyhow::Result<()> {
                         "compiled"
                     }
                 );
+                let limits = handler.limits();
+                println!(
+                    "  limits: memory {} MiB, timeout {:?}, max-response {} bytes",
+                    limits.memory >> 20,
+                    limits.timeout,
+                    limits.max_response
+                );
+                let grants = handler.grants();
+                let env: Vec<&str> = grants.env.iter().map(|(k, _)| k.as_str()).collect();
+                println!(
+                    "  grants: env [{}], files {}",
+                    env.join(", "),
+                    grants.files.as_ref().map_or_else(
+                        || "none".to_owned(),
+                        |(host, guest)| format!("{} -> {guest} (read-only)", host.display())
+                    )
+                );
+                let keys: Vec<String> = component
+                    .config
+                    .keys()
+                    .cloned()
+                    .chain(component.secrets.0.keys().map(|k| format!("{k} (secret)")))
+                    .collect();
+                println!("  config: [{}]", keys.join(", "));
             }
             for route in &config.routes {
                 println!(

@@ -61,6 +61,9 @@ pub struct Context {
     pub authorizer: Option<String>,
     /// When the source received the request (ms since the Unix epoch).
     pub time_epoch_ms: u64,
+    /// When the Lambda invocation times out, if known: component timeouts are shortened to
+    /// fit. Host-only; guests do not see it.
+    pub deadline: Option<std::time::SystemTime>,
 }
 
 impl Context {
@@ -75,6 +78,7 @@ impl Context {
             user_agent: None,
             authorizer: None,
             time_epoch_ms: now_epoch_ms(),
+            deadline: None,
         }
     }
 }

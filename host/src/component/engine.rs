@@ -2,6 +2,9 @@
 
 use super::bindings::Handler;
 use super::state::State;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
@@ -15,6 +18,43 @@ const POOL_INSTANCES: u32 = 128;
 pub struct Runtime {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<State>,
+    pub(crate) ticker: Arc<Ticker>,
+}
+
+/// How often the engine's epoch advances: the granularity of request timeouts.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] on a background thread, so compiled
+/// code that runs past its store's deadline traps (a guest in an endless loop never
+/// returns to the host otherwise). Every [`Handler`](super::Handler) holds it too, so it
+/// runs as long as anything can call a component, and stops when the last holder is
+/// dropped. In
+/// Lambda the thread is frozen with the sandbox between invocations, which is harmless:
+/// deadlines are set when a request starts.
+pub(crate) struct Ticker {
+    stop: Arc<AtomicBool>,
+}
+
+impl Ticker {
+    fn start(engine: Engine) -> anyhow::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::Builder::new()
+            .name("lamina-epoch".to_owned())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })?;
+        Ok(Self { stop })
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
 }
 
 impl Runtime {
@@ -26,7 +66,7 @@ impl Runtime {
     /// When the engine cannot be created (for example, virtual memory for the pool cannot be
     /// reserved).
     pub fn new() -> anyhow::Result<Self> {
-        Self::with_tuning(&PoolTuning::default())
+        Self::with_tuning(&EngineTuning::default())
     }
 
     /// [`Runtime::new`] with other pooling-allocator settings (the pipeline benchmark
@@ -35,12 +75,17 @@ impl Runtime {
     /// # Errors
     ///
     /// As [`Runtime::new`].
-    pub fn with_tuning(tuning: &PoolTuning) -> anyhow::Result<Self> {
+    pub fn with_tuning(tuning: &EngineTuning) -> anyhow::Result<Self> {
         let engine = Engine::new(&engine_config(tuning))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         Handler::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)?;
-        Ok(Self { engine, linker })
+        let ticker = Arc::new(Ticker::start(engine.clone())?);
+        Ok(Self {
+            engine,
+            linker,
+            ticker,
+        })
     }
 
     /// The wasmtime engine, e.g. for `Component::serialize` compatibility checks.
@@ -50,10 +95,10 @@ impl Runtime {
     }
 }
 
-/// How the pooling allocator recycles instance slots. The defaults are what
+/// How the engine compiles guests and the pooling allocator recycles instance slots. The defaults are what
 /// docs/BENCHMARKS.md measured fastest for a fresh instance per request.
 #[derive(Clone, Debug)]
-pub struct PoolTuning {
+pub struct EngineTuning {
     /// Bytes of each linear memory reset in place (instead of `madvise`d away) when an
     /// instance is dropped, so the next instance finds them resident.
     pub keep_resident: usize,
@@ -62,9 +107,12 @@ pub struct PoolTuning {
     pub pagemap_scan: bool,
     /// Decommits batched per flush (1 = none).
     pub decommit_batch: usize,
+    /// Compile epoch checks into guest code, which is what lets a request timeout stop a
+    /// guest in a loop. Off only to measure what it costs.
+    pub epoch_interruption: bool,
 }
 
-impl Default for PoolTuning {
+impl Default for EngineTuning {
     /// With `PAGEMAP_SCAN` (Linux 6.7+), keep 1 MiB resident and reset only touched pages;
     /// without it, `memset`ting a large resident region costs more than it saves, so fall
     /// back to a small one (docs/BENCHMARKS.md has the measurements behind both).
@@ -74,12 +122,14 @@ impl Default for PoolTuning {
                 keep_resident: 1 << 20,
                 pagemap_scan: true,
                 decommit_batch: 1,
+                epoch_interruption: true,
             }
         } else {
             Self {
                 keep_resident: 64 << 10,
                 pagemap_scan: false,
                 decommit_batch: 1,
+                epoch_interruption: true,
             }
         }
     }
@@ -87,7 +137,7 @@ impl Default for PoolTuning {
 
 /// The engine configuration. `lamina compile` uses the same one, so its `.cwasm` output
 /// is loadable by this host exactly when wasmtime's compatibility check says so.
-fn engine_config(tuning: &PoolTuning) -> Config {
+fn engine_config(tuning: &EngineTuning) -> Config {
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(POOL_INSTANCES)
         .total_core_instances(POOL_INSTANCES * 4)
@@ -105,6 +155,7 @@ fn engine_config(tuning: &PoolTuning) -> Config {
     let mut config = Config::new();
     config
         .wasm_component_model(true)
+        .epoch_interruption(tuning.epoch_interruption)
         .memory_init_cow(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     config

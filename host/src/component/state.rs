@@ -1,14 +1,69 @@
 //! What each request's `Store` holds, and the host side of the `log` and `config` imports.
 
 use super::bindings::lamina::http::{config, log, types};
+use crate::limits::{Grants, Limits};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
 /// Bytes of guest stdout/stderr kept per request (a panic message fits many times over).
 const OUTPUT_CAPACITY: usize = 64 * 1024;
+
+/// Enforces a component's memory limit (per linear memory; a Rust guest has one) and
+/// remembers whether the guest hit it, so a
+/// trap that follows (Rust's allocator aborts on failure) is reported as out-of-memory.
+pub(crate) struct Limiter {
+    memory: usize,
+    /// The size the guest asked for when it was refused, if it was.
+    pub(crate) refused: Option<usize>,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = desired <= self.memory && maximum.is_none_or(|max| desired <= max);
+        if !allowed {
+            self.refused = Some(desired);
+        }
+        Ok(allowed)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS && maximum.is_none_or(|max| desired <= max))
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
+    }
+}
+
+/// Per-store caps on what a component can create: generous for real components (a Rust
+/// guest has a handful of core instances, tables and one memory), small enough that a
+/// hostile one cannot exhaust the pool.
+const MAX_INSTANCES: usize = 32;
+const MAX_TABLES: usize = 32;
+const MAX_MEMORIES: usize = 4;
+const MAX_TABLE_ELEMENTS: usize = 100_000;
 
 /// The data of one request's `Store`: created fresh, dropped with the instance.
 pub(crate) struct State {
@@ -19,33 +74,52 @@ pub(crate) struct State {
     component: Arc<str>,
     request_id: String,
     config: Arc<BTreeMap<String, String>>,
+    pub(crate) limiter: Limiter,
 }
 
 impl State {
     /// A store for one request to `component`: WASI with no preopens, no environment, no
-    /// network, no stdin; stdout/stderr captured.
+    /// network, no stdin; stdout/stderr captured; then whatever `grants` allows.
+    ///
+    /// # Errors
+    ///
+    /// When a granted directory cannot be opened.
     pub(crate) fn new(
         component: Arc<str>,
         request_id: String,
         config: Arc<BTreeMap<String, String>>,
-    ) -> Self {
+        limits: &Limits,
+        grants: &Grants,
+    ) -> anyhow::Result<Self> {
         let output = MemoryOutputPipe::new(OUTPUT_CAPACITY);
         // The builder's defaults already deny every socket address, name lookups, the
         // environment and preopens; turning TCP and UDP off says so explicitly.
-        let wasi = WasiCtx::builder()
+        let mut builder = WasiCtx::builder();
+        builder
             .stdout(output.clone())
             .stderr(output.clone())
             .allow_tcp(false)
             .allow_udp(false)
-            .build();
-        Self {
-            wasi,
+            .envs(&grants.env);
+        if let Some((host, guest)) = &grants.files {
+            builder
+                .preopened_dir(host, guest, FsPerms::ReadOnly)
+                .map_err(|e| {
+                    anyhow::anyhow!("opening granted directory {}: {e}", host.display())
+                })?;
+        }
+        Ok(Self {
+            wasi: builder.build(),
             table: ResourceTable::new(),
             output,
             component,
             request_id,
             config,
-        }
+            limiter: Limiter {
+                memory: limits.memory,
+                refused: None,
+            },
+        })
     }
 }
 

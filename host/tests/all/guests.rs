@@ -320,3 +320,63 @@ fn guest_output_and_multi_value_headers_survive() {
     assert_eq!(&res.body[..], &[0u8, 159, 146, 150, 255]);
     assert!(res.body_is_binary());
 }
+
+#[test]
+fn runaway_guests_are_stopped_with_the_right_status() {
+    let cases: &[(&str, u16, &str)] = &[
+        ("loop", 504, "timeout"),
+        ("sleep", 504, "timeout"),
+        ("recurse", 500, "internal"),
+        ("alloc", 500, "internal"),
+        ("big-body", 500, "internal"),
+        ("bad-cookie", 500, "internal"),
+    ];
+    for (fault, status, code) in cases {
+        let started = std::time::Instant::now();
+        let res = call(request("GET", &format!("/faults/{fault}")));
+        assert_eq!(
+            res.status,
+            *status,
+            "{fault}: {}",
+            String::from_utf8_lossy(&res.body)
+        );
+        let body = json_body(&res);
+        assert_eq!(body["error"]["code"], *code, "{fault}");
+        assert_eq!(body["error"]["request-id"], "test-request-id", "{fault}");
+        // Generous: the point is that a 60 s sleep and an endless loop are cut at 300 ms.
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{fault} took {:?}",
+            started.elapsed()
+        );
+        let res = call(request("GET", "/faults/ok"));
+        assert_eq!(res.status, 200, "the next request after {fault} is served");
+    }
+}
+
+#[test]
+fn capabilities_are_only_what_the_config_grants() {
+    let res = call(request("GET", "/faults/env"));
+    assert_eq!(
+        std::str::from_utf8(&res.body).unwrap(),
+        "GRANTED=Some(\"yes\") HOME=None vars=1",
+        "only the granted variable, nothing inherited"
+    );
+    let res = call(request("GET", "/faults/read-file"));
+    assert_eq!(
+        (res.status.as_u16(), &res.body[..]),
+        (200, &b"hello from a granted directory\n"[..])
+    );
+    for fault in ["write-file", "read-etc"] {
+        let res = call(request("GET", &format!("/faults/{fault}")));
+        assert_eq!(
+            res.status,
+            403,
+            "{fault}: {}",
+            String::from_utf8_lossy(&res.body)
+        );
+    }
+    // Another component has no grants at all.
+    let res = call(request("GET", "/echo/x"));
+    assert_eq!(res.status, 200);
+}

@@ -430,3 +430,114 @@ fn serves_alb_in_both_modes_and_function_urls_through_the_runtime_api() {
         assert_eq!(seen["context"]["source"], "function-url");
     });
 }
+
+/// Resident set size of a process, from /proc.
+fn rss_bytes(pid: u32) -> u64 {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+#[test]
+fn a_mixed_fault_sequence_never_crosses_requests_or_leaks() {
+    // (path, REST or HTTP API event, expected status, expected body for good requests)
+    let cycle: &[(&str, bool, u16, Option<&str>)] = &[
+        ("/faults/ok", true, 200, Some("fine")),
+        ("/hello", false, 200, Some("Howdy, world!\n")),
+        ("/faults/panic", false, 500, None),
+        ("/faults/trap", true, 500, None),
+        ("/faults/bad-status", false, 500, None),
+        ("/faults/bad-header", true, 500, None),
+        ("/faults/recurse", false, 500, None),
+        ("/faults/alloc", true, 500, None),
+        ("/faults/big-body", false, 500, None),
+        ("/faults/bad-cookie", true, 500, None),
+        ("/faults/error", false, 418, None),
+        ("/faults/calls", true, 200, Some("1")),
+        (
+            "/hello/Ada",
+            true,
+            200,
+            Some(r#"{"message":"Howdy, Ada!","name":"Ada"}"#),
+        ),
+    ];
+    let slow: &[(&str, bool, u16, Option<&str>)] = &[
+        ("/faults/loop", false, 504, None),
+        ("/faults/sleep", true, 504, None),
+    ];
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut api = RuntimeApi::start().await;
+        let function = start_function(api.addr, &test_config_file("lambda-faults"));
+        let pid = function.0.id();
+        let mut sent = 0usize;
+        let mut run = |api: &mut RuntimeApi, round: usize| {
+            let mut steps: Vec<_> = cycle.to_vec();
+            if round.is_multiple_of(5) {
+                steps.extend_from_slice(slow);
+            }
+            let mut expected = Vec::new();
+            for (path, rest, status, body) in steps {
+                sent += 1;
+                let id = format!("fault-{sent}");
+                let event = if rest {
+                    rest_event("GET", path, None)
+                } else {
+                    http_event("GET", path, "")
+                };
+                api.invoke(&id, &event);
+                expected.push((id, path, status, body));
+            }
+            expected
+        };
+        let check = |reply: Value, path: &str, status: u16, body: Option<&str>| {
+            assert_eq!(reply["statusCode"], status, "{path}: {reply}");
+            match body {
+                Some(body) => assert_eq!(reply["body"], body, "{path}"),
+                None => {
+                    let error: Value =
+                        serde_json::from_str(reply["body"].as_str().unwrap()).unwrap();
+                    assert!(error["error"]["request-id"].is_string(), "{path}: {error}");
+                }
+            }
+        };
+        // Warm-up: every fault once, so the pool and allocator reach their steady state.
+        for (id, path, status, body) in run(&mut api, 0) {
+            check(
+                expect_response(api.next_outcome().await, &id),
+                path,
+                status,
+                body,
+            );
+        }
+        let warm = rss_bytes(pid);
+        for round in 1..=25 {
+            for (id, path, status, body) in run(&mut api, round) {
+                check(
+                    expect_response(api.next_outcome().await, &id),
+                    path,
+                    status,
+                    body,
+                );
+            }
+        }
+        let after = rss_bytes(pid);
+        assert!(sent >= 300, "only {sent} requests");
+        let growth = after.saturating_sub(warm);
+        eprintln!(
+            "fault suite: {sent} requests, RSS {} KiB after warm-up, {} KiB after",
+            warm >> 10,
+            after >> 10
+        );
+        assert!(
+            growth < 16 << 20,
+            "RSS grew by {} KiB over {sent} requests ({} → {} KiB): trapped instances leak",
+            growth >> 10,
+            warm >> 10,
+            after >> 10
+        );
+    });
+}

@@ -1,14 +1,18 @@
 //! Loading components and configs: digests, precompiled artifacts, bad bytes, bad configs.
 
 use crate::support::{guest, runtime, temp_dir, test_config_file};
-use lamina::component::sha256_hex;
+use lamina::component::{HandlerSpec, sha256_hex};
 use lamina::{App, Config, Handler};
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
 fn load(path: &Path, pin: Option<&str>, trust: bool) -> anyhow::Result<Handler> {
-    Handler::load(runtime(), "t", path, pin, trust, BTreeMap::new())
+    let spec = HandlerSpec {
+        sha256: pin.map(str::to_owned),
+        trust_precompiled: trust,
+        ..HandlerSpec::new(path)
+    };
+    Handler::load(runtime(), "t", &spec)
 }
 
 fn error_of(result: anyhow::Result<Handler>) -> String {
@@ -152,7 +156,11 @@ fn lamina_check_lists_components_and_rejects_bad_configs() {
     );
 
     let bad = temp_dir("check-bad").join("lamina.toml");
-    std::fs::write(&bad, "[components.a]\nsource = \"a.wasm\"\ntimeout = 3\n").unwrap();
+    std::fs::write(
+        &bad,
+        "[components.a]\nsource = \"a.wasm\"\ntimeuot = \"3s\"\n",
+    )
+    .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_lamina"))
         .arg("check")
         .arg(&bad)
@@ -161,7 +169,7 @@ fn lamina_check_lists_components_and_rejects_bad_configs() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("unknown field `timeout`") && stderr.contains("line 3"),
+        stderr.contains("unknown field `timeuot`") && stderr.contains("line 3"),
         "{stderr}"
     );
 }

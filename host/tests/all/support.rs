@@ -41,6 +41,12 @@ source = "{todos}"
 
 [components.faults]
 source = "{faults}"
+memory = "32MiB"
+timeout = "300ms"
+max-response = "1MiB"
+env = {{ GRANTED = "yes" }}
+files = {{ host = "{data}", guest = "/data" }}
+secrets = {{ token = "s3cr3t-token-value" }}
 
 [[routes]]
 method = "GET"
@@ -56,6 +62,9 @@ component = "echo"
         echo = dir.join("echo.wasm").display(),
         todos = dir.join("todos.wasm").display(),
         faults = dir.join("faults.wasm").display(),
+        data = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/data")
+            .display(),
     );
     for (method, path, component) in [
         ("GET", "/hello", "hello"),

@@ -34,8 +34,59 @@ fn handle(req: Request) -> Result<Response> {
             .with_header("set-cookie", "b=2; HttpOnly")
             .with_header("x-multi", "one")
             .with_header("x-multi", "two")),
+        "loop" => {
+            // Spins until the host's epoch deadline stops it.
+            let mut n: u64 = 0;
+            loop {
+                n = std::hint::black_box(n.wrapping_add(1));
+            }
+        }
+        "sleep" => {
+            // Blocks in a WASI host call, where no epoch check runs.
+            std::thread::sleep(std::time::Duration::from_secs(60));
+            Ok(Response::text("woke up"))
+        }
+        "recurse" => Ok(Response::text(recurse(0).to_string())),
+        "alloc" => {
+            // Allocates in 1 MiB steps until the memory limit refuses.
+            let mut chunks: Vec<Vec<u8>> = Vec::new();
+            loop {
+                chunks.push(vec![1u8; 1 << 20]);
+                std::hint::black_box(&chunks);
+            }
+        }
+        "big-body" => Ok(Response::bytes("application/octet-stream", vec![b'x'; 2 << 20])),
+        "bad-cookie" => Ok(Response::text("x").with_header("set-cookie", "no-equals-sign")),
+        "env" => Ok(Response::text(format!(
+            "GRANTED={:?} HOME={:?} vars={}",
+            std::env::var("GRANTED").ok(),
+            std::env::var("HOME").ok(),
+            std::env::vars().count()
+        ))),
+        "read-file" => match std::fs::read_to_string("/data/hello.txt") {
+            Ok(text) => Ok(Response::text(text)),
+            Err(e) => Err(Error::new(403, "no-access", e.to_string())),
+        },
+        "write-file" => match std::fs::write("/data/new.txt", "nope") {
+            Ok(()) => Ok(Response::text("wrote")),
+            Err(e) => Err(Error::new(403, "no-access", e.to_string())),
+        },
+        "read-etc" => match std::fs::read_to_string("/etc/passwd") {
+            Ok(_) => Ok(Response::text("read /etc/passwd")),
+            Err(e) => Err(Error::new(403, "no-access", e.to_string())),
+        },
         other => Err(Error::not_found(format!("no fault named {other:?}"))),
     }
+}
+
+/// Recursion the optimizer cannot turn into a loop: overflows the wasm stack.
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    let frame = std::hint::black_box([depth; 16]);
+    if frame[0] == u64::MAX {
+        return 0;
+    }
+    recurse(depth + 1).wrapping_add(frame[3])
 }
 
 lamina_sdk::export_handler!(handle);
