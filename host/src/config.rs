@@ -388,6 +388,32 @@ mod tests {
     }
 
     #[test]
+    fn parse_never_panics_on_arbitrary_text() {
+        use proptest::prelude::*;
+        let mut runner = proptest::test_runner::TestRunner::default();
+        runner
+            .run(&".{0,300}", |text| {
+                let _ = parse(&text);
+                Ok(())
+            })
+            .unwrap();
+        // Config-shaped text: sections, keys and values from the real vocabulary.
+        let line = prop_oneof![
+            Just("[components.a]".to_owned()),
+            Just("[[routes]]".to_owned()),
+            "(source|memory|timeout|max-response|method|path|component|sha256) = \"[a-zA-Z0-9/{}*+. ]{0,12}\"",
+            "(env|config|secrets|files) = \\{ [a-z]{1,4} = \"[a-z/]{0,5}\" \\}",
+            "strip-prefixes = \\[\"[a-z/]{0,6}\"\\]",
+        ];
+        runner
+            .run(&proptest::collection::vec(line, 0..12), |lines| {
+                let _ = parse(&lines.join("\n"));
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
     fn toml_errors_carry_the_line() {
         let error = format!("{:#}", parse("[components.a]\nsource = \n").unwrap_err());
         assert!(error.contains("line 2"), "{error}");
