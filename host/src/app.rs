@@ -1,16 +1,23 @@
 //! `App`: one immutable snapshot of routes and components, and the request pipeline.
 
 use crate::component::{CallTimings, Handler, RouteInfo, Runtime};
-use crate::config::Config;
-use crate::error::Error;
+use crate::config::{Config, RouteCors};
+use crate::cors::{self, CorsPolicy};
+use crate::error::{Error, ErrorFormat};
+use crate::limits::DEFAULT_MAX_REQUEST_BODY;
 use crate::request::{Request, strip_segment_prefix};
 use crate::response::Response;
 use crate::route::{MethodFilter, Miss, Routes};
 use anyhow::Context as _;
 use bytes::Bytes;
-use http::Method;
+use http::{HeaderValue, Method, header};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+fn header_value(text: &str, setting: &str) -> anyhow::Result<HeaderValue> {
+    HeaderValue::from_str(text)
+        .map_err(|_| anyhow::anyhow!("{setting}: {text:?} is not a valid header value"))
+}
 
 /// A handler written in Rust and linked into the host, used by benchmarks and tests to
 /// measure the pipeline without a component. Receives what a guest would.
@@ -37,11 +44,24 @@ pub enum Target {
     Native(Arc<dyn NativeHandler>),
 }
 
+/// A route's target and the host policies that wrap it.
+struct Route {
+    target: Target,
+    /// `None` when CORS is off for this route (no global policy, or opted out).
+    cors: Option<Arc<CorsPolicy>>,
+    /// Added to successful responses that have no `Cache-Control` of their own.
+    cache_control: Option<HeaderValue>,
+}
+
 /// Routes and the components behind them: built whole, then served, never mutated.
 pub struct App {
-    routes: Routes<Target>,
+    routes: Routes<Route>,
     components: BTreeMap<String, Arc<Handler>>,
     strip_prefixes: Vec<String>,
+    cors: Option<Arc<CorsPolicy>>,
+    error_format: ErrorFormat,
+    error_cache_control: Option<HeaderValue>,
+    max_request_body: usize,
 }
 
 impl App {
@@ -52,6 +72,10 @@ impl App {
             routes: Routes::default(),
             components: BTreeMap::new(),
             strip_prefixes: Vec::new(),
+            cors: None,
+            error_format: ErrorFormat::default(),
+            error_cache_control: None,
+            max_request_body: DEFAULT_MAX_REQUEST_BODY,
         }
     }
 
@@ -64,6 +88,20 @@ impl App {
     pub fn from_config(config: &Config, runtime: &Runtime) -> anyhow::Result<Self> {
         let mut app = Self::empty();
         app.strip_prefixes.clone_from(&config.strip_prefixes);
+        app.cors = config
+            .cors
+            .as_ref()
+            .map(|c| CorsPolicy::from_config(c, "cors").map(Arc::new))
+            .transpose()?;
+        app.error_format = config.error_format;
+        app.error_cache_control = config
+            .error_cache_control
+            .as_deref()
+            .map(|v| header_value(v, "error-cache-control"))
+            .transpose()?;
+        app.max_request_body = config
+            .max_request_body
+            .map_or(DEFAULT_MAX_REQUEST_BODY, |b| b.0);
         for (name, component) in &config.components {
             let spec = config.handler_spec(component);
             let handler = Handler::load(runtime, name, &spec)
@@ -82,8 +120,26 @@ impl App {
             let method = MethodFilter::parse(&route.method)
                 .map_err(|e| anyhow::anyhow!("{origin}.method: {e}"))?;
             let handler = app.components[&route.component].clone();
+            let cors = match &route.cors {
+                None | Some(RouteCors::Enabled(true)) => app.cors.clone(),
+                Some(RouteCors::Enabled(false)) => None,
+                Some(RouteCors::Policy(policy)) => Some(Arc::new(CorsPolicy::from_config(
+                    policy,
+                    &format!("{origin}.cors"),
+                )?)),
+            };
+            let cache_control = route
+                .cache_control
+                .as_deref()
+                .map(|v| header_value(v, &format!("{origin}.cache-control")))
+                .transpose()?;
+            let bound = Route {
+                target: Target::Component(handler),
+                cors,
+                cache_control,
+            };
             app.routes
-                .add(method, &route.path, Target::Component(handler), &origin)
+                .add(method, &route.path, bound, &origin)
                 .map_err(anyhow::Error::msg)?;
         }
         Ok(app)
@@ -97,7 +153,12 @@ impl App {
     pub fn route(&mut self, method: &str, path: &str, target: Target) -> Result<(), String> {
         let method = MethodFilter::parse(method)?;
         let origin = format!("{method:?} {path}");
-        self.routes.add(method, path, target, &origin)
+        let route = Route {
+            target,
+            cors: self.cors.clone(),
+            cache_control: None,
+        };
+        self.routes.add(method, path, route, &origin)
     }
 
     /// The loaded components, by name.
@@ -108,12 +169,56 @@ impl App {
 
     /// Runs the pipeline. Never fails: every error becomes a response with the request id.
     pub async fn handle(&self, request: Request) -> Response {
+        self.run(request, None).await
+    }
+
+    /// [`App::handle`], adding the time each stage of a component call took to `timings`
+    /// (for the pipeline benchmark). Native routes add nothing.
+    #[doc(hidden)]
+    pub async fn handle_timed(&self, request: Request, timings: &mut CallTimings) -> Response {
+        self.run(request, Some(timings)).await
+    }
+
+    /// The pipeline: what later stages need (origin, HEAD) is read before the request is
+    /// consumed; CORS wraps every answer, errors included.
+    async fn run(&self, mut request: Request, timings: Option<&mut CallTimings>) -> Response {
         let request_id = request.context.request_id.clone();
+        let origin = request.header("origin").map(str::to_owned);
         let head = request.method == Method::HEAD;
-        let mut response = match self.try_handle(request, None).await {
-            Ok(response) => response,
-            Err(error) => error.into_response(&request_id),
+        self.strip_prefix(&mut request.path);
+        if cors::is_preflight(&request)
+            && let Some(response) = self.preflight(&request, origin.as_deref())
+        {
+            return response;
+        }
+        let (result, route) = self.dispatch(request, timings).await;
+        let mut response = match result {
+            Ok(mut response) => {
+                if let Some(value) = route.and_then(|r| r.cache_control.as_ref())
+                    && response.status.is_success()
+                    && !response.headers.contains_key(header::CACHE_CONTROL)
+                {
+                    response
+                        .headers
+                        .insert(header::CACHE_CONTROL, value.clone());
+                }
+                response
+            }
+            Err(error) => {
+                let mut response = error.into_response(&request_id, self.error_format);
+                if let Some(value) = &self.error_cache_control {
+                    response
+                        .headers
+                        .insert(header::CACHE_CONTROL, value.clone());
+                }
+                response
+            }
         };
+        // The route's policy when one matched, the global one for 404s and the like.
+        let cors = route.map_or(self.cors.as_ref(), |r| r.cors.as_ref());
+        if let Some(policy) = cors {
+            policy.apply(origin.as_deref(), &mut response.headers);
+        }
         if head {
             // HEAD is answered by the GET route; the body goes, the headers stay.
             response.body = Bytes::new();
@@ -121,46 +226,62 @@ impl App {
         response
     }
 
-    /// [`App::handle`], adding the time each stage of a component call took to `timings`
-    /// (for the pipeline benchmark). Native routes add nothing.
-    #[doc(hidden)]
-    pub async fn handle_timed(&self, request: Request, timings: &mut CallTimings) -> Response {
-        let request_id = request.context.request_id.clone();
-        match self.try_handle(request, Some(timings)).await {
-            Ok(response) => response,
-            Err(error) => error.into_response(&request_id),
-        }
+    /// Answers a CORS preflight for a path that exists; `None` lets routing answer it
+    /// (no such path → 404, CORS off for the route → whatever the route says).
+    fn preflight(&self, request: &Request, origin: Option<&str>) -> Option<Response> {
+        let asked = request
+            .header("access-control-request-method")
+            .and_then(|m| Method::from_bytes(m.as_bytes()).ok())?;
+        let methods = self.routes.methods(&request.path)?;
+        let policy = match self.routes.at(&asked, &request.path) {
+            Ok(hit) => hit.target.cors.as_ref()?,
+            Err(_) => self.cors.as_ref()?,
+        };
+        Some(policy.preflight(origin, &methods))
     }
 
-    async fn try_handle(
+    /// Routes the request and calls its target; also returns the matched route.
+    async fn dispatch(
         &self,
-        mut request: Request,
+        request: Request,
         timings: Option<&mut CallTimings>,
-    ) -> Result<Response, Error> {
-        self.strip_prefix(&mut request.path);
-        let hit = self
-            .routes
-            .at(&request.method, &request.path)
-            .map_err(|miss| match miss {
-                Miss::NotFound => Error::NotFound {
+    ) -> (Result<Response, Error>, Option<&Route>) {
+        if request.body.len() > self.max_request_body {
+            let error = Error::PayloadTooLarge {
+                size: request.body.len(),
+                limit: self.max_request_body,
+            };
+            return (Err(error), None);
+        }
+        let hit = match self.routes.at(&request.method, &request.path) {
+            Ok(hit) => hit,
+            Err(Miss::NotFound) => {
+                let error = Error::NotFound {
                     path: request.path.clone(),
-                },
-                Miss::MethodNotAllowed { allow } => Error::MethodNotAllowed {
+                };
+                return (Err(error), None);
+            }
+            Err(Miss::MethodNotAllowed { allow }) => {
+                let error = Error::MethodNotAllowed {
                     method: request.method.clone(),
                     allow,
-                },
-            })?;
+                };
+                return (Err(error), self.routes.first(&request.path));
+            }
+        };
+        let route = hit.target;
         let template = hit.template.clone();
-        match hit.target {
+        let result = match &route.target {
             Target::Component(handler) => {
-                let route = RouteInfo {
+                let info = RouteInfo {
                     template: &template,
                     params: hit.params,
                 };
-                handler.call(request, route, timings).await
+                handler.call(request, info, timings).await
             }
             Target::Native(native) => native.handle(request, &template, hit.params),
-        }
+        };
+        (result, Some(route))
     }
 
     /// Removes the first configured prefix that matches whole segments of `path`.
@@ -178,6 +299,6 @@ impl App {
     /// whose body is not the base64 it claims to be, for example).
     #[must_use]
     pub fn reject(&self, message: String, request_id: &str) -> Response {
-        Error::BadRequest { message }.into_response(request_id)
+        Error::BadRequest { message }.into_response(request_id, self.error_format)
     }
 }

@@ -16,6 +16,8 @@
 //! (checked when the route table is built).
 
 use crate::component::HandlerSpec;
+use crate::cors::CorsConfig;
+use crate::error::ErrorFormat;
 use crate::limits::{ByteSize, Grants, Limits, Timeout};
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
@@ -37,6 +39,16 @@ pub struct Config {
     /// segment wins; `raw_path` keeps what the client sent.
     #[serde(default)]
     pub strip_prefixes: Vec<String>,
+    /// CORS for every route (routes may override it or opt out); none when absent.
+    pub cors: Option<CorsConfig>,
+    /// How error responses look.
+    #[serde(default)]
+    pub error_format: ErrorFormat,
+    /// `Cache-Control` added to error responses (none by default).
+    pub error_cache_control: Option<String>,
+    /// Request bodies larger than this get a `413` before any component runs (default
+    /// 6 MiB, Lambda's request payload limit).
+    pub max_request_body: Option<ByteSize>,
     /// The directory relative sources resolve against (the config file's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -121,6 +133,21 @@ pub struct RouteConfig {
     pub path: String,
     /// The name of the component that handles it.
     pub component: String,
+    /// `false` turns CORS off for this route; a table replaces the global `[cors]` for it.
+    pub cors: Option<RouteCors>,
+    /// `Cache-Control` added to this route's successful responses unless the handler set
+    /// its own, e.g. `"public, max-age=60"`.
+    pub cache_control: Option<String>,
+}
+
+/// A route's CORS setting.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RouteCors {
+    /// `cors = false` opts the route out (`true` keeps the global policy).
+    Enabled(bool),
+    /// A policy for this route only.
+    Policy(CorsConfig),
 }
 
 impl Config {

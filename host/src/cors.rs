@@ -47,7 +47,10 @@ enum OriginRule {
     Any,
     Exact(String),
     /// `https://*.example.com`: the scheme and `://`, and `.example.com`.
-    Subdomains { scheme: String, suffix: String },
+    Subdomains {
+        scheme: String,
+        suffix: String,
+    },
 }
 
 impl OriginRule {
@@ -59,15 +62,23 @@ impl OriginRule {
             .split_once("://")
             .ok_or_else(|| format!("{text:?} is not an origin (scheme://host[:port])"))?;
         if rest.is_empty() || rest.contains('/') {
-            return Err(format!("{text:?} is not an origin (scheme://host[:port], no path)"));
+            return Err(format!(
+                "{text:?} is not an origin (scheme://host[:port], no path)"
+            ));
         }
         match rest.strip_prefix('*') {
-            Some(suffix) if suffix.starts_with('.') && !suffix[1..].contains('*') => Ok(Self::Subdomains {
-                scheme: format!("{}://", scheme.to_ascii_lowercase()),
-                suffix: suffix.to_ascii_lowercase(),
-            }),
-            Some(_) => Err(format!("{text:?}: a wildcard must be a whole leading label, as in https://*.example.com")),
-            None if rest.contains('*') => Err(format!("{text:?}: a wildcard must be a whole leading label")),
+            Some(suffix) if suffix.starts_with('.') && !suffix[1..].contains('*') => {
+                Ok(Self::Subdomains {
+                    scheme: format!("{}://", scheme.to_ascii_lowercase()),
+                    suffix: suffix.to_ascii_lowercase(),
+                })
+            }
+            Some(_) => Err(format!(
+                "{text:?}: a wildcard must be a whole leading label, as in https://*.example.com"
+            )),
+            None if rest.contains('*') => Err(format!(
+                "{text:?}: a wildcard must be a whole leading label"
+            )),
             None => Ok(Self::Exact(text.to_ascii_lowercase())),
         }
     }
@@ -80,7 +91,9 @@ impl OriginRule {
                 let origin = origin.to_ascii_lowercase();
                 origin.strip_prefix(scheme.as_str()).is_some_and(|host| {
                     // At least one label before the suffix: `https://.example.com` is not one.
-                    host.len() > suffix.len() && host.ends_with(suffix.as_str()) && !host[..host.len() - suffix.len()].ends_with('.')
+                    host.len() > suffix.len()
+                        && host.ends_with(suffix.as_str())
+                        && !host[..host.len() - suffix.len()].ends_with('.')
                 })
             }
         }
@@ -118,7 +131,9 @@ impl CorsPolicy {
             .allow_origins
             .iter()
             .enumerate()
-            .map(|(i, o)| OriginRule::parse(o).map_err(|e| anyhow::anyhow!("{at}.allow-origins[{i}]: {e}")))
+            .map(|(i, o)| {
+                OriginRule::parse(o).map_err(|e| anyhow::anyhow!("{at}.allow-origins[{i}]: {e}"))
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
         if config.allow_credentials && rules.contains(&OriginRule::Any) {
             bail!(
@@ -126,7 +141,10 @@ impl CorsPolicy {
                  (browsers reject credentialed responses for any origin); list the origins instead"
             );
         }
-        let mut allow: Vec<String> = DEFAULT_ALLOW_HEADERS.iter().map(|h| (*h).to_owned()).collect();
+        let mut allow: Vec<String> = DEFAULT_ALLOW_HEADERS
+            .iter()
+            .map(|h| (*h).to_owned())
+            .collect();
         for h in &config.allow_headers {
             let h = h.to_ascii_lowercase();
             if !allow.contains(&h) {
@@ -172,7 +190,10 @@ impl CorsPolicy {
         };
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow);
         if self.credentials {
-            headers.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
         }
         if let Some(expose) = &self.expose_headers {
             headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, expose.clone());
@@ -194,13 +215,19 @@ impl CorsPolicy {
         };
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow);
         if self.credentials {
-            headers.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
         }
         let methods: Vec<&str> = methods.iter().map(Method::as_str).collect();
         if let Ok(methods) = HeaderValue::from_str(&methods.join(", ")) {
             headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, methods);
         }
-        headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, self.allow_headers.clone());
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            self.allow_headers.clone(),
+        );
         if let Some(max_age) = &self.max_age {
             headers.insert(header::ACCESS_CONTROL_MAX_AGE, max_age.clone());
         }
@@ -218,8 +245,10 @@ pub fn is_preflight(request: &crate::Request) -> bool {
 /// Adds `name` to `Vary` unless it is already listed.
 pub(crate) fn append_vary(headers: &mut http::HeaderMap, name: &'static str) {
     let listed = headers.get_all(header::VARY).iter().any(|v| {
-        v.to_str()
-            .is_ok_and(|v| v.split(',').any(|n| n.trim().eq_ignore_ascii_case(name) || n.trim() == "*"))
+        v.to_str().is_ok_and(|v| {
+            v.split(',')
+                .any(|n| n.trim().eq_ignore_ascii_case(name) || n.trim() == "*")
+        })
     });
     if !listed {
         headers.append(header::VARY, HeaderValue::from_static(name));
@@ -264,12 +293,23 @@ mod tests {
         ];
         for (origin, allowed) in cases {
             let headers = applied(&p, Some(origin));
-            assert_eq!(headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN), allowed, "{origin}");
-            assert_eq!(headers[header::VARY], "origin", "{origin}: the answer depends on the origin");
+            assert_eq!(
+                headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN),
+                allowed,
+                "{origin}"
+            );
+            assert_eq!(
+                headers[header::VARY],
+                "origin",
+                "{origin}: the answer depends on the origin"
+            );
             if allowed {
                 assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], origin);
                 assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
-                assert_eq!(headers[header::ACCESS_CONTROL_EXPOSE_HEADERS], "x-request-id");
+                assert_eq!(
+                    headers[header::ACCESS_CONTROL_EXPOSE_HEADERS],
+                    "x-request-id"
+                );
             }
         }
         assert!(!applied(&p, None).contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
@@ -280,13 +320,19 @@ mod tests {
         let p = policy(&["*"], false);
         let headers = applied(&p, Some("https://x.test"));
         assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
-        assert!(!headers.contains_key(header::VARY), "nothing depends on the origin");
+        assert!(
+            !headers.contains_key(header::VARY),
+            "nothing depends on the origin"
+        );
     }
 
     #[test]
     fn preflight_lists_methods_headers_and_max_age() {
         let p = policy(&["https://app.example.com"], false);
-        let res = p.preflight(Some("https://app.example.com"), &[Method::GET, Method::POST]);
+        let res = p.preflight(
+            Some("https://app.example.com"),
+            &[Method::GET, Method::POST],
+        );
         assert_eq!(res.status, StatusCode::NO_CONTENT);
         let h = &res.headers;
         assert_eq!(h[header::ACCESS_CONTROL_ALLOW_METHODS], "GET, POST");
@@ -296,15 +342,31 @@ mod tests {
         );
         assert_eq!(h[header::ACCESS_CONTROL_MAX_AGE], "600");
         let denied = p.preflight(Some("https://other.test"), &[Method::GET]);
-        assert!(!denied.headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+        assert!(
+            !denied
+                .headers
+                .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        );
     }
 
     #[test]
     fn impossible_configs_are_rejected_naming_the_setting() {
         let cases = [
-            (vec!["*"], true, "cors: allow-credentials = true cannot be combined with allow-origins = [\"*\"]"),
-            (vec!["app.example.com"], false, "cors.allow-origins[0]: \"app.example.com\" is not an origin"),
-            (vec!["https://a.*.com"], false, "cors.allow-origins[0]: \"https://a.*.com\": a wildcard must be a whole leading label"),
+            (
+                vec!["*"],
+                true,
+                "cors: allow-credentials = true cannot be combined with allow-origins = [\"*\"]",
+            ),
+            (
+                vec!["app.example.com"],
+                false,
+                "cors.allow-origins[0]: \"app.example.com\" is not an origin",
+            ),
+            (
+                vec!["https://a.*.com"],
+                false,
+                "cors.allow-origins[0]: \"https://a.*.com\": a wildcard must be a whole leading label",
+            ),
             (vec!["https://x.com/path"], false, "no path"),
         ];
         for (origins, credentials, expected) in cases {
@@ -313,7 +375,10 @@ mod tests {
                 allow_credentials: credentials,
                 ..CorsConfig::default()
             };
-            let error = format!("{:#}", CorsPolicy::from_config(&config, "cors").unwrap_err());
+            let error = format!(
+                "{:#}",
+                CorsPolicy::from_config(&config, "cors").unwrap_err()
+            );
             assert!(error.contains(expected), "{error}");
         }
     }

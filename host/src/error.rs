@@ -22,6 +22,14 @@ pub enum Error {
         /// Methods the path answers.
         allow: Vec<Method>,
     },
+    /// The request body is larger than `max-request-body`.
+    #[error("request body of {size} bytes exceeds the limit of {limit}")]
+    PayloadTooLarge {
+        /// The body size.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
     /// The request is malformed (bad base64 body, invalid path encoding, ...).
     #[error("bad request: {message}")]
     BadRequest {
@@ -88,6 +96,7 @@ impl Error {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Guest { .. } | Self::InvalidResponse { .. } | Self::OutOfMemory { .. } => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -102,6 +111,7 @@ impl Error {
             Self::NotFound { .. } => "not-found",
             Self::MethodNotAllowed { .. } => "method-not-allowed",
             Self::BadRequest { .. } => "bad-request",
+            Self::PayloadTooLarge { .. } => "payload-too-large",
             Self::Guest { .. } | Self::InvalidResponse { .. } | Self::OutOfMemory { .. } => {
                 "internal"
             }
@@ -116,6 +126,9 @@ impl Error {
             Self::NotFound { path } => format!("no route for {path}"),
             Self::MethodNotAllowed { method, .. } => format!("method {method} is not allowed here"),
             Self::BadRequest { message } | Self::GuestError { message, .. } => message.clone(),
+            Self::PayloadTooLarge { size, limit } => {
+                format!("the request body is {size} bytes; the limit is {limit}")
+            }
             Self::Guest { .. } | Self::InvalidResponse { .. } | Self::OutOfMemory { .. } => {
                 "internal error".to_owned()
             }
@@ -123,31 +136,27 @@ impl Error {
         }
     }
 
-    /// Logs the error (with internals) and renders it as a JSON response:
-    /// `{"error": {"code", "message", "request-id", "details"?}}`.
+    /// Logs the error (with internals) and renders it in `format`, with the request id and
+    /// without internals.
     #[must_use]
-    pub fn into_response(self, request_id: &str) -> Response {
+    pub fn into_response(self, request_id: &str, format: ErrorFormat) -> Response {
         let status = self.status();
         if status.is_server_error() {
             tracing::error!(request_id, status = status.as_u16(), error = %self, "request failed");
         } else {
             tracing::info!(request_id, status = status.as_u16(), error = %self, "request rejected");
         }
-        let mut body = serde_json::json!({
-            "error": {
-                "code": self.code(),
-                "message": self.public_message(),
-                "request-id": request_id,
-            }
-        });
-        if let Self::GuestError {
-            details: Some(details),
-            ..
-        } = &self
-        {
-            body["error"]["details"] = details.clone();
-        }
-        let mut response = Response::json(status, &body);
+        let details = match &self {
+            Self::GuestError { details, .. } => details.as_ref(),
+            _ => None,
+        };
+        let mut response = format.render(
+            status,
+            self.code(),
+            &self.public_message(),
+            request_id,
+            details,
+        );
         if let Self::MethodNotAllowed { allow, .. } = &self {
             let allow: Vec<&str> = allow.iter().map(Method::as_str).collect();
             if let Ok(value) = HeaderValue::from_str(&allow.join(", ")) {
@@ -155,5 +164,119 @@ impl Error {
             }
         }
         response
+    }
+}
+
+/// How error responses look: one format for host errors, validation errors and the
+/// guest's typed errors alike (`error-format` in the config).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorFormat {
+    /// `{"error": {"code", "message", "request-id", "details"?}}`
+    #[default]
+    Lamina,
+    /// Powertools Event Handler's `{"statusCode", "message"}`.
+    Powertools,
+    /// aws-lambda-api-event-utils' `{"Error": {"Code", "Message"}}`.
+    ApiEventUtils,
+    /// RFC 9457 `application/problem+json`: `type`, `title`, `status`, `detail`, plus
+    /// `code`, `request-id` and `details` as extension members.
+    Problem,
+}
+
+impl ErrorFormat {
+    /// Builds the response body for an error.
+    #[must_use]
+    pub fn render(
+        self,
+        status: StatusCode,
+        code: &str,
+        message: &str,
+        request_id: &str,
+        details: Option<&serde_json::Value>,
+    ) -> Response {
+        let mut body = match self {
+            Self::Lamina => serde_json::json!({
+                "error": {"code": code, "message": message, "request-id": request_id}
+            }),
+            Self::Powertools => {
+                serde_json::json!({"statusCode": status.as_u16(), "message": message})
+            }
+            Self::ApiEventUtils => serde_json::json!({"Error": {"Code": code, "Message": message}}),
+            Self::Problem => serde_json::json!({
+                "type": "about:blank",
+                "title": status.canonical_reason().unwrap_or("Error"),
+                "status": status.as_u16(),
+                "detail": message,
+                "code": code,
+                "request-id": request_id,
+            }),
+        };
+        if let Some(details) = details {
+            match self {
+                Self::Lamina => body["error"]["details"] = details.clone(),
+                Self::Problem => body["details"] = details.clone(),
+                Self::Powertools | Self::ApiEventUtils => {}
+            }
+        }
+        let mut response = Response::json(status, &body);
+        if self == Self::Problem {
+            response.headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/problem+json"),
+            );
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_format_renders_the_same_error() {
+        let details = json!([{"field": "title"}]);
+        let cases = [
+            (
+                ErrorFormat::Lamina,
+                "application/json",
+                json!({"error": {"code": "invalid", "message": "bad title", "request-id": "r1", "details": [{"field": "title"}]}}),
+            ),
+            (
+                ErrorFormat::Powertools,
+                "application/json",
+                json!({"statusCode": 422, "message": "bad title"}),
+            ),
+            (
+                ErrorFormat::ApiEventUtils,
+                "application/json",
+                json!({"Error": {"Code": "invalid", "Message": "bad title"}}),
+            ),
+            (
+                ErrorFormat::Problem,
+                "application/problem+json",
+                json!({"type": "about:blank", "title": "Unprocessable Entity", "status": 422, "detail": "bad title",
+                       "code": "invalid", "request-id": "r1", "details": [{"field": "title"}]}),
+            ),
+        ];
+        for (format, content_type, expected) in cases {
+            let res = format.render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                "bad title",
+                "r1",
+                Some(&details),
+            );
+            assert_eq!(res.status, 422);
+            assert_eq!(
+                res.headers[header::CONTENT_TYPE],
+                content_type,
+                "{format:?}"
+            );
+            let body: serde_json::Value = serde_json::from_slice(&res.body).unwrap();
+            assert_eq!(body, expected, "{format:?}");
+        }
     }
 }

@@ -36,6 +36,7 @@
 mod app;
 pub mod component;
 pub mod config;
+pub mod cors;
 pub mod dev;
 pub mod error;
 pub mod event;

@@ -22,6 +22,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// synchronous response payload.
 pub const DEFAULT_MAX_RESPONSE: usize = 6 << 20;
 
+/// Request bodies larger than this get a 413 unless `max-request-body` says otherwise:
+/// Lambda's limit for a synchronous request payload.
+pub const DEFAULT_MAX_REQUEST_BODY: usize = 6 << 20;
+
 /// What one component may consume per request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {

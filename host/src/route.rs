@@ -214,6 +214,36 @@ impl<T> Routes<T> {
         })
     }
 
+    /// The first binding's target for `path`, whatever its method: host policies for a
+    /// `405` come from the path's own routes.
+    #[must_use]
+    pub fn first(&self, path: &str) -> Option<&T> {
+        let matched = self.router.at(path).ok()?;
+        self.paths[*matched.value]
+            .bindings
+            .first()
+            .map(|b| &b.target)
+    }
+
+    /// The methods `path` answers, or `None` when no template matches it. `ANY` lists the
+    /// common methods.
+    #[must_use]
+    pub fn methods(&self, path: &str) -> Option<Vec<Method>> {
+        let matched = self.router.at(path).ok()?;
+        let entry = &self.paths[*matched.value];
+        if entry.bindings.iter().any(|b| b.method == MethodFilter::Any) {
+            return Some(vec![
+                Method::GET,
+                Method::HEAD,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ]);
+        }
+        Some(Self::allowed(entry))
+    }
+
     fn allowed(entry: &PathEntry<T>) -> Vec<Method> {
         let mut allow: Vec<Method> = entry
             .bindings

@@ -4,6 +4,7 @@
 
 mod cli;
 mod guests;
+mod http;
 mod lambda_loop;
 mod loading;
 mod serve;

@@ -1,0 +1,224 @@
+//! Host-native HTTP semantics around real components: CORS (also on errors and
+//! preflights), Cache-Control, error formats and request size limits.
+
+use crate::support::{block_on, guest, request, runtime};
+use lamina::{App, Config, Request, Response};
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn app_with(extra: &str) -> App {
+    let text = format!(
+        r#"
+{extra}
+
+[components.hello]
+source = "{hello}"
+
+[components.todos]
+source = "{todos}"
+
+[[routes]]
+method = "GET"
+path = "/hello"
+component = "hello"
+cache-control = "public, max-age=60"
+
+[[routes]]
+method = "GET"
+path = "/todos/{{id}}"
+component = "todos"
+
+[[routes]]
+method = "DELETE"
+path = "/todos/{{id}}"
+component = "todos"
+
+[[routes]]
+method = "POST"
+path = "/todos"
+component = "todos"
+cors = {{ allow-origins = ["https://admin.example.net"] }}
+
+[[routes]]
+method = "GET"
+path = "/hello/{{name}}"
+component = "hello"
+cors = false
+"#,
+        hello = guest("hello").display(),
+        todos = guest("todos").display(),
+    );
+    let config = Config::parse(&text, PathBuf::from("/")).unwrap();
+    App::from_config(&config, runtime()).unwrap()
+}
+
+const CORS: &str = r#"
+[cors]
+allow-origins = ["https://app.example.com", "https://*.example.org"]
+allow-credentials = true
+expose-headers = ["location"]
+max-age = 600
+"#;
+
+fn with_origin(mut req: Request, origin: &str) -> Request {
+    req.headers.push(("origin".into(), origin.into()));
+    req
+}
+
+fn preflight(path: &str, origin: &str, method: &str) -> Request {
+    let mut req = with_origin(request("OPTIONS", path), origin);
+    req.headers
+        .push(("access-control-request-method".into(), method.into()));
+    req
+}
+
+fn header<'a>(res: &'a Response, name: &str) -> Option<&'a str> {
+    res.headers.get(name).map(|v| v.to_str().unwrap())
+}
+
+#[test]
+fn cors_headers_on_successes_errors_and_guest_errors() {
+    let app = app_with(CORS);
+    for (path, status) in [
+        ("/hello", 200),
+        ("/todos/99", 404),
+        ("/missing", 404),
+        ("/todos/abc", 400),
+    ] {
+        let res =
+            block_on(app.handle(with_origin(request("GET", path), "https://app.example.com")));
+        assert_eq!(res.status, status, "{path}");
+        assert_eq!(
+            header(&res, "access-control-allow-origin"),
+            Some("https://app.example.com"),
+            "{path}"
+        );
+        assert_eq!(
+            header(&res, "access-control-allow-credentials"),
+            Some("true"),
+            "{path}"
+        );
+        assert_eq!(header(&res, "vary"), Some("origin"), "{path}");
+    }
+    let res = block_on(app.handle(with_origin(request("GET", "/hello"), "https://evil.test")));
+    assert_eq!(res.status, 200);
+    assert_eq!(
+        header(&res, "access-control-allow-origin"),
+        None,
+        "no CORS headers for a disallowed origin"
+    );
+    assert_eq!(header(&res, "vary"), Some("origin"));
+    let res = block_on(app.handle(with_origin(
+        request("GET", "/todos/1"),
+        "https://a.b.example.org",
+    )));
+    assert_eq!(
+        header(&res, "access-control-allow-origin"),
+        Some("https://a.b.example.org")
+    );
+}
+
+#[test]
+fn preflights_answer_only_for_paths_that_exist_with_their_methods() {
+    let app = app_with(CORS);
+    let res = block_on(app.handle(preflight("/todos/7", "https://app.example.com", "DELETE")));
+    assert_eq!(res.status, 204);
+    assert_eq!(
+        header(&res, "access-control-allow-methods"),
+        Some("GET, DELETE, HEAD")
+    );
+    assert_eq!(header(&res, "access-control-max-age"), Some("600"));
+    assert!(
+        header(&res, "access-control-allow-headers")
+            .unwrap()
+            .starts_with("authorization, content-type")
+    );
+
+    // Powertools answers a preflight for any path; here an unknown path is a 404.
+    let res = block_on(app.handle(preflight("/nowhere", "https://app.example.com", "GET")));
+    assert_eq!(res.status, 404);
+
+    // A route-level policy replaces the global one.
+    let res = block_on(app.handle(preflight("/todos", "https://app.example.com", "POST")));
+    assert_eq!(header(&res, "access-control-allow-origin"), None);
+    let res = block_on(app.handle(preflight("/todos", "https://admin.example.net", "POST")));
+    assert_eq!(
+        header(&res, "access-control-allow-origin"),
+        Some("https://admin.example.net")
+    );
+
+    // A route that opted out is not preflighted: OPTIONS is just a method it lacks.
+    let res = block_on(app.handle(preflight("/hello/x", "https://app.example.com", "GET")));
+    assert_eq!(res.status, 405);
+    assert_eq!(header(&res, "access-control-allow-origin"), None);
+    let res = block_on(app.handle(with_origin(
+        request("GET", "/hello/x"),
+        "https://app.example.com",
+    )));
+    assert_eq!(
+        (
+            res.status.as_u16(),
+            header(&res, "access-control-allow-origin")
+        ),
+        (200, None)
+    );
+}
+
+#[test]
+fn cache_control_applies_to_successes_of_its_route_only() {
+    let app = app_with("error-cache-control = \"no-store\"");
+    let res = block_on(app.handle(request("GET", "/hello")));
+    assert_eq!(header(&res, "cache-control"), Some("public, max-age=60"));
+    let res = block_on(app.handle(request("GET", "/todos/1")));
+    assert_eq!(header(&res, "cache-control"), None);
+    let res = block_on(app.handle(request("GET", "/todos/99")));
+    assert_eq!(header(&res, "cache-control"), Some("no-store"));
+}
+
+#[test]
+fn error_format_and_request_size_limit_are_configurable() {
+    let app = app_with("error-format = \"problem\"\nmax-request-body = \"16B\"");
+    let res = block_on(app.handle(request("GET", "/todos/99")));
+    assert_eq!(res.status, 404);
+    assert_eq!(
+        header(&res, "content-type"),
+        Some("application/problem+json")
+    );
+    let body: Value = serde_json::from_slice(&res.body).unwrap();
+    assert_eq!(
+        (body["status"].as_u64(), body["detail"].as_str()),
+        (Some(404), Some("no todo with id 99"))
+    );
+
+    let mut req = request("POST", "/todos");
+    req.body = bytes::Bytes::from_static(br#"{"title": "a title that is too long"}"#);
+    let res = block_on(app.handle(req));
+    assert_eq!(res.status, 413);
+    let body: Value = serde_json::from_slice(&res.body).unwrap();
+    assert_eq!(body["code"], "payload-too-large");
+
+    let powertools = app_with("error-format = \"powertools\"");
+    let res = block_on(powertools.handle(request("PUT", "/hello")));
+    let body: Value = serde_json::from_slice(&res.body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"statusCode": 405, "message": "method PUT is not allowed here"})
+    );
+}
+
+#[test]
+fn impossible_cors_configs_are_rejected_at_load() {
+    let text = format!(
+        "[cors]\nallow-origins = [\"*\"]\nallow-credentials = true\n[components.hello]\nsource = \"{}\"\n",
+        guest("hello").display()
+    );
+    let config = Config::parse(&text, PathBuf::from("/")).unwrap();
+    let error = match App::from_config(&config, runtime()) {
+        Ok(_) => panic!("credentials with * must be rejected"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        error.contains("allow-credentials = true cannot be combined with allow-origins = [\"*\"]"),
+        "{error}"
+    );
+}
