@@ -1,9 +1,11 @@
 //! `App`: one immutable snapshot of routes and components, and the request pipeline.
 
 use crate::component::{CallTimings, Handler, RouteInfo, Runtime};
+use crate::compress::{self, CompressionConfig};
 use crate::config::{Config, RouteCors};
 use crate::cors::{self, CorsPolicy};
 use crate::error::{Error, ErrorFormat};
+use crate::event::{self, Origin};
 use crate::limits::DEFAULT_MAX_REQUEST_BODY;
 use crate::request::{Request, strip_segment_prefix};
 use crate::response::Response;
@@ -51,6 +53,8 @@ struct Route {
     cors: Option<Arc<CorsPolicy>>,
     /// Added to successful responses that have no `Cache-Control` of their own.
     cache_control: Option<HeaderValue>,
+    /// `None` when compression is off for this route.
+    compression: Option<Arc<CompressionConfig>>,
 }
 
 /// Routes and the components behind them: built whole, then served, never mutated.
@@ -59,6 +63,7 @@ pub struct App {
     components: BTreeMap<String, Arc<Handler>>,
     strip_prefixes: Vec<String>,
     cors: Option<Arc<CorsPolicy>>,
+    compression: Option<Arc<CompressionConfig>>,
     error_format: ErrorFormat,
     error_cache_control: Option<HeaderValue>,
     max_request_body: usize,
@@ -73,6 +78,7 @@ impl App {
             components: BTreeMap::new(),
             strip_prefixes: Vec::new(),
             cors: None,
+            compression: None,
             error_format: ErrorFormat::default(),
             error_cache_control: None,
             max_request_body: DEFAULT_MAX_REQUEST_BODY,
@@ -93,6 +99,7 @@ impl App {
             .as_ref()
             .map(|c| CorsPolicy::from_config(c, "cors").map(Arc::new))
             .transpose()?;
+        app.compression = config.compression.clone().map(Arc::new);
         app.error_format = config.error_format;
         app.error_cache_control = config
             .error_cache_control
@@ -133,10 +140,15 @@ impl App {
                 .as_deref()
                 .map(|v| header_value(v, &format!("{origin}.cache-control")))
                 .transpose()?;
+            let compression = match route.compression {
+                Some(false) => None,
+                None | Some(true) => app.compression.clone(),
+            };
             let bound = Route {
                 target: Target::Component(handler),
                 cors,
                 cache_control,
+                compression,
             };
             app.routes
                 .add(method, &route.path, bound, &origin)
@@ -157,6 +169,7 @@ impl App {
             target,
             cors: self.cors.clone(),
             cache_control: None,
+            compression: self.compression.clone(),
         };
         self.routes.add(method, path, route, &origin)
     }
@@ -184,6 +197,7 @@ impl App {
     async fn run(&self, mut request: Request, timings: Option<&mut CallTimings>) -> Response {
         let request_id = request.context.request_id.clone();
         let origin = request.header("origin").map(str::to_owned);
+        let accept_encoding = request.header("accept-encoding").map(str::to_owned);
         let head = request.method == Method::HEAD;
         self.strip_prefix(&mut request.path);
         if cors::is_preflight(&request)
@@ -218,6 +232,11 @@ impl App {
         let cors = route.map_or(self.cors.as_ref(), |r| r.cors.as_ref());
         if let Some(policy) = cors {
             policy.apply(origin.as_deref(), &mut response.headers);
+        }
+        // Compression comes last on the way out, after every header is in place.
+        let compression = route.map_or(self.compression.as_ref(), |r| r.compression.as_ref());
+        if let Some(config) = compression {
+            compress::compress(&mut response, accept_encoding.as_deref(), config);
         }
         if head {
             // HEAD is answered by the GET route; the body goes, the headers stay.
@@ -293,6 +312,36 @@ impl App {
         {
             *path = rest.to_owned();
         }
+    }
+
+    /// Encodes `response` for `origin`, keeping it under the source's payload limit: if
+    /// the encoded reply is too large it is compressed with what the client accepts, and if
+    /// it still does not fit it becomes a `502` naming the size and the limit, instead of
+    /// the Lambda-level failure the client would otherwise get.
+    #[must_use]
+    pub fn encode(
+        &self,
+        origin: Origin,
+        mut response: Response,
+        accept_encoding: Option<&str>,
+        request_id: &str,
+    ) -> Vec<u8> {
+        let limit = origin.response_limit();
+        let encoded = event::encode(origin, &response);
+        if encoded.len() <= limit {
+            return encoded;
+        }
+        if compress::compress_to_fit(&mut response, accept_encoding) {
+            let encoded = event::encode(origin, &response);
+            if encoded.len() <= limit {
+                return encoded;
+            }
+        }
+        let error = Error::ResponseTooLarge {
+            size: encoded.len(),
+            limit,
+        };
+        event::encode(origin, &error.into_response(request_id, self.error_format))
     }
 
     /// A 400 in this app's error format, for requests rejected before routing (an event

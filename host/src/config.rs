@@ -16,6 +16,7 @@
 //! (checked when the route table is built).
 
 use crate::component::HandlerSpec;
+use crate::compress::CompressionConfig;
 use crate::cors::CorsConfig;
 use crate::error::ErrorFormat;
 use crate::limits::{ByteSize, Grants, Limits, Timeout};
@@ -41,6 +42,8 @@ pub struct Config {
     pub strip_prefixes: Vec<String>,
     /// CORS for every route (routes may override it or opt out); none when absent.
     pub cors: Option<CorsConfig>,
+    /// Response compression for every route (routes may opt out); none when absent.
+    pub compression: Option<CompressionConfig>,
     /// How error responses look.
     #[serde(default)]
     pub error_format: ErrorFormat,
@@ -138,6 +141,8 @@ pub struct RouteConfig {
     /// `Cache-Control` added to this route's successful responses unless the handler set
     /// its own, e.g. `"public, max-age=60"`.
     pub cache_control: Option<String>,
+    /// `false` turns compression off for this route.
+    pub compression: Option<bool>,
 }
 
 /// A route's CORS setting.

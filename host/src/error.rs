@@ -30,6 +30,14 @@ pub enum Error {
         /// The configured limit.
         limit: usize,
     },
+    /// The encoded response is larger than the event source accepts, even compressed.
+    #[error("encoded response of {size} bytes exceeds the source's limit of {limit}")]
+    ResponseTooLarge {
+        /// The encoded size.
+        size: usize,
+        /// The source's limit.
+        limit: usize,
+    },
     /// The request is malformed (bad base64 body, invalid path encoding, ...).
     #[error("bad request: {message}")]
     BadRequest {
@@ -97,6 +105,7 @@ impl Error {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::ResponseTooLarge { .. } => StatusCode::BAD_GATEWAY,
             Self::Guest { .. } | Self::InvalidResponse { .. } | Self::OutOfMemory { .. } => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -112,6 +121,7 @@ impl Error {
             Self::MethodNotAllowed { .. } => "method-not-allowed",
             Self::BadRequest { .. } => "bad-request",
             Self::PayloadTooLarge { .. } => "payload-too-large",
+            Self::ResponseTooLarge { .. } => "response-too-large",
             Self::Guest { .. } | Self::InvalidResponse { .. } | Self::OutOfMemory { .. } => {
                 "internal"
             }
@@ -129,6 +139,9 @@ impl Error {
             Self::PayloadTooLarge { size, limit } => {
                 format!("the request body is {size} bytes; the limit is {limit}")
             }
+            Self::ResponseTooLarge { size, limit } => format!(
+                "the response is {size} bytes once encoded for this source, which accepts at most {limit}"
+            ),
             Self::Guest { .. } | Self::InvalidResponse { .. } | Self::OutOfMemory { .. } => {
                 "internal error".to_owned()
             }

@@ -78,7 +78,9 @@ async fn invoke(
             request.context.deadline = Some(
                 std::time::UNIX_EPOCH + std::time::Duration::from_millis(event.context.deadline),
             );
-            event::encode(origin, &app.handle(request).await)
+            let accept_encoding = request.header("accept-encoding").map(str::to_owned);
+            let response = app.handle(request).await;
+            app.encode(origin, response, accept_encoding.as_deref(), request_id)
         }
         Err(DecodeError::BadRequest { origin, message }) => {
             event::encode(origin, &app.reject(message, request_id))

@@ -35,6 +35,7 @@
 
 mod app;
 pub mod component;
+pub mod compress;
 pub mod config;
 pub mod cors;
 pub mod dev;

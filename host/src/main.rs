@@ -123,7 +123,11 @@ fn run(command: Command) -> anyhow::Result<()> {
             let request_id = format!("invoke-{:x}", std::process::id());
             let encoded = current_thread()?.block_on(async {
                 match event::decode(&payload, &request_id) {
-                    Ok((origin, request)) => Ok(event::encode(origin, &app.handle(request).await)),
+                    Ok((origin, request)) => {
+                        let accept = request.header("accept-encoding").map(str::to_owned);
+                        let response = app.handle(request).await;
+                        Ok(app.encode(origin, response, accept.as_deref(), &request_id))
+                    }
                     Err(event::DecodeError::BadRequest { origin, message }) => {
                         Ok(event::encode(origin, &app.reject(message, &request_id)))
                     }

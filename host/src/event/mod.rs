@@ -67,7 +67,22 @@ impl std::fmt::Display for Origin {
     }
 }
 
+/// Largest synchronous Lambda response payload (a 6,291,466-byte response was rejected
+/// with `Function.ResponseSizeTooLarge` by the Runtime Interface Emulator).
+pub const LAMBDA_RESPONSE_LIMIT: usize = 6 << 20;
+/// Largest response an ALB accepts from a Lambda target (1 MB).
+pub const ALB_RESPONSE_LIMIT: usize = 1_000_000;
+
 impl Origin {
+    /// The largest encoded response this source accepts.
+    #[must_use]
+    pub fn response_limit(self) -> usize {
+        match self {
+            Self::Alb { .. } => ALB_RESPONSE_LIMIT,
+            _ => LAMBDA_RESPONSE_LIMIT,
+        }
+    }
+
     /// The [`Source`] a handler sees for this origin.
     #[must_use]
     pub fn source(self) -> Source {

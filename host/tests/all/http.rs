@@ -17,6 +17,20 @@ source = "{hello}"
 [components.todos]
 source = "{todos}"
 
+[components.echo]
+source = "{echo}"
+
+[[routes]]
+method = "ANY"
+path = "/echo/{{*rest}}"
+component = "echo"
+
+[[routes]]
+method = "GET"
+path = "/plain/{{*rest}}"
+component = "echo"
+compression = false
+
 [[routes]]
 method = "GET"
 path = "/hello"
@@ -47,6 +61,7 @@ cors = false
 "#,
         hello = guest("hello").display(),
         todos = guest("todos").display(),
+        echo = guest("echo").display(),
     );
     let config = Config::parse(&text, PathBuf::from("/")).unwrap();
     App::from_config(&config, runtime()).unwrap()
@@ -220,5 +235,109 @@ fn impossible_cors_configs_are_rejected_at_load() {
     assert!(
         error.contains("allow-credentials = true cannot be combined with allow-origins = [\"*\"]"),
         "{error}"
+    );
+}
+
+fn with_accept(mut req: Request, accept: &str) -> Request {
+    req.headers.push(("accept-encoding".into(), accept.into()));
+    req
+}
+
+#[test]
+fn responses_are_compressed_as_negotiated() {
+    use std::io::Read as _;
+    let app = app_with("[compression]\nencodings = [\"br\", \"gzip\"]\nmin-size = 64");
+    let plain = block_on(app.handle(request("GET", "/echo/some/path")));
+    assert!(plain.body.len() > 64);
+    assert_eq!(header(&plain, "vary"), Some("accept-encoding"));
+
+    let res = block_on(app.handle(with_accept(
+        request("GET", "/echo/some/path"),
+        "gzip, br;q=0.9",
+    )));
+    assert_eq!(
+        header(&res, "content-encoding"),
+        Some("gzip"),
+        "the client's weights win"
+    );
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&res.body[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    let seen: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(seen["path"], "/echo/some/path");
+    assert!(
+        res.body_is_binary(),
+        "a compressed body travels base64-encoded"
+    );
+
+    let res = block_on(app.handle(with_accept(request("GET", "/echo/x"), "br")));
+    assert_eq!(header(&res, "content-encoding"), Some("br"));
+
+    // Powertools matches by substring, so gzip;q=0 still compresses there.
+    let res = block_on(app.handle(with_accept(request("GET", "/echo/x"), "gzip;q=0, br;q=0")));
+    assert_eq!(header(&res, "content-encoding"), None);
+
+    let res = block_on(app.handle(with_accept(request("GET", "/plain/x"), "gzip")));
+    assert_eq!(
+        (header(&res, "content-encoding"), header(&res, "vary")),
+        (None, None),
+        "route opted out"
+    );
+
+    let res = block_on(app.handle(with_accept(request("GET", "/hello"), "gzip")));
+    assert_eq!(header(&res, "content-encoding"), None, "below min-size");
+}
+
+#[test]
+fn responses_over_the_source_limit_are_compressed_to_fit_or_refused_cleanly() {
+    let app = app_with("");
+    let alb = lamina::Origin::Alb { multi_value: true };
+    let big = || {
+        let mut req = request("POST", "/echo/upload");
+        req.body = bytes::Bytes::from(vec![b'a'; 1_200_000]);
+        req
+    };
+    // Without compression configured, an ALB reply over 1 MB is compressed with what the
+    // client accepts...
+    let res = block_on(app.handle(big()));
+    let encoded = app.encode(alb, res, Some("gzip"), "r1");
+    let reply: Value = serde_json::from_slice(&encoded).unwrap();
+    assert!(encoded.len() <= lamina::event::ALB_RESPONSE_LIMIT);
+    assert_eq!(
+        (
+            reply["statusCode"].as_u64(),
+            reply["isBase64Encoded"].as_bool()
+        ),
+        (Some(200), Some(true))
+    );
+    assert_eq!(
+        reply["multiValueHeaders"]["content-encoding"],
+        serde_json::json!(["gzip"])
+    );
+
+    // ...and without an acceptable encoding it becomes a clean 502 naming size and limit.
+    let res = block_on(app.handle(big()));
+    let encoded = app.encode(alb, res, None, "r2");
+    let reply: Value = serde_json::from_slice(&encoded).unwrap();
+    assert_eq!(reply["statusCode"], 502);
+    let body: Value = serde_json::from_str(reply["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "response-too-large");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("which accepts at most 1000000"),
+        "{message}"
+    );
+
+    // The same response fits a source with Lambda's 6 MB limit as it is.
+    let res = block_on(app.handle(big()));
+    let encoded = app.encode(lamina::Origin::ApigwHttpV2, res, None, "r3");
+    let reply: Value = serde_json::from_slice(&encoded).unwrap();
+    assert_eq!(
+        (
+            reply["statusCode"].as_u64(),
+            reply["isBase64Encoded"].as_bool()
+        ),
+        (Some(200), Some(false))
     );
 }
