@@ -176,6 +176,7 @@ fn main() -> anyhow::Result<()> {
         },
     ));
     variants.push(("wasm, lamina default (again)", default.clone()));
+    let compression_table = compression();
     for (label, tuning) in variants {
         let runtime = Runtime::with_tuning(&tuning)?;
         let wasm = App::from_config(&config, &runtime)?;
@@ -195,5 +196,62 @@ fn main() -> anyhow::Result<()> {
             per(timings.drop)
         );
     }
+    println!("{compression_table}");
     Ok(())
+}
+
+/// A 100 KB JSON document of the kind APIs return: a list of records.
+fn json_body() -> Vec<u8> {
+    let mut items = Vec::new();
+    let mut i = 0u64;
+    while serde_json::to_vec(&items).map_or(0, |v| v.len()) < 100_000 {
+        items.push(serde_json::json!({
+            "id": i,
+            "sku": format!("SKU-{:08}", i * 7919 % 100_000_000),
+            "title": format!("Item number {i} in the catalogue"),
+            "price": (i * 37 % 10_000) as f64 / 100.0,
+            "tags": ["lambda", "wasm", if i.is_multiple_of(3) { "sale" } else { "regular" }],
+            "in_stock": !i.is_multiple_of(5),
+        }));
+        i += 1;
+    }
+    serde_json::to_vec(&items).expect("serializable")
+}
+
+/// Time and ratio per codec on a 100 KB JSON body (median of 50 runs each).
+fn compression() -> String {
+    use lamina::compress::Encoding;
+    let body = json_body();
+    let mut out = format!(
+        "\ncompression: {} byte JSON body, median of 50 runs\n{:<10} {:>12} {:>8} {:>12}\n",
+        body.len(),
+        "encoding",
+        "bytes",
+        "ratio",
+        "µs"
+    );
+    for encoding in [
+        Encoding::Gzip,
+        Encoding::Br,
+        Encoding::Zstd,
+        Encoding::Deflate,
+    ] {
+        let mut times = Vec::with_capacity(50);
+        let mut size = 0;
+        for _ in 0..50 {
+            let start = Instant::now();
+            let compressed = encoding.compress(&body).expect("in-memory compression");
+            times.push(start.elapsed());
+            size = compressed.len();
+        }
+        times.sort_unstable();
+        out.push_str(&format!(
+            "{:<10} {:>12} {:>8.1} {:>12.0}\n",
+            encoding.token(),
+            size,
+            body.len() as f64 / size as f64,
+            us(times[times.len() / 2])
+        ));
+    }
+    out
 }
