@@ -67,6 +67,8 @@ pub struct App {
     error_format: ErrorFormat,
     error_cache_control: Option<HeaderValue>,
     max_request_body: usize,
+    /// Answers requests no route matches, when configured.
+    not_found: Option<Arc<Handler>>,
 }
 
 impl App {
@@ -82,6 +84,7 @@ impl App {
             error_format: ErrorFormat::default(),
             error_cache_control: None,
             max_request_body: DEFAULT_MAX_REQUEST_BODY,
+            not_found: None,
         }
     }
 
@@ -122,8 +125,11 @@ impl App {
             );
             app.components.insert(name.clone(), Arc::new(handler));
         }
-        for (i, route) in config.routes.iter().enumerate() {
-            let origin = format!("routes[{i}]");
+        app.not_found = config
+            .not_found
+            .as_ref()
+            .map(|name| app.components[name].clone());
+        for (origin, route) in config.all_routes() {
             let method = MethodFilter::parse(&route.method)
                 .map_err(|e| anyhow::anyhow!("{origin}.method: {e}"))?;
             let handler = app.components[&route.component].clone();
@@ -275,6 +281,14 @@ impl App {
         let hit = match self.routes.at(&request.method, &request.path) {
             Ok(hit) => hit,
             Err(Miss::NotFound) => {
+                if let Some(handler) = &self.not_found {
+                    // The not-found component sees an empty route template.
+                    let info = RouteInfo {
+                        template: "",
+                        params: Vec::new(),
+                    };
+                    return (handler.call(request, info, timings).await, None);
+                }
                 let error = Error::NotFound {
                     path: request.path.clone(),
                 };

@@ -35,6 +35,11 @@ pub struct Config {
     /// Route bindings, in file order.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    /// Groups of routes under a common prefix, sharing host settings.
+    #[serde(default)]
+    pub groups: Vec<GroupConfig>,
+    /// A component that answers requests no route matches (instead of the host's 404).
+    pub not_found: Option<String>,
     /// Path prefixes removed before routing, e.g. a custom domain's base path mapping
     /// (`/api` makes `/api/todos` route as `/todos`). The first that matches a whole
     /// segment wins; `raw_path` keeps what the client sent.
@@ -145,6 +150,24 @@ pub struct RouteConfig {
     pub compression: Option<bool>,
 }
 
+/// Routes under one prefix (`/api/v1`), with settings each route inherits unless it sets
+/// its own.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct GroupConfig {
+    /// Prepended to every route path in the group.
+    pub prefix: String,
+    /// The routes' CORS setting unless they set their own.
+    pub cors: Option<RouteCors>,
+    /// The routes' `Cache-Control` unless they set their own.
+    pub cache_control: Option<String>,
+    /// The routes' compression setting unless they set their own.
+    pub compression: Option<bool>,
+    /// The routes, with paths relative to `prefix`.
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+}
+
 /// A route's CORS setting.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(untagged)]
@@ -181,6 +204,29 @@ impl Config {
         config.base_dir = base_dir;
         config.validate()?;
         Ok(config)
+    }
+
+    /// Every route, top-level ones first, then each group's with its prefix and inherited
+    /// settings applied; each with the name messages use (`routes[2]`, `groups[0].routes[1]`).
+    #[must_use]
+    pub fn all_routes(&self) -> Vec<(String, RouteConfig)> {
+        let mut out: Vec<(String, RouteConfig)> = self
+            .routes
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (format!("routes[{i}]"), r.clone()))
+            .collect();
+        for (g, group) in self.groups.iter().enumerate() {
+            for (i, route) in group.routes.iter().enumerate() {
+                let mut route = route.clone();
+                route.path = format!("{}{}", group.prefix, route.path);
+                route.cors = route.cors.or_else(|| group.cors.clone());
+                route.cache_control = route.cache_control.or_else(|| group.cache_control.clone());
+                route.compression = route.compression.or(group.compression);
+                out.push((format!("groups[{g}].routes[{i}]"), route));
+            }
+        }
+        out
     }
 
     /// Checks what serde cannot: references between sections and value formats.
@@ -229,21 +275,40 @@ impl Config {
                 );
             }
         }
-        for (i, route) in self.routes.iter().enumerate() {
-            if !self.components.contains_key(&route.component) {
-                let known: Vec<&str> = self.components.keys().map(String::as_str).collect();
+        for (g, group) in self.groups.iter().enumerate() {
+            if !group.prefix.starts_with('/') || group.prefix.ends_with('/') {
                 bail!(
-                    "routes[{i}].component: no component named {:?} (defined: {})",
+                    "groups[{g}].prefix: {:?} must start with '/' and not end with one (e.g. \"/api/v1\")",
+                    group.prefix
+                );
+            }
+        }
+        let known = || {
+            let known: Vec<&str> = self.components.keys().map(String::as_str).collect();
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        };
+        if let Some(name) = &self.not_found
+            && !self.components.contains_key(name)
+        {
+            bail!(
+                "not-found: no component named {name:?} (defined: {})",
+                known()
+            );
+        }
+        for (at, route) in self.all_routes() {
+            if !self.components.contains_key(&route.component) {
+                bail!(
+                    "{at}.component: no component named {:?} (defined: {})",
                     route.component,
-                    if known.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known.join(", ")
-                    }
+                    known()
                 );
             }
             if !route.path.starts_with('/') {
-                bail!("routes[{i}].path: {:?} must start with '/'", route.path);
+                bail!("{at}.path: {:?} must start with '/'", route.path);
             }
         }
         Ok(())
@@ -389,6 +454,18 @@ mod tests {
             ),
             ("[routes]\n", "invalid type"),
             (
+                "not-found = \"ghost\"\n",
+                "not-found: no component named \"ghost\"",
+            ),
+            (
+                "[[groups]]\nprefix = \"/v1/\"\n",
+                "groups[0].prefix: \"/v1/\" must start with '/' and not end with one",
+            ),
+            (
+                "[components.a]\nsource = \"a.wasm\"\n[[groups]]\nprefix = \"/v1\"\n[[groups.routes]]\nmethod = \"GET\"\npath = \"/x\"\ncomponent = \"b\"\n",
+                "groups[0].routes[0].component: no component named \"b\" (defined: a)",
+            ),
+            (
                 "[components.a]\nsource = \"a.wasm\"\nmemory = \"64XB\"\n",
                 "unknown unit \"XB\"",
             ),
@@ -443,6 +520,68 @@ mod tests {
                 Ok(())
             })
             .unwrap();
+    }
+
+    #[test]
+    fn groups_prefix_their_routes_and_pass_settings_down() {
+        let config = parse(
+            r#"
+            [components.a]
+            source = "a.wasm"
+
+            [[routes]]
+            method = "GET"
+            path = "/health"
+            component = "a"
+
+            [[groups]]
+            prefix = "/api/v1"
+            cache-control = "max-age=5"
+            cors = false
+
+            [[groups.routes]]
+            method = "GET"
+            path = "/todos"
+            component = "a"
+
+            [[groups.routes]]
+            method = "GET"
+            path = "/todos/{id}"
+            component = "a"
+            cache-control = "no-cache"
+            "#,
+        )
+        .unwrap();
+        let routes = config.all_routes();
+        let summary: Vec<(&str, &str, Option<&str>, bool)> = routes
+            .iter()
+            .map(|(at, r)| {
+                (
+                    at.as_str(),
+                    r.path.as_str(),
+                    r.cache_control.as_deref(),
+                    matches!(r.cors, Some(RouteCors::Enabled(false))),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("routes[0]", "/health", None, false),
+                (
+                    "groups[0].routes[0]",
+                    "/api/v1/todos",
+                    Some("max-age=5"),
+                    true
+                ),
+                (
+                    "groups[0].routes[1]",
+                    "/api/v1/todos/{id}",
+                    Some("no-cache"),
+                    true
+                ),
+            ]
+        );
     }
 
     #[test]

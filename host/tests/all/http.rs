@@ -341,3 +341,35 @@ fn responses_over_the_source_limit_are_compressed_to_fit_or_refused_cleanly() {
         (Some(200), Some(false))
     );
 }
+
+#[test]
+fn groups_and_a_not_found_component() {
+    let app = app_with(
+        r#"not-found = "echo"
+
+[[groups]]
+prefix = "/v2"
+cache-control = "max-age=5"
+
+[[groups.routes]]
+method = "GET"
+path = "/hello"
+component = "hello"
+"#,
+    );
+    let res = block_on(app.handle(request("GET", "/v2/hello")));
+    assert_eq!(
+        (res.status.as_u16(), header(&res, "cache-control")),
+        (200, Some("max-age=5"))
+    );
+    let res = block_on(app.handle(request("GET", "/nowhere/at/all")));
+    assert_eq!(res.status, 200, "the not-found component answered");
+    let seen: Value = serde_json::from_slice(&res.body).unwrap();
+    assert_eq!(
+        (seen["route"].as_str(), seen["path"].as_str()),
+        (Some(""), Some("/nowhere/at/all"))
+    );
+    // A wrong method on a real path is still a 405, not a not-found.
+    let res = block_on(app.handle(request("PUT", "/v2/hello")));
+    assert_eq!(res.status, 405);
+}
