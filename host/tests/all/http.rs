@@ -353,14 +353,19 @@ cache-control = "max-age=5"
 
 [[groups.routes]]
 method = "GET"
-path = "/hello"
-component = "hello"
+path = "/mirror/{id}"
+component = "echo"
 "#,
     );
-    let res = block_on(app.handle(request("GET", "/v2/hello")));
+    let res = block_on(app.handle(request("GET", "/v2/mirror/7")));
     assert_eq!(
         (res.status.as_u16(), header(&res, "cache-control")),
         (200, Some("max-age=5"))
+    );
+    let seen: Value = serde_json::from_slice(&res.body).unwrap();
+    assert_eq!(
+        seen["route"], "/v2/mirror/{id}",
+        "the guest sees the full template"
     );
     let res = block_on(app.handle(request("GET", "/nowhere/at/all")));
     assert_eq!(res.status, 200, "the not-found component answered");
@@ -370,6 +375,6 @@ component = "hello"
         (Some(""), Some("/nowhere/at/all"))
     );
     // A wrong method on a real path is still a 405, not a not-found.
-    let res = block_on(app.handle(request("PUT", "/v2/hello")));
+    let res = block_on(app.handle(request("PUT", "/v2/mirror/7")));
     assert_eq!(res.status, 405);
 }
