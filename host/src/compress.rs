@@ -140,8 +140,10 @@ pub struct CompressionConfig {
     pub min_size: usize,
 }
 
+/// zstd first: on a 100 KB JSON body it compresses about 13× faster than brotli at a
+/// similar ratio (docs/BENCHMARKS.md); brotli next, then gzip, which every client has.
 fn default_encodings() -> Vec<Encoding> {
-    vec![Encoding::Br, Encoding::Zstd, Encoding::Gzip]
+    vec![Encoding::Zstd, Encoding::Br, Encoding::Gzip]
 }
 
 fn default_min_size() -> usize {
