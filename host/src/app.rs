@@ -10,6 +10,7 @@ use crate::limits::DEFAULT_MAX_REQUEST_BODY;
 use crate::request::{Request, strip_segment_prefix};
 use crate::response::Response;
 use crate::route::{MethodFilter, Miss, Routes};
+use crate::validate::Validation;
 use anyhow::Context as _;
 use bytes::Bytes;
 use http::{HeaderValue, Method, header};
@@ -55,6 +56,8 @@ struct Route {
     cache_control: Option<HeaderValue>,
     /// `None` when compression is off for this route.
     compression: Option<Arc<CompressionConfig>>,
+    /// Checks before the component runs.
+    validation: Option<Validation>,
 }
 
 /// Routes and the components behind them: built whole, then served, never mutated.
@@ -150,11 +153,17 @@ impl App {
                 Some(false) => None,
                 None | Some(true) => app.compression.clone(),
             };
+            let validation = route
+                .validate
+                .as_ref()
+                .map(|v| Validation::compile(v, &config.base_dir, &origin))
+                .transpose()?;
             let bound = Route {
                 target: Target::Component(handler),
                 cors,
                 cache_control,
                 compression,
+                validation,
             };
             app.routes
                 .add(method, &route.path, bound, &origin)
@@ -176,6 +185,7 @@ impl App {
             cors: self.cors.clone(),
             cache_control: None,
             compression: self.compression.clone(),
+            validation: None,
         };
         self.routes.add(method, path, route, &origin)
     }
@@ -303,6 +313,11 @@ impl App {
             }
         };
         let route = hit.target;
+        if let Some(validation) = &route.validation
+            && let Err(error) = validation.check(&request, &hit.params)
+        {
+            return (Err(error), Some(route));
+        }
         let template = hit.template.clone();
         let result = match &route.target {
             Target::Component(handler) => {

@@ -20,6 +20,7 @@ use crate::compress::CompressionConfig;
 use crate::cors::CorsConfig;
 use crate::error::ErrorFormat;
 use crate::limits::{ByteSize, Grants, Limits, Timeout};
+use crate::validate::ValidateConfig;
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -148,6 +149,8 @@ pub struct RouteConfig {
     pub cache_control: Option<String>,
     /// `false` turns compression off for this route.
     pub compression: Option<bool>,
+    /// Checks run before the component: JSON body, JSON Schemas.
+    pub validate: Option<ValidateConfig>,
 }
 
 /// Routes under one prefix (`/api/v1`), with settings each route inherits unless it sets

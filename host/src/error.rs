@@ -30,6 +30,18 @@ pub enum Error {
         /// The configured limit.
         limit: usize,
     },
+    /// The request failed the route's validation (415, 400 or 422).
+    #[error("{status} {code}: {message}")]
+    Invalid {
+        /// The status the problem calls for.
+        status: StatusCode,
+        /// A machine-readable code (`invalid-json`, `schema-violation`, ...).
+        code: &'static str,
+        /// What is wrong; safe to show the client.
+        message: String,
+        /// Each violation, with its instance path, for schema failures.
+        details: Option<serde_json::Value>,
+    },
     /// The encoded response is larger than the event source accepts, even compressed.
     #[error("encoded response of {size} bytes exceeds the source's limit of {limit}")]
     ResponseTooLarge {
@@ -110,7 +122,7 @@ impl Error {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             Self::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            Self::GuestError { status, .. } => *status,
+            Self::GuestError { status, .. } | Self::Invalid { status, .. } => *status,
         }
     }
 
@@ -127,6 +139,7 @@ impl Error {
             }
             Self::Timeout { .. } => "timeout",
             Self::GuestError { code, .. } => code,
+            Self::Invalid { code, .. } => code,
         }
     }
 
@@ -135,7 +148,9 @@ impl Error {
         match self {
             Self::NotFound { path } => format!("no route for {path}"),
             Self::MethodNotAllowed { method, .. } => format!("method {method} is not allowed here"),
-            Self::BadRequest { message } | Self::GuestError { message, .. } => message.clone(),
+            Self::BadRequest { message }
+            | Self::GuestError { message, .. }
+            | Self::Invalid { message, .. } => message.clone(),
             Self::PayloadTooLarge { size, limit } => {
                 format!("the request body is {size} bytes; the limit is {limit}")
             }
@@ -160,7 +175,7 @@ impl Error {
             tracing::info!(request_id, status = status.as_u16(), error = %self, "request rejected");
         }
         let details = match &self {
-            Self::GuestError { details, .. } => details.as_ref(),
+            Self::GuestError { details, .. } | Self::Invalid { details, .. } => details.as_ref(),
             _ => None,
         };
         let mut response = format.render(

@@ -46,6 +46,7 @@ pub mod limits;
 pub mod request;
 pub mod response;
 pub mod route;
+pub mod validate;
 
 pub use app::{App, NativeHandler, Target};
 pub use component::{Handler, Runtime};

@@ -378,3 +378,154 @@ component = "echo"
     let res = block_on(app.handle(request("PUT", "/v2/mirror/7")));
     assert_eq!(res.status, 405);
 }
+
+fn validating_app() -> App {
+    let schemas = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schemas");
+    let text = format!(
+        r#"
+[components.todos]
+source = "{todos}"
+
+[components.echo]
+source = "{echo}"
+
+[[routes]]
+method = "POST"
+path = "/todos"
+component = "todos"
+validate = {{ json = "required", schema = "new-todo.json" }}
+
+[[routes]]
+method = "GET"
+path = "/search/{{*rest}}"
+component = "echo"
+validate = {{ query-schema = "search-query.json" }}
+
+[[routes]]
+method = "PUT"
+path = "/notes/{{id}}"
+component = "echo"
+validate = {{ json = "optional" }}
+"#,
+        todos = guest("todos").display(),
+        echo = guest("echo").display(),
+    );
+    let config = Config::parse(&text, schemas).unwrap();
+    App::from_config(&config, runtime()).unwrap()
+}
+
+fn post(path: &str, content_type: Option<&str>, body: &str) -> Request {
+    let mut req = request("POST", path);
+    if let Some(ct) = content_type {
+        req.headers.push(("content-type".into(), ct.into()));
+    }
+    req.body = bytes::Bytes::from(body.to_owned());
+    req
+}
+
+#[test]
+fn requests_are_validated_before_the_component_runs() {
+    let app = validating_app();
+    let json = Some("application/json; charset=utf-8");
+    let cases: &[(Request, u16, &str)] = &[
+        (post("/todos", json, r#"{"title": "ok"}"#), 201, ""),
+        (
+            post("/todos", Some("text/plain"), r#"{"title": "ok"}"#),
+            415,
+            "unsupported-media-type",
+        ),
+        (
+            post("/todos", None, r#"{"title": "ok"}"#),
+            415,
+            "unsupported-media-type",
+        ),
+        (post("/todos", json, ""), 400, "missing-body"),
+        (
+            post("/todos", json, "{\"title\": \n  oops}"),
+            400,
+            "invalid-json",
+        ),
+        (
+            post("/todos", json, r#"{"title": "", "extra": 1}"#),
+            422,
+            "schema-violation",
+        ),
+        (
+            post(
+                "/todos",
+                Some("application/merge-patch+json"),
+                r#"{"title": "x"}"#,
+            ),
+            201,
+            "",
+        ),
+    ];
+    for (req, status, code) in cases.iter().cloned() {
+        let body = String::from_utf8_lossy(&req.body).into_owned();
+        let res = block_on(app.handle(req));
+        assert_eq!(
+            res.status,
+            status,
+            "{body}: {}",
+            String::from_utf8_lossy(&res.body)
+        );
+        if !code.is_empty() {
+            let error: Value = serde_json::from_slice(&res.body).unwrap();
+            assert_eq!(error["error"]["code"], code, "{body}");
+        }
+    }
+    let res = block_on(app.handle(post("/todos", json, "{\"title\": \n  oops}")));
+    let error: Value = serde_json::from_slice(&res.body).unwrap();
+    assert_eq!(
+        error["error"]["details"],
+        serde_json::json!({"line": 2, "column": 3})
+    );
+
+    let res = block_on(app.handle(post("/todos", json, r#"{"title": "", "extra": 1}"#)));
+    let error: Value = serde_json::from_slice(&res.body).unwrap();
+    let details = error["error"]["details"].as_array().unwrap();
+    let paths: Vec<&str> = details
+        .iter()
+        .map(|d| d["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(details.len(), 2, "every violation is listed: {details:?}");
+    assert!(
+        paths.contains(&"/title") && paths.contains(&""),
+        "{paths:?}"
+    );
+
+    // Query schema: strings, repeated names become arrays.
+    let mut ok = request("GET", "/search/x");
+    ok.query = vec![("q".into(), "lamina".into()), ("limit".into(), "10".into())];
+    assert_eq!(block_on(app.handle(ok)).status, 200);
+    let mut bad = request("GET", "/search/x");
+    bad.query = vec![("q".into(), "l".into()), ("limit".into(), "ten".into())];
+    let res = block_on(app.handle(bad));
+    assert_eq!(res.status, 400);
+    let error: Value = serde_json::from_slice(&res.body).unwrap();
+    assert_eq!(error["error"]["code"], "invalid-query");
+    assert_eq!(error["error"]["details"].as_array().unwrap().len(), 2);
+
+    // Optional JSON: no body is fine, a non-JSON body is not.
+    assert_eq!(block_on(app.handle(request("PUT", "/notes/1"))).status, 200);
+    let mut req = post("/notes/1", json, "not json");
+    req.method = http::Method::PUT;
+    assert_eq!(block_on(app.handle(req)).status, 400);
+}
+
+#[test]
+fn a_schema_that_cannot_load_is_a_clear_load_error() {
+    let text = format!(
+        "[components.todos]\nsource = \"{}\"\n[[routes]]\nmethod = \"POST\"\npath = \"/t\"\ncomponent = \"todos\"\nvalidate = {{ schema = \"missing.json\" }}\n",
+        guest("todos").display()
+    );
+    let config = Config::parse(&text, PathBuf::from("/nonexistent")).unwrap();
+    let error = match App::from_config(&config, runtime()) {
+        Ok(_) => panic!("a missing schema must fail the load"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        error.contains("routes[0].validate.schema: reading /nonexistent/missing.json"),
+        "{error}"
+    );
+}
