@@ -2,7 +2,7 @@
 
 use crate::component::{CallTimings, Handler, RouteInfo, Runtime};
 use crate::compress::{self, CompressionConfig};
-use crate::config::{Config, RouteCors};
+use crate::config::{Config, RouteCompression, RouteCors};
 use crate::cors::{self, CorsPolicy};
 use crate::error::{Error, ErrorFormat};
 use crate::event::{self, Origin};
@@ -149,9 +149,10 @@ impl App {
                 .as_deref()
                 .map(|v| header_value(v, &format!("{origin}.cache-control")))
                 .transpose()?;
-            let compression = match route.compression {
-                Some(false) => None,
-                None | Some(true) => app.compression.clone(),
+            let compression = match &route.compression {
+                Some(RouteCompression::Enabled(false)) => None,
+                None | Some(RouteCompression::Enabled(true)) => app.compression.clone(),
+                Some(RouteCompression::Settings(settings)) => Some(Arc::new(settings.clone())),
             };
             let validation = route
                 .validate

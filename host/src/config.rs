@@ -147,8 +147,9 @@ pub struct RouteConfig {
     /// `Cache-Control` added to this route's successful responses unless the handler set
     /// its own, e.g. `"public, max-age=60"`.
     pub cache_control: Option<String>,
-    /// `false` turns compression off for this route.
-    pub compression: Option<bool>,
+    /// `false` turns compression off for this route; a `[compression]`-shaped table
+    /// replaces the global settings for it.
+    pub compression: Option<RouteCompression>,
     /// Checks run before the component: JSON body, JSON Schemas.
     pub validate: Option<ValidateConfig>,
 }
@@ -165,10 +166,20 @@ pub struct GroupConfig {
     /// The routes' `Cache-Control` unless they set their own.
     pub cache_control: Option<String>,
     /// The routes' compression setting unless they set their own.
-    pub compression: Option<bool>,
+    pub compression: Option<RouteCompression>,
     /// The routes, with paths relative to `prefix`.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+}
+
+/// A route's compression setting.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RouteCompression {
+    /// `compression = false` opts the route out (`true` keeps the global settings).
+    Enabled(bool),
+    /// Settings for this route only (also turns compression on when there is no global).
+    Settings(CompressionConfig),
 }
 
 /// A route's CORS setting.
@@ -225,7 +236,7 @@ impl Config {
                 route.path = format!("{}{}", group.prefix, route.path);
                 route.cors = route.cors.or_else(|| group.cors.clone());
                 route.cache_control = route.cache_control.or_else(|| group.cache_control.clone());
-                route.compression = route.compression.or(group.compression);
+                route.compression = route.compression.or_else(|| group.compression.clone());
                 out.push((format!("groups[{g}].routes[{i}]"), route));
             }
         }

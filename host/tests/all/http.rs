@@ -33,6 +33,12 @@ compression = false
 
 [[routes]]
 method = "GET"
+path = "/small/{{*rest}}"
+component = "echo"
+compression = {{ encodings = ["gzip"], min-size = 1 }}
+
+[[routes]]
+method = "GET"
 path = "/hello"
 component = "hello"
 cache-control = "public, max-age=60"
@@ -287,6 +293,23 @@ fn responses_are_compressed_as_negotiated() {
 
     let res = block_on(app.handle(with_accept(request("GET", "/hello"), "gzip")));
     assert_eq!(header(&res, "content-encoding"), None, "below min-size");
+
+    // A route's own settings replace the global ones.
+    let res = block_on(app.handle(with_accept(request("GET", "/small/x"), "br, gzip;q=0.5")));
+    assert_eq!(
+        header(&res, "content-encoding"),
+        Some("gzip"),
+        "this route offers gzip only"
+    );
+    let no_global = app_with("");
+    let res = block_on(no_global.handle(with_accept(request("GET", "/small/x"), "gzip")));
+    assert_eq!(
+        header(&res, "content-encoding"),
+        Some("gzip"),
+        "on without a global section"
+    );
+    let res = block_on(no_global.handle(with_accept(request("GET", "/echo/x"), "gzip")));
+    assert_eq!(header(&res, "content-encoding"), None);
 }
 
 #[test]
