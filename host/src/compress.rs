@@ -6,7 +6,7 @@
 //! event streams are left alone, as are responses the handler marked `Cache-Control:
 //! no-transform` or encoded itself.
 
-use crate::response::Response;
+use crate::response::{Response, media_essence};
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use serde::Deserialize;
@@ -152,12 +152,7 @@ fn default_min_size() -> usize {
 
 /// Media types whose bodies are already compressed, or that must stream unbuffered.
 fn is_incompressible(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let essence = media_essence(content_type);
     if essence == "image/svg+xml" {
         return false;
     }

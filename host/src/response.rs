@@ -56,15 +56,21 @@ impl Response {
     }
 }
 
-/// Content types whose bodies are text. Anything else (images, octet-stream, ...) is
-/// sent base64-encoded even when its bytes happen to be valid UTF-8.
-fn is_text_type(content_type: &str) -> bool {
-    let essence = content_type
+/// The media type of a `Content-Type` value without parameters, lowercase
+/// (`Application/JSON; charset=utf-8` → `application/json`).
+pub(crate) fn media_essence(content_type: &str) -> String {
+    content_type
         .split(';')
         .next()
         .unwrap_or_default()
         .trim()
-        .to_ascii_lowercase();
+        .to_ascii_lowercase()
+}
+
+/// Content types whose bodies are text. Anything else (images, octet-stream, ...) is
+/// sent base64-encoded even when its bytes happen to be valid UTF-8.
+fn is_text_type(content_type: &str) -> bool {
+    let essence = media_essence(content_type);
     essence.starts_with("text/")
         || essence.ends_with("+json")
         || essence.ends_with("+xml")

@@ -18,6 +18,7 @@
 
 use crate::error::Error;
 use crate::request::{Fields, Request};
+use crate::response::media_essence;
 use anyhow::Context as _;
 use http::StatusCode;
 use serde::Deserialize;
@@ -151,12 +152,7 @@ impl Validation {
             };
         }
         let json_type = request.header("content-type").is_some_and(|ct| {
-            let essence = ct
-                .split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase();
+            let essence = media_essence(ct);
             essence == "application/json" || essence.ends_with("+json")
         });
         if !json_type {
