@@ -3,15 +3,23 @@
 //!
 //! One request, in order:
 //!
-//! 1. [`event::decode`] recognizes the event source (API Gateway REST, HTTP API 1.0/2.0,
-//!    Function URL) and normalizes the payload into a [`Request`], keeping the [`Origin`].
-//! 2. [`App::handle`] routes it ([`route::Routes`], `matchit`): no path → 404, wrong
-//!    method → 405 with `Allow`, `HEAD` → the `GET` route without a body.
-//! 3. The route's component runs in a fresh instance from its pre-instantiated
-//!    [`component::Handler`] (one `Engine`, pooling allocator, a new `Store` per request):
-//!    nothing leaks between requests, and a trap or panic becomes a 500 with the request id.
-//! 4. [`event::encode`] shapes the [`Response`] for the origin (`multiValueHeaders` for
-//!    REST, `cookies` for HTTP API 2.0, base64 for binary bodies).
+//! 1. [`event::decode`] recognizes the event source by its markers (API Gateway REST,
+//!    HTTP API 1.0/2.0, Function URL, ALB, VPC Lattice v1/v2) and normalizes the payload
+//!    into a [`Request`], keeping the [`Origin`]; anything else is an invocation error that
+//!    says what was detected.
+//! 2. [`App::handle`] strips configured prefixes, answers CORS preflights ([`cors`]) for
+//!    paths that exist, and routes ([`route::Routes`], `matchit`): no path → 404 (or the
+//!    not-found component), wrong method → 405 with `Allow`, `HEAD` → the `GET` route.
+//! 3. The route's [`validate`] checks run (415/400/422), then its component runs in a
+//!    fresh instance from the pre-instantiated [`component::Handler`] (one `Engine`,
+//!    pooling allocator, a new `Store` per request) within its [`limits`]: memory,
+//!    wall-clock deadline, response size. A trap, panic or timeout becomes a 500/504 with
+//!    the request id; the host keeps serving.
+//! 4. On the way out: `Cache-Control`, CORS headers (errors included), then [`compress`]
+//!    per `Accept-Encoding`. Errors of every kind render in one [`error::ErrorFormat`].
+//! 5. [`App::encode`] shapes the [`Response`] for the origin (`multiValueHeaders`,
+//!    `cookies`, `statusDescription`, base64 for binary bodies) and keeps it under the
+//!    source's payload limit.
 //!
 //! The same `App::handle` serves three front doors: the Lambda runtime loop
 //! ([`lambda::run`]), `lamina invoke` (an event file in, the response JSON out) and
@@ -28,7 +36,8 @@
 //! let payload = std::fs::read("examples/events/hello-http-api.json")?;
 //! let (origin, request) = event::decode(&payload, "request-1")?;
 //! let response = app.handle(request).await;
-//! println!("{}", String::from_utf8_lossy(&event::encode(origin, &response)));
+//! let reply = app.encode(origin, response, None, "request-1");
+//! println!("{}", String::from_utf8_lossy(&reply));
 //! # Ok(())
 //! # }
 //! ```
