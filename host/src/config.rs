@@ -41,6 +41,10 @@ pub struct Config {
     pub groups: Vec<GroupConfig>,
     /// A component that answers requests no route matches (instead of the host's 404).
     pub not_found: Option<String>,
+    /// In Lambda: when an invocation arrives and this long has passed since the last
+    /// check, look for changed config or component files and swap in the new version
+    /// (in the background). Off when absent. `lamina serve` always watches.
+    pub reload_interval: Option<Timeout>,
     /// Path prefixes removed before routing, e.g. a custom domain's base path mapping
     /// (`/api` makes `/api/todos` route as `/todos`). The first that matches a whole
     /// segment wins; `raw_path` keeps what the client sent.

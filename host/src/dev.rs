@@ -3,6 +3,7 @@
 use crate::App;
 use crate::request::{Context, Request, Source, cookies_from_headers};
 use crate::response::Response;
+use crate::swap::Swap;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::Incoming;
@@ -18,20 +19,21 @@ use tokio::net::TcpListener;
 /// Largest request body accepted: Lambda's synchronous invocation payload limit.
 pub const MAX_BODY: usize = 6 * 1024 * 1024;
 
-/// Serves `app` on `listener` until the process is stopped.
+/// Serves the app `swap` holds on `listener` until the process is stopped.
 ///
 /// # Errors
 ///
 /// When accepting connections fails.
-pub async fn serve(app: Arc<App>, listener: TcpListener) -> anyhow::Result<()> {
+pub async fn serve(swap: Arc<Swap>, listener: TcpListener) -> anyhow::Result<()> {
     let counter = Arc::new(AtomicU64::new(0));
     loop {
         let (stream, peer) = listener.accept().await?;
-        let app = app.clone();
+        let swap = swap.clone();
         let counter = counter.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
-                let app = app.clone();
+                // Each request runs on the version current when it arrived.
+                let app = swap.current();
                 let id = counter.fetch_add(1, Ordering::Relaxed);
                 async move { Ok::<_, Infallible>(handle(&app, req, peer, id).await) }
             });

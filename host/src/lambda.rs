@@ -1,7 +1,10 @@
 //! The Lambda front door: the `lambda_runtime` loop over the Runtime API.
 
 use crate::App;
+use crate::component::Runtime;
+use crate::config::Config;
 use crate::event::{self, DecodeError};
+use crate::swap::{Reloader, Swap};
 use anyhow::Context as _;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use lambda_runtime_api_client::body::Body;
@@ -36,31 +39,50 @@ pub fn config_path() -> PathBuf {
     PathBuf::from("/opt/lamina/lamina.toml")
 }
 
-/// Runs the Lambda loop until the Runtime API goes away.
+/// Runs the Lambda loop over the config at `config_path` until the Runtime API goes away.
 ///
-/// `build` loads the app; if it fails, the error is reported to the Runtime API's
-/// `/runtime/init/error` (so Lambda shows it as an init failure) and returned.
+/// If the config or a component fails to load, the error is reported to the Runtime API's
+/// `/runtime/init/error` (so Lambda shows it as an init failure) and returned. With
+/// `reload-interval` set, changed files are picked up between invocations.
 ///
 /// # Errors
 ///
 /// When a required Lambda environment variable is missing, the app cannot be built, or the
 /// runtime loop fails.
-pub async fn run(build: impl FnOnce() -> anyhow::Result<App>) -> anyhow::Result<()> {
+pub async fn run(config_path: PathBuf) -> anyhow::Result<()> {
     if let Some(missing) = REQUIRED_ENV.iter().find(|v| std::env::var_os(v).is_none()) {
         anyhow::bail!(
             "{missing} is not set: `lamina lambda` runs inside AWS Lambda or an emulator of its \
              Runtime API (use `lamina serve` or `lamina invoke` locally)"
         );
     }
-    let app = match build() {
-        Ok(app) => Arc::new(app),
+    let loaded = (|| {
+        let runtime = Runtime::new()?;
+        let config = Config::load(&config_path)?;
+        let app = App::from_config(&config, &runtime)?;
+        anyhow::Ok((runtime, config, app))
+    })();
+    let (runtime, config, app) = match loaded {
+        Ok(loaded) => loaded,
         Err(error) => {
             report_init_error(&error).await;
             return Err(error);
         }
     };
+    let swap = Arc::new(Swap::new(app));
+    let reloader = config.reload_interval.map(|interval| {
+        Arc::new(Reloader::new(
+            config_path,
+            runtime,
+            swap.clone(),
+            interval.0,
+        ))
+    });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
-        let app = app.clone();
+        if let Some(reloader) = &reloader {
+            reloader.maybe_check();
+        }
+        let app = swap.current();
         async move { invoke(&app, &event).await }
     }))
     .await

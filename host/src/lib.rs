@@ -55,6 +55,7 @@ pub mod limits;
 pub mod request;
 pub mod response;
 pub mod route;
+pub mod swap;
 pub mod validate;
 
 pub use app::{App, NativeHandler, Target};

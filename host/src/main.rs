@@ -2,10 +2,12 @@
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use lamina::swap::{Reloader, Swap};
 use lamina::{App, Config, Runtime, event};
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -92,10 +94,19 @@ fn current_thread() -> anyhow::Result<tokio::runtime::Runtime> {
 fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Lambda => {
-            current_thread()?.block_on(lamina::lambda::run(|| load(&lamina::lambda::config_path())))
+            current_thread()?.block_on(lamina::lambda::run(lamina::lambda::config_path()))
         }
         Command::Serve { config, port } => {
-            let app = Arc::new(load(&config)?);
+            let runtime = Runtime::new()?;
+            let app = App::from_config(&Config::load(&config)?, &runtime)?;
+            let swap = Arc::new(Swap::new(app));
+            // Development: look at the files twice a second and swap in what changed.
+            let reloader = Arc::new(Reloader::new(
+                config.clone(),
+                runtime,
+                swap.clone(),
+                Duration::from_millis(500),
+            ));
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
@@ -105,8 +116,15 @@ fn run(command: Command) -> anyhow::Result<()> {
                     .with_context(|| format!("binding 127.0.0.1:{port}"))?;
                 let addr = listener.local_addr()?;
                 println!("lamina: serving {} on http://{addr}", config.display());
+                tokio::spawn(async move {
+                    let mut tick = tokio::time::interval(Duration::from_millis(250));
+                    loop {
+                        tick.tick().await;
+                        reloader.maybe_check();
+                    }
+                });
                 tokio::select! {
-                    result = lamina::dev::serve(app, listener) => result,
+                    result = lamina::dev::serve(swap, listener) => result,
                     _ = tokio::signal::ctrl_c() => Ok(()),
                 }
             })

@@ -548,3 +548,48 @@ fn a_mixed_fault_sequence_never_crosses_requests_or_leaks() {
         );
     });
 }
+
+#[test]
+fn the_lambda_loop_picks_up_a_replaced_component_between_invocations() {
+    use crate::support::guest;
+    let dir = temp_dir("lambda-reload");
+    let component = dir.join("app.wasm");
+    std::fs::copy(guest("hello"), &component).unwrap();
+    let config = dir.join("lamina.toml");
+    std::fs::write(
+        &config,
+        "reload-interval = \"100ms\"\n[components.app]\nsource = \"app.wasm\"\n[[routes]]\nmethod = \"GET\"\npath = \"/hello/{name}\"\ncomponent = \"app\"\n",
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut api = RuntimeApi::start().await;
+        let _function = start_function(api.addr, &config);
+        api.invoke("r-0", &http_event("GET", "/hello/Ada", ""));
+        let reply = expect_response(api.next_outcome().await, "r-0");
+        assert!(reply["body"].as_str().unwrap().contains("Hello, Ada!"));
+
+        let tmp = dir.join("app.upload");
+        std::fs::write(&tmp, std::fs::read(guest("echo")).unwrap()).unwrap();
+        std::fs::rename(&tmp, &component).unwrap();
+        let mut swapped = false;
+        for i in 1..=60 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let id = format!("r-{i}");
+            api.invoke(&id, &http_event("GET", "/hello/Ada", ""));
+            let reply = expect_response(api.next_outcome().await, &id);
+            assert_eq!(
+                reply["statusCode"], 200,
+                "no invocation fails during the swap"
+            );
+            if reply["body"].as_str().unwrap().contains("\"route\"") {
+                swapped = true;
+                break;
+            }
+        }
+        assert!(swapped, "the replaced component was never served");
+    });
+}

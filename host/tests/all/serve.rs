@@ -166,3 +166,87 @@ fn serve_answers_real_http_requests() {
         assert_eq!(res.status, 200, "still serving after faults");
     });
 }
+
+/// Replaces `to` with `bytes` atomically, as a deploy tool would (write, then rename).
+fn replace_file(to: &std::path::Path, bytes: &[u8]) {
+    let tmp = to.with_extension("upload");
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, to).unwrap();
+}
+
+#[test]
+fn serve_swaps_in_changed_components_and_keeps_serving_through_bad_ones() {
+    use crate::support::{guest, temp_dir};
+    let dir = temp_dir("serve-reload");
+    let component = dir.join("app.wasm");
+    std::fs::copy(guest("hello"), &component).unwrap();
+    let config = dir.join("lamina.toml");
+    std::fs::write(
+        &config,
+        "[components.app]\nsource = \"app.wasm\"\n[[routes]]\nmethod = \"GET\"\npath = \"/hello/{name}\"\ncomponent = \"app\"\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lamina"))
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .args(["--port", "0"])
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap()
+        .to_owned();
+    let server = Server { child, base };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let is_echo = |reply: &Reply| reply.status == 200 && reply.json().get("route").is_some();
+        let res = send(&server, "GET", "/hello/Ada", &[], "").await;
+        assert_eq!(res.json()["message"], "Hello, Ada!");
+
+        // A new version (here: another component) is picked up without a restart.
+        replace_file(&component, &std::fs::read(guest("echo")).unwrap());
+        let mut swapped = false;
+        for _ in 0..100 {
+            let res = send(&server, "GET", "/hello/Ada", &[], "").await;
+            assert_eq!(res.status, 200, "no request fails during the swap");
+            if is_echo(&res) {
+                swapped = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(swapped, "the new version was never served");
+
+        // A broken upload is rejected; the previous version keeps serving.
+        replace_file(&component, b"not a component");
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        for _ in 0..5 {
+            let res = send(&server, "GET", "/hello/Ada", &[], "").await;
+            assert!(is_echo(&res), "a bad version must not replace a good one");
+        }
+
+        // Fixing it is picked up again.
+        replace_file(&component, &std::fs::read(guest("hello")).unwrap());
+        let mut recovered = false;
+        for _ in 0..100 {
+            let res = send(&server, "GET", "/hello/Ada", &[], "").await;
+            if res.json().get("message").is_some() {
+                recovered = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(recovered, "the fixed version was never served");
+    });
+}
