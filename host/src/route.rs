@@ -258,13 +258,6 @@ impl<T> Routes<T> {
         }
         allow
     }
-
-    /// Every target, in insertion order.
-    pub fn targets(&self) -> impl Iterator<Item = &T> {
-        self.paths
-            .iter()
-            .flat_map(|p| p.bindings.iter().map(|b| &b.target))
-    }
 }
 
 #[cfg(test)]
