@@ -56,10 +56,12 @@
 extern crate self as lamina_sdk;
 
 mod error;
+pub mod middleware;
 mod request;
 mod response;
 
 pub use error::{Error, Result};
+pub use middleware::{Flow, Middleware};
 pub use request::{Context, Request, Source};
 pub use response::Response;
 
@@ -81,8 +83,31 @@ pub mod __private {
         });
     }
 
+    /// Bindings for the `lamina:http/middleware` world, sharing the handler bindings'
+    /// types and imports.
+    #[allow(missing_docs, unreachable_pub, clippy::all)]
+    pub mod middleware_bindings {
+        wit_bindgen::generate!({
+            world: "middleware",
+            path: "../wit",
+            pub_export_macro: true,
+            export_macro_name: "export_middleware_world",
+            default_bindings_module: "::lamina_sdk::__private::middleware_bindings",
+            runtime_path: "::lamina_sdk::__private::wit_bindgen::rt",
+            with: {
+                "lamina:http/types@0.1.0": super::bindings::lamina::http::types,
+                "lamina:http/log@0.1.0": super::bindings::lamina::http::log,
+                "lamina:http/config@0.1.0": super::bindings::lamina::http::config,
+            },
+        });
+    }
+
+    pub use crate::middleware::{on_request, on_response};
     pub use bindings::exports::lamina::http::request_handler::Guest;
     use bindings::lamina::http::types as wit;
+    pub use middleware_bindings::exports::lamina::http::request_middleware::{
+        Action as WitAction, Guest as MiddlewareGuest,
+    };
 
     /// Runs a user handler on a WIT request and converts its result back to WIT.
     pub fn dispatch(

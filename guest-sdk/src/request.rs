@@ -65,6 +65,8 @@ pub struct Context {
     pub authorizer: Option<String>,
     /// When the source received the request, in milliseconds since the Unix epoch.
     pub time_epoch_ms: u64,
+    /// Values middleware earlier in the chain attached (see [`Request::attribute`]).
+    pub attributes: Vec<(String, String)>,
 }
 
 fn first<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -101,8 +103,86 @@ impl Request {
             user_agent: c.user_agent.take(),
             authorizer: c.authorizer.take(),
             time_epoch_ms: c.time_epoch_ms,
+            attributes: std::mem::take(&mut c.attributes),
         };
         Self { inner, context }
+    }
+
+    /// The request as the host's WIT record (for a middleware passing it on).
+    pub(crate) fn into_wit(self) -> wit::Request {
+        let Self { mut inner, context } = self;
+        inner.context = wit::Context {
+            source: match context.source {
+                Source::ApigwRest => wit::Source::ApigwRest,
+                Source::ApigwHttpV1 => wit::Source::ApigwHttpV1,
+                Source::ApigwHttpV2 => wit::Source::ApigwHttpV2,
+                Source::FunctionUrl => wit::Source::FunctionUrl,
+                Source::Alb => wit::Source::Alb,
+                Source::VpcLatticeV1 => wit::Source::VpcLatticeV1,
+                Source::VpcLatticeV2 => wit::Source::VpcLatticeV2,
+                Source::Local => wit::Source::Local,
+            },
+            request_id: context.request_id,
+            stage: context.stage,
+            source_ip: context.source_ip,
+            user_agent: context.user_agent,
+            authorizer: context.authorizer,
+            time_epoch_ms: context.time_epoch_ms,
+            attributes: context.attributes,
+        };
+        inner
+    }
+
+    /// A value a middleware earlier in the chain attached with [`Request::set_attribute`]
+    /// (for example the subject an auth middleware verified). Clients cannot set these.
+    #[must_use]
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        first(&self.context.attributes, name)
+    }
+
+    /// Attaches `value` under `name` for the middleware and handler after this one,
+    /// replacing an earlier value of that name.
+    pub fn set_attribute(&mut self, name: &str, value: &str) {
+        let attributes = &mut self.context.attributes;
+        attributes.retain(|(k, _)| k != name);
+        attributes.push((name.to_owned(), value.to_owned()));
+    }
+
+    /// Replaces every value of header `name` with `value` (names are case-insensitive and
+    /// stored lowercase).
+    pub fn set_header(&mut self, name: &str, value: &str) {
+        self.remove_header(name);
+        self.append_header(name, value);
+    }
+
+    /// Adds a value for header `name`, keeping the ones already there.
+    pub fn append_header(&mut self, name: &str, value: &str) {
+        self.inner
+            .headers
+            .push((name.to_ascii_lowercase(), value.to_owned()));
+    }
+
+    /// Removes every value of header `name`.
+    pub fn remove_header(&mut self, name: &str) {
+        self.inner
+            .headers
+            .retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+    }
+
+    /// Replaces the body.
+    pub fn set_body(&mut self, body: impl Into<Vec<u8>>) {
+        self.inner.body = body.into();
+    }
+
+    /// Replaces the method (uppercase, e.g. `POST`).
+    pub fn set_method(&mut self, method: &str) {
+        method.clone_into(&mut self.inner.method);
+    }
+
+    /// Replaces the path the handler sees. The host does not route again: the route and
+    /// its parameters stay those of the original path.
+    pub fn set_path(&mut self, path: &str) {
+        path.clone_into(&mut self.inner.path);
     }
 
     /// The method, uppercase.
@@ -273,6 +353,7 @@ mod tests {
                 user_agent: None,
                 authorizer: None,
                 time_epoch_ms: 5,
+                attributes: fields(&[("subject", "u1")]),
             },
         })
     }
@@ -290,6 +371,30 @@ mod tests {
         assert_eq!(req.context().source, Source::ApigwRest);
         assert_eq!(req.context().request_id, "req-1");
         assert_eq!(req.route(), "/todos/{id}");
+    }
+
+    #[test]
+    fn changes_survive_the_round_trip_to_wit() {
+        let mut req = request(b"{}");
+        assert_eq!(req.attribute("subject"), Some("u1"));
+        req.set_attribute("subject", "u2");
+        req.set_attribute("tenant", "t9");
+        req.set_header("X-Rep", "only");
+        req.append_header("X-New", "n");
+        req.remove_header("content-type");
+        req.set_body("changed");
+        let wit = req.into_wit();
+        assert_eq!(
+            wit.context.attributes,
+            fields(&[("subject", "u2"), ("tenant", "t9")])
+        );
+        assert_eq!(wit.headers, fields(&[("x-rep", "only"), ("x-new", "n")]));
+        assert_eq!(wit.body, b"changed");
+        assert_eq!(wit.context.request_id, "req-1");
+        assert_eq!(wit.context.stage.as_deref(), Some("prod"));
+        let again = Request::from_wit(wit);
+        assert_eq!(again.route(), "/todos/{id}");
+        assert_eq!(again.attribute("tenant"), Some("t9"));
     }
 
     #[test]

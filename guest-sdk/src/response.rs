@@ -99,6 +99,42 @@ impl Response {
         self
     }
 
+    /// Replaces the status.
+    pub fn set_status(&mut self, status: u16) {
+        self.status = status;
+    }
+
+    /// Replaces every value of header `name` with `value`.
+    pub fn set_header(&mut self, name: &str, value: &str) {
+        self.remove_header(name);
+        self.headers
+            .push((name.to_ascii_lowercase(), value.to_owned()));
+    }
+
+    /// Removes every value of header `name` (case-insensitive).
+    pub fn remove_header(&mut self, name: &str) {
+        self.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    #[must_use]
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Replaces the body (and nothing else: set `content-type` if it changes).
+    pub fn set_body(&mut self, body: impl Into<Vec<u8>>) {
+        self.body = body.into();
+    }
+
+    /// Takes the body out, leaving it empty (to rewrite it without a copy).
+    pub fn take_body(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.body)
+    }
+
     /// The status.
     #[must_use]
     pub fn status(&self) -> u16 {
@@ -115,6 +151,14 @@ impl Response {
     #[must_use]
     pub fn body(&self) -> &[u8] {
         &self.body
+    }
+
+    pub(crate) fn from_wit(response: wit::Response) -> Self {
+        Self {
+            status: response.status,
+            headers: response.headers,
+            body: response.body,
+        }
     }
 
     pub(crate) fn into_wit(self) -> wit::Response {

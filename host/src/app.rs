@@ -1,6 +1,6 @@
 //! `App`: one immutable snapshot of routes and components, and the request pipeline.
 
-use crate::component::{CallTimings, Handler, RouteInfo, Runtime};
+use crate::component::{CallTimings, Component, Entered, Flow, Kind, RouteInfo, Runtime};
 use crate::compress::{self, CompressionConfig};
 use crate::config::{Config, RouteCompression, RouteCors};
 use crate::cors::{self, CorsPolicy};
@@ -41,8 +41,8 @@ pub trait NativeHandler: Send + Sync {
 /// What a route is bound to.
 #[derive(Clone)]
 pub enum Target {
-    /// A component, instantiated fresh per request.
-    Component(Arc<Handler>),
+    /// A handler component, instantiated fresh per request.
+    Component(Arc<Component>),
     /// A native handler.
     Native(Arc<dyn NativeHandler>),
 }
@@ -50,6 +50,8 @@ pub enum Target {
 /// A route's target and the host policies that wrap it.
 struct Route {
     target: Target,
+    /// The route's middleware chain (group's, then its own), run after the global one.
+    middleware: Vec<Arc<Component>>,
     /// `None` when CORS is off for this route (no global policy, or opted out).
     cors: Option<Arc<CorsPolicy>>,
     /// Added to successful responses that have no `Cache-Control` of their own.
@@ -63,7 +65,9 @@ struct Route {
 /// Routes and the components behind them: built whole, then served, never mutated.
 pub struct App {
     routes: Routes<Route>,
-    components: BTreeMap<String, Arc<Handler>>,
+    components: BTreeMap<String, Arc<Component>>,
+    /// The global middleware chain.
+    middleware: Vec<Arc<Component>>,
     strip_prefixes: Vec<String>,
     cors: Option<Arc<CorsPolicy>>,
     compression: Option<Arc<CompressionConfig>>,
@@ -71,7 +75,7 @@ pub struct App {
     error_cache_control: Option<HeaderValue>,
     max_request_body: usize,
     /// Answers requests no route matches, when configured.
-    not_found: Option<Arc<Handler>>,
+    not_found: Option<Arc<Component>>,
 }
 
 impl App {
@@ -81,6 +85,7 @@ impl App {
         Self {
             routes: Routes::default(),
             components: BTreeMap::new(),
+            middleware: Vec::new(),
             strip_prefixes: Vec::new(),
             cors: None,
             compression: None,
@@ -116,26 +121,43 @@ impl App {
             .max_request_body
             .map_or(DEFAULT_MAX_REQUEST_BODY, |b| b.0);
         for (name, component) in &config.components {
-            let spec = config.handler_spec(component);
-            let handler = Handler::load(runtime, name, &spec)
+            let spec = config.component_spec(component);
+            let component = Component::load(runtime, name, &spec)
                 .with_context(|| format!("components.{name}: loading {}", spec.path.display()))?;
             tracing::info!(
                 component = name.as_str(),
+                kind = component.kind().as_str(),
                 source = %spec.path.display(),
-                sha256 = handler.digest(),
-                precompiled = handler.precompiled(),
+                sha256 = component.digest(),
+                precompiled = component.precompiled(),
                 "component loaded"
             );
-            app.components.insert(name.clone(), Arc::new(handler));
+            app.components.insert(name.clone(), Arc::new(component));
         }
         app.not_found = config
             .not_found
             .as_ref()
-            .map(|name| app.components[name].clone());
+            .map(|name| app.component(name, Kind::Handler, "not-found"))
+            .transpose()?;
+        app.middleware = config
+            .middleware
+            .iter()
+            .enumerate()
+            .map(|(i, name)| app.component(name, Kind::Middleware, &format!("middleware[{i}]")))
+            .collect::<anyhow::Result<_>>()?;
         for (origin, route) in config.all_routes() {
             let method = MethodFilter::parse(&route.method)
                 .map_err(|e| anyhow::anyhow!("{origin}.method: {e}"))?;
-            let handler = app.components[&route.component].clone();
+            let handler = app.component(
+                &route.component,
+                Kind::Handler,
+                &format!("{origin}.component"),
+            )?;
+            let middleware = route
+                .middleware
+                .iter()
+                .map(|name| app.component(name, Kind::Middleware, &format!("{origin}.middleware")))
+                .collect::<anyhow::Result<_>>()?;
             let cors = match &route.cors {
                 None | Some(RouteCors::Enabled(true)) => app.cors.clone(),
                 Some(RouteCors::Enabled(false)) => None,
@@ -161,6 +183,7 @@ impl App {
                 .transpose()?;
             let bound = Route {
                 target: Target::Component(handler),
+                middleware,
                 cors,
                 cache_control,
                 compression,
@@ -183,6 +206,7 @@ impl App {
         let origin = format!("{method:?} {path}");
         let route = Route {
             target,
+            middleware: Vec::new(),
             cors: self.cors.clone(),
             cache_control: None,
             compression: self.compression.clone(),
@@ -193,8 +217,39 @@ impl App {
 
     /// The loaded components, by name.
     #[must_use]
-    pub fn components(&self) -> &BTreeMap<String, Arc<Handler>> {
+    pub fn components(&self) -> &BTreeMap<String, Arc<Component>> {
         &self.components
+    }
+
+    /// The loaded component `name`, which `setting` needs to be of `kind`.
+    fn component(&self, name: &str, kind: Kind, setting: &str) -> anyhow::Result<Arc<Component>> {
+        let component = &self.components[name];
+        if component.kind() != kind {
+            anyhow::bail!(
+                "{setting}: {name:?} is a {} component, not a {} (it exports lamina:http/request-{})",
+                component.kind().as_str(),
+                kind.as_str(),
+                component.kind().as_str(),
+            );
+        }
+        Ok(component.clone())
+    }
+
+    /// Puts `middleware` (a middleware component) in front of every request, after the
+    /// middleware already there (for apps built in code).
+    ///
+    /// # Errors
+    ///
+    /// When `middleware` is a handler component.
+    pub fn wrap(&mut self, middleware: Arc<Component>) -> anyhow::Result<()> {
+        if middleware.kind() != Kind::Middleware {
+            anyhow::bail!(
+                "{:?} is a handler component, not a middleware",
+                middleware.name()
+            );
+        }
+        self.middleware.push(middleware);
+        Ok(())
     }
 
     /// Runs the pipeline. Never fails: every error becomes a response with the request id.
@@ -210,7 +265,9 @@ impl App {
     }
 
     /// The pipeline: what later stages need (origin, HEAD) is read before the request is
-    /// consumed; CORS wraps every answer, errors included.
+    /// consumed. Host stages wrap the middleware chain: CORS preflights are answered before
+    /// it, and `Cache-Control`, CORS headers and compression are added to whatever comes
+    /// out of it, errors and short-circuits included.
     async fn run(&self, mut request: Request, timings: Option<&mut CallTimings>) -> Response {
         let request_id = request.context.request_id.clone();
         let origin = request.header("origin").map(str::to_owned);
@@ -222,29 +279,25 @@ impl App {
         {
             return response;
         }
-        let (result, route) = self.dispatch(request, timings).await;
-        let mut response = match result {
-            Ok(mut response) => {
-                if let Some(value) = route.and_then(|r| r.cache_control.as_ref())
-                    && response.status.is_success()
-                    && !response.headers.contains_key(header::CACHE_CONTROL)
-                {
-                    response
-                        .headers
-                        .insert(header::CACHE_CONTROL, value.clone());
-                }
-                response
-            }
-            Err(error) => {
-                let mut response = error.into_response(&request_id, self.error_format);
-                if let Some(value) = &self.error_cache_control {
-                    response
-                        .headers
-                        .insert(header::CACHE_CONTROL, value.clone());
-                }
-                response
-            }
+        let routed = self.resolve(&request);
+        let route = routed.route();
+        let mut response = if request.body.len() > self.max_request_body {
+            let error = Error::PayloadTooLarge {
+                size: request.body.len(),
+                limit: self.max_request_body,
+            };
+            self.render(error, &request_id)
+        } else {
+            self.through_chain(request, routed, timings).await
         };
+        if let Some(value) = route.and_then(|r| r.cache_control.as_ref())
+            && response.status.is_success()
+            && !response.headers.contains_key(header::CACHE_CONTROL)
+        {
+            response
+                .headers
+                .insert(header::CACHE_CONTROL, value.clone());
+        }
         // The route's policy when one matched, the global one for 404s and the like.
         let cors = route.map_or(self.cors.as_ref(), |r| r.cors.as_ref());
         if let Some(policy) = cors {
@@ -276,61 +329,126 @@ impl App {
         Some(policy.preflight(origin, &methods))
     }
 
-    /// Routes the request and calls its target; also returns the matched route.
-    async fn dispatch(
+    /// Where the route table sends the request.
+    fn resolve(&self, request: &Request) -> Routed<'_> {
+        match self.routes.at(&request.method, &request.path) {
+            Ok(hit) => Routed::Matched {
+                route: hit.target,
+                template: hit.template,
+                params: hit.params,
+            },
+            Err(Miss::NotFound) => Routed::NotFound,
+            Err(Miss::MethodNotAllowed { allow }) => Routed::MethodNotAllowed {
+                allow,
+                first: self.routes.first(&request.path),
+            },
+        }
+    }
+
+    /// Runs the middleware chain around the routed target. Global middleware see every
+    /// request that reached routing (with an empty route template when none matched); the
+    /// route's own middleware only its requests. On the way back every middleware that
+    /// asked to see the response gets it, in reverse order, with errors already rendered:
+    /// a short-circuit, a failing middleware or a failing handler all unwind the same way.
+    async fn through_chain(
         &self,
         request: Request,
+        routed: Routed<'_>,
         timings: Option<&mut CallTimings>,
-    ) -> (Result<Response, Error>, Option<&Route>) {
-        if request.body.len() > self.max_request_body {
-            let error = Error::PayloadTooLarge {
-                size: request.body.len(),
-                limit: self.max_request_body,
+    ) -> Response {
+        let request_id = request.context.request_id.clone();
+        let route_chain = match &routed {
+            Routed::Matched { route, .. } => route.middleware.as_slice(),
+            _ => &[],
+        };
+        let mut entered: Vec<Entered<'_>> = Vec::new();
+        let result = 'chain: {
+            let mut request = request;
+            for middleware in self.middleware.iter().chain(route_chain) {
+                let info = routed.info();
+                match middleware.on_request(request, info).await {
+                    Ok(Flow::Next(next, waiting)) => {
+                        request = next;
+                        entered.extend(waiting);
+                    }
+                    Ok(Flow::Respond(response)) => break 'chain Ok(response),
+                    Err(error) => break 'chain Err(error),
+                }
+            }
+            self.call(request, routed, timings).await
+        };
+        let mut response = match result {
+            Ok(response) => response,
+            Err(error) => self.render(error, &request_id),
+        };
+        while let Some(waiting) = entered.pop() {
+            let name = waiting.name().to_owned();
+            response = match waiting.on_response(response).await {
+                Ok(response) => response,
+                Err(error) => {
+                    tracing::debug!(
+                        middleware = name,
+                        "on-response failed; its error replaces the response"
+                    );
+                    self.render(error, &request_id)
+                }
             };
-            return (Err(error), None);
         }
-        let hit = match self.routes.at(&request.method, &request.path) {
-            Ok(hit) => hit,
-            Err(Miss::NotFound) => {
-                if let Some(handler) = &self.not_found {
-                    // The not-found component sees an empty route template.
+        response
+    }
+
+    /// Calls what routing found: the route's validation then its target, the not-found
+    /// component, or the host's 404/405.
+    async fn call(
+        &self,
+        request: Request,
+        routed: Routed<'_>,
+        timings: Option<&mut CallTimings>,
+    ) -> Result<Response, Error> {
+        match routed {
+            Routed::Matched {
+                route,
+                template,
+                params,
+            } => {
+                if let Some(validation) = &route.validation {
+                    validation.check(&request, &params)?;
+                }
+                match &route.target {
+                    Target::Component(handler) => {
+                        let info = RouteInfo { template, params };
+                        handler.handle(request, info, timings).await
+                    }
+                    Target::Native(native) => native.handle(request, template, params),
+                }
+            }
+            Routed::NotFound => match &self.not_found {
+                // The not-found component sees an empty route template.
+                Some(handler) => {
                     let info = RouteInfo {
                         template: "",
                         params: Vec::new(),
                     };
-                    return (handler.call(request, info, timings).await, None);
+                    handler.handle(request, info, timings).await
                 }
-                let error = Error::NotFound {
-                    path: request.path.clone(),
-                };
-                return (Err(error), None);
-            }
-            Err(Miss::MethodNotAllowed { allow }) => {
-                let error = Error::MethodNotAllowed {
-                    method: request.method.clone(),
-                    allow,
-                };
-                return (Err(error), self.routes.first(&request.path));
-            }
-        };
-        let route = hit.target;
-        if let Some(validation) = &route.validation
-            && let Err(error) = validation.check(&request, &hit.params)
-        {
-            return (Err(error), Some(route));
+                None => Err(Error::NotFound { path: request.path }),
+            },
+            Routed::MethodNotAllowed { allow, .. } => Err(Error::MethodNotAllowed {
+                method: request.method,
+                allow,
+            }),
         }
-        let template = hit.template.clone();
-        let result = match &route.target {
-            Target::Component(handler) => {
-                let info = RouteInfo {
-                    template: &template,
-                    params: hit.params,
-                };
-                handler.call(request, info, timings).await
-            }
-            Target::Native(native) => native.handle(request, &template, hit.params),
-        };
-        (result, Some(route))
+    }
+
+    /// An error as a response in this app's format, with `error-cache-control`.
+    fn render(&self, error: Error, request_id: &str) -> Response {
+        let mut response = error.into_response(request_id, self.error_format);
+        if let Some(value) = &self.error_cache_control {
+            response
+                .headers
+                .insert(header::CACHE_CONTROL, value.clone());
+        }
+        response
     }
 
     /// Removes the first configured prefix that matches whole segments of `path`.
@@ -379,5 +497,49 @@ impl App {
     #[must_use]
     pub fn reject(&self, message: String, request_id: &str) -> Response {
         Error::BadRequest { message }.into_response(request_id, self.error_format)
+    }
+}
+
+/// What routing found for a request.
+enum Routed<'a> {
+    /// A route matched.
+    Matched {
+        route: &'a Route,
+        template: &'a Arc<str>,
+        params: Vec<(String, String)>,
+    },
+    /// No route has the path.
+    NotFound,
+    /// The path exists with other methods; `first` is one of its routes (for CORS).
+    MethodNotAllowed {
+        allow: Vec<Method>,
+        first: Option<&'a Route>,
+    },
+}
+
+impl<'a> Routed<'a> {
+    /// The route whose policies (CORS, compression, `Cache-Control`) apply, if any.
+    fn route(&self) -> Option<&'a Route> {
+        match self {
+            Self::Matched { route, .. } => Some(route),
+            Self::MethodNotAllowed { first, .. } => *first,
+            Self::NotFound => None,
+        }
+    }
+
+    /// The route template and parameters a middleware sees (empty when none matched).
+    fn info(&self) -> RouteInfo<'a> {
+        match self {
+            Self::Matched {
+                template, params, ..
+            } => RouteInfo {
+                template,
+                params: params.clone(),
+            },
+            _ => RouteInfo {
+                template: "",
+                params: Vec::new(),
+            },
+        }
     }
 }

@@ -15,7 +15,7 @@
 //! Unknown keys are errors; so are routes naming missing components and conflicting routes
 //! (checked when the route table is built).
 
-use crate::component::HandlerSpec;
+use crate::component::ComponentSpec;
 use crate::compress::CompressionConfig;
 use crate::cors::CorsConfig;
 use crate::error::ErrorFormat;
@@ -41,6 +41,10 @@ pub struct Config {
     pub groups: Vec<GroupConfig>,
     /// A component that answers requests no route matches (instead of the host's 404).
     pub not_found: Option<String>,
+    /// Middleware components in front of every request that reaches routing (matched or
+    /// not), in order; each route's own chain runs after these.
+    #[serde(default)]
+    pub middleware: Vec<String>,
     /// In Lambda: when an invocation arrives and this long has passed since the last
     /// check, look for changed config or component files and swap in the new version
     /// (in the background). Off when absent. `lamina serve` always watches.
@@ -154,8 +158,12 @@ pub struct RouteConfig {
     /// `false` turns compression off for this route; a `[compression]`-shaped table
     /// replaces the global settings for it.
     pub compression: Option<RouteCompression>,
-    /// Checks run before the component: JSON body, JSON Schemas.
+    /// Checks run on the request the handler will receive (after the middleware chain):
+    /// JSON body, JSON Schemas.
     pub validate: Option<ValidateConfig>,
+    /// Middleware components for this route, in order, after the global and group ones.
+    #[serde(default)]
+    pub middleware: Vec<String>,
 }
 
 /// Routes under one prefix (`/api/v1`), with settings each route inherits unless it sets
@@ -171,6 +179,9 @@ pub struct GroupConfig {
     pub cache_control: Option<String>,
     /// The routes' compression setting unless they set their own.
     pub compression: Option<RouteCompression>,
+    /// Middleware for every route in the group, run before each route's own.
+    #[serde(default)]
+    pub middleware: Vec<String>,
     /// The routes, with paths relative to `prefix`.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
@@ -241,6 +252,12 @@ impl Config {
                 route.cors = route.cors.or_else(|| group.cors.clone());
                 route.cache_control = route.cache_control.or_else(|| group.cache_control.clone());
                 route.compression = route.compression.or_else(|| group.compression.clone());
+                route.middleware = group
+                    .middleware
+                    .iter()
+                    .chain(&route.middleware)
+                    .cloned()
+                    .collect();
                 out.push((format!("groups[{g}].routes[{i}]"), route));
             }
         }
@@ -317,7 +334,38 @@ impl Config {
                 known()
             );
         }
+        for (i, name) in self.middleware.iter().enumerate() {
+            if !self.components.contains_key(name) {
+                bail!(
+                    "middleware[{i}]: no component named {name:?} (defined: {})",
+                    known()
+                );
+            }
+        }
+        for (g, group) in self.groups.iter().enumerate() {
+            if let Some((i, name)) = group
+                .middleware
+                .iter()
+                .enumerate()
+                .find(|(_, name)| !self.components.contains_key(*name))
+            {
+                bail!(
+                    "groups[{g}].middleware[{i}]: no component named {name:?} (defined: {})",
+                    known()
+                );
+            }
+        }
         for (at, route) in self.all_routes() {
+            if let Some(name) = route
+                .middleware
+                .iter()
+                .find(|name| !self.components.contains_key(*name))
+            {
+                bail!(
+                    "{at}.middleware: no component named {name:?} (defined: {})",
+                    known()
+                );
+            }
             if !self.components.contains_key(&route.component) {
                 bail!(
                     "{at}.component: no component named {:?} (defined: {})",
@@ -351,7 +399,7 @@ impl Config {
     /// Everything needed to load `component`: paths resolved, secrets merged into its
     /// config values, limits and grants filled in.
     #[must_use]
-    pub fn handler_spec(&self, component: &ComponentConfig) -> HandlerSpec {
+    pub fn component_spec(&self, component: &ComponentConfig) -> ComponentSpec {
         let mut values = component.config.clone();
         values.extend(
             component
@@ -360,7 +408,7 @@ impl Config {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone())),
         );
-        HandlerSpec {
+        ComponentSpec {
             path: self.source_path(component),
             sha256: component.sha256.clone(),
             trust_precompiled: component.trust_precompiled,

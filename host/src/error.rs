@@ -94,6 +94,14 @@ pub enum Error {
         /// What is invalid.
         problem: String,
     },
+    /// A middleware passed on a request that is not valid HTTP.
+    #[error("middleware {component} passed on an invalid request: {problem}")]
+    InvalidRequest {
+        /// The middleware's name.
+        component: Arc<str>,
+        /// What is invalid.
+        problem: String,
+    },
     /// The guest returned its own typed error.
     #[error("{status} {code}: {message}")]
     GuestError {
@@ -118,9 +126,10 @@ impl Error {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ResponseTooLarge { .. } => StatusCode::BAD_GATEWAY,
-            Self::Guest { .. } | Self::InvalidResponse { .. } | Self::OutOfMemory { .. } => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            Self::Guest { .. }
+            | Self::InvalidResponse { .. }
+            | Self::InvalidRequest { .. }
+            | Self::OutOfMemory { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::GuestError { status, .. } | Self::Invalid { status, .. } => *status,
         }
@@ -134,9 +143,10 @@ impl Error {
             Self::BadRequest { .. } => "bad-request",
             Self::PayloadTooLarge { .. } => "payload-too-large",
             Self::ResponseTooLarge { .. } => "response-too-large",
-            Self::Guest { .. } | Self::InvalidResponse { .. } | Self::OutOfMemory { .. } => {
-                "internal"
-            }
+            Self::Guest { .. }
+            | Self::InvalidResponse { .. }
+            | Self::InvalidRequest { .. }
+            | Self::OutOfMemory { .. } => "internal",
             Self::Timeout { .. } => "timeout",
             Self::GuestError { code, .. } => code,
             Self::Invalid { code, .. } => code,
@@ -157,9 +167,10 @@ impl Error {
             Self::ResponseTooLarge { size, limit } => format!(
                 "the response is {size} bytes once encoded for this source, which accepts at most {limit}"
             ),
-            Self::Guest { .. } | Self::InvalidResponse { .. } | Self::OutOfMemory { .. } => {
-                "internal error".to_owned()
-            }
+            Self::Guest { .. }
+            | Self::InvalidResponse { .. }
+            | Self::InvalidRequest { .. }
+            | Self::OutOfMemory { .. } => "internal error".to_owned(),
             Self::Timeout { .. } => "the handler did not answer in time".to_owned(),
         }
     }

@@ -10,11 +10,14 @@
 //! 2. [`App::handle`] strips configured prefixes, answers CORS preflights ([`cors`]) for
 //!    paths that exist, and routes ([`route::Routes`], `matchit`): no path → 404 (or the
 //!    not-found component), wrong method → 405 with `Allow`, `HEAD` → the `GET` route.
-//! 3. The route's [`validate`] checks run (415/400/422), then its component runs in a
-//!    fresh instance from the pre-instantiated [`component::Handler`] (one `Engine`,
-//!    pooling allocator, a new `Store` per request) within its [`limits`]: memory,
-//!    wall-clock deadline, response size. A trap, panic or timeout becomes a 500/504 with
-//!    the request id; the host keeps serving.
+//! 3. The middleware chain runs: global, group and route middleware components, each
+//!    `on-request` in order (changing the request, or answering it), then the route's
+//!    [`validate`] checks (415/400/422), then its handler component in a fresh instance
+//!    from the pre-instantiated [`component::Component`] (one `Engine`, pooling allocator,
+//!    a new `Store` per request) within its [`limits`]: memory, wall-clock deadline,
+//!    response size. A trap, panic or timeout becomes a 500/504 with the request id; the
+//!    host keeps serving. Responses unwind through each middleware's `on-response` in
+//!    reverse order, errors already rendered.
 //! 4. On the way out: `Cache-Control`, CORS headers (errors included), then [`compress`]
 //!    per `Accept-Encoding`. Errors of every kind render in one [`error::ErrorFormat`].
 //! 5. [`App::encode`] shapes the [`Response`] for the origin (`multiValueHeaders`,
@@ -59,7 +62,7 @@ pub mod swap;
 pub mod validate;
 
 pub use app::{App, NativeHandler, Target};
-pub use component::{Handler, Runtime};
+pub use component::{Component, Runtime};
 pub use config::Config;
 pub use error::Error;
 pub use event::Origin;

@@ -163,7 +163,8 @@ fn run(command: Command) -> anyhow::Result<()> {
                 let component = &config.components[name];
                 let source = config.source_path(component);
                 println!(
-                    "component {name}: {} sha256={} {}",
+                    "component {name} ({}): {} sha256={} {}",
+                    handler.kind().as_str(),
                     source.display(),
                     handler.digest(),
                     if handler.precompiled() {
@@ -197,9 +198,20 @@ fn run(command: Command) -> anyhow::Result<()> {
                     .collect();
                 println!("  config: [{}]", keys.join(", "));
             }
-            for route in &config.routes {
+            if !config.middleware.is_empty() {
                 println!(
-                    "route {} {} -> {}",
+                    "middleware (every request): {}",
+                    config.middleware.join(" -> ")
+                );
+            }
+            for (_, route) in config.all_routes() {
+                let chain: String = route
+                    .middleware
+                    .iter()
+                    .map(|m| format!("{m} -> "))
+                    .collect();
+                println!(
+                    "route {} {} -> {chain}{}",
                     route.method, route.path, route.component
                 );
             }

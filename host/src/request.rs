@@ -61,6 +61,9 @@ pub struct Context {
     pub authorizer: Option<String>,
     /// When the source received the request (ms since the Unix epoch).
     pub time_epoch_ms: u64,
+    /// Values middleware attached for later stages (the verified subject, say); empty from
+    /// every event source.
+    pub attributes: Fields,
     /// When the Lambda invocation times out, if known: component timeouts are shortened to
     /// fit. Host-only; guests do not see it.
     pub deadline: Option<std::time::SystemTime>,
@@ -78,6 +81,7 @@ impl Context {
             user_agent: None,
             authorizer: None,
             time_epoch_ms: now_epoch_ms(),
+            attributes: Vec::new(),
             deadline: None,
         }
     }

@@ -47,6 +47,7 @@ fn handle(req: Request) -> Result<Response> {
         .map(|text| serde_json::from_str(text).unwrap_or_else(|_| Value::from(text)));
     context.insert("authorizer".into(), authorizer.into());
     context.insert("time-epoch-ms".into(), c.time_epoch_ms.into());
+    context.insert("attributes".into(), pairs(&c.attributes));
 
     let seen = json!({
         "method": req.method(),

@@ -1,11 +1,32 @@
-//! Host bindings for the `lamina:http/handler` world, generated from `wit/`.
+//! Host bindings for the `lamina:http` worlds, generated from `wit/`.
+//!
+//! Both worlds import the same interfaces, so the middleware bindings reuse the handler
+//! bindings' types and one linker serves both kinds of component.
 
 #![allow(missing_docs, unreachable_pub)]
 
-wasmtime::component::bindgen!({
-    world: "handler",
-    path: "../wit",
-    exports: { default: async },
-});
+mod handler {
+    wasmtime::component::bindgen!({
+        world: "handler",
+        path: "../wit",
+        exports: { default: async },
+    });
+}
 
-pub use self::lamina::http::types as wit;
+mod middleware {
+    wasmtime::component::bindgen!({
+        world: "middleware",
+        path: "../wit",
+        exports: { default: async },
+        with: {
+            "lamina:http/types": super::handler::lamina::http::types,
+            "lamina:http/log": super::handler::lamina::http::log,
+            "lamina:http/config": super::handler::lamina::http::config,
+        },
+    });
+}
+
+pub use handler::lamina::http::{config, log, types as wit};
+pub use handler::{Handler, HandlerPre};
+pub use middleware::exports::lamina::http::request_middleware::Action;
+pub use middleware::{Middleware, MiddlewarePre};

@@ -26,7 +26,7 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] on a background thread, so compiled
 /// code that runs past its store's deadline traps (a guest in an endless loop never
-/// returns to the host otherwise). Every [`Handler`](super::Handler) holds it too, so it
+/// returns to the host otherwise). Every [`Component`](super::Component) holds it too, so it
 /// runs as long as anything can call a component, and stops when the last holder is
 /// dropped. In
 /// Lambda the thread is frozen with the sandbox between invocations, which is harmless:

@@ -1,9 +1,9 @@
 //! Loading a component from disk: digest check, then compile (`.wasm`) or deserialize
 //! (`.cwasm`), then pre-instantiation against the host's linker.
 
-use super::bindings::HandlerPre;
+use super::Pre;
+use super::bindings::{HandlerPre, MiddlewarePre};
 use super::engine::Runtime;
-use super::state::State;
 use anyhow::{Context as _, bail};
 use sha2::{Digest as _, Sha256};
 use std::fmt::Write as _;
@@ -13,7 +13,7 @@ use wasmtime::component::Component;
 
 /// A component ready to instantiate, and what was loaded.
 pub(crate) struct Loaded {
-    pub(crate) pre: HandlerPre<State>,
+    pub(crate) pre: Pre,
     /// SHA-256 of the file's bytes, hex.
     pub(crate) digest: String,
     /// Whether the file was a precompiled `.cwasm`.
@@ -43,8 +43,8 @@ fn anyhow_err<T>(result: wasmtime::Result<T>) -> anyhow::Result<T> {
 ///
 /// Unreadable file; digest mismatch (naming both digests); an unpinned, untrusted `.cwasm`;
 /// a `.cwasm` from another wasmtime version or engine configuration; bytes that are not a
-/// component; a component that imports something the host does not provide or does not
-/// export `lamina:http/request-handler`.
+/// component; a component that imports something the host does not provide or exports
+/// neither `lamina:http/request-handler` nor `lamina:http/request-middleware`.
 pub(crate) fn load(
     runtime: &Runtime,
     path: &Path,
@@ -85,9 +85,19 @@ pub(crate) fn load(
     };
     let instance_pre = anyhow_err(runtime.linker.instantiate_pre(&component))
         .context("linking component (it imports something this host does not provide)")?;
-    let pre = anyhow_err(HandlerPre::new(instance_pre)).context(
-        "component does not export lamina:http/request-handler@0.1.0 (build it with lamina-sdk's export_handler!)",
-    )?;
+    // The exports decide the kind: whether it may be bound to a route or put in a chain is
+    // checked where the app is built, against the config.
+    let pre = match HandlerPre::new(instance_pre.clone()) {
+        Ok(pre) => Pre::Handler(pre),
+        Err(as_handler) => match MiddlewarePre::new(instance_pre) {
+            Ok(pre) => Pre::Middleware(pre),
+            Err(as_middleware) => bail!(
+                "component exports neither lamina:http/request-handler@0.1.0 ({as_handler}) nor \
+                 lamina:http/request-middleware@0.1.0 ({as_middleware}); build it with \
+                 lamina-sdk's export_handler! or export_middleware!"
+            ),
+        },
+    };
     Ok(Loaded {
         pre,
         digest,

@@ -1,6 +1,6 @@
 //! What each request's `Store` holds, and the host side of the `log` and `config` imports.
 
-use super::bindings::lamina::http::{config, log, types};
+use super::bindings::{config, log, wit as types};
 use crate::limits::{Grants, Limits};
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -125,6 +125,7 @@ pub(super) fn decode(
         user_agent: rc.http.user_agent,
         authorizer: rc.authorizer.map(|raw| raw.get().to_owned()),
         time_epoch_ms: rc.time_epoch.unwrap_or_else(now_epoch_ms),
+        attributes: Vec::new(),
         deadline: None,
     };
     Ok(Request {

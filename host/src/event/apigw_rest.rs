@@ -97,6 +97,7 @@ pub(super) fn decode(
         user_agent: identity.and_then(|i| i.user_agent),
         authorizer: rc.authorizer.map(|raw| raw.get().to_owned()),
         time_epoch_ms: rc.request_time_epoch.unwrap_or_else(now_epoch_ms),
+        attributes: Vec::new(),
         deadline: None,
     };
     Ok(Request {

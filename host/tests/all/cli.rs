@@ -35,14 +35,27 @@ fn example_events_through_lamina_invoke() {
     assert_eq!(body(&reply)["message"], "Hello, Ada Lovelace!");
 
     let reply = invoke("hello-rest.json");
+    assert_eq!(reply["statusCode"], 200);
+    assert_eq!(reply["body"], "Hello, world!\n");
+    assert_eq!(reply["isBase64Encoded"], false);
+    let headers = &reply["multiValueHeaders"];
     assert_eq!(
-        reply,
-        json!({
-            "statusCode": 200,
-            "multiValueHeaders": {"content-type": ["text/plain; charset=utf-8"]},
-            "body": "Hello, world!\n",
-            "isBase64Encoded": false,
-        })
+        headers["content-type"],
+        json!(["text/plain; charset=utf-8"])
+    );
+    // The global `timing` middleware: the event's request id (none here: invoke's own) and
+    // a duration.
+    assert_eq!(
+        headers["x-request-id"].as_array().unwrap().len(),
+        1,
+        "{reply}"
+    );
+    assert!(
+        headers["server-timing"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("app;dur="),
+        "{reply}"
     );
 
     let reply = invoke("echo-http-api.json");
@@ -59,8 +72,17 @@ fn example_events_through_lamina_invoke() {
     );
 
     let reply = invoke("todos-create-rest.json");
-    assert_eq!(reply["statusCode"], 201);
+    assert_eq!(reply["statusCode"], 201, "{reply}");
     assert_eq!(reply["multiValueHeaders"]["location"], json!(["/todos/4"]));
+
+    // The same request without the bearer token: the `auth` middleware answers.
+    let reply = invoke("todos-create-no-token-rest.json");
+    assert_eq!(reply["statusCode"], 401, "{reply}");
+    assert_eq!(body(&reply)["error"]["message"], "missing bearer token");
+    assert_eq!(
+        reply["multiValueHeaders"]["www-authenticate"],
+        json!(["Bearer realm=\"lamina\""])
+    );
 
     let reply = invoke("todos-missing-http-api.json");
     assert_eq!(reply["statusCode"], 404);

@@ -93,6 +93,7 @@ fn echo_sees_every_field_of_the_request() {
                 "user-agent": "tester",
                 "authorizer": {"jwt": {"claims": {"sub": "42"}}},
                 "time-epoch-ms": 1_700_000_000_000u64,
+                "attributes": [],
             },
         })
     );

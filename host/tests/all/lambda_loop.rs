@@ -1,7 +1,7 @@
 //! The real `lamina` binary in Lambda mode against a Runtime API server run by the test
 //! (the endpoints and headers of the AWS Lambda Runtime API, on loopback).
 
-use crate::support::{temp_dir, test_config_file};
+use crate::support::{JWT_SECRET, jwt, temp_dir, test_config_file};
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
@@ -323,6 +323,43 @@ fn serves_rest_and_http_api_invocations_through_the_runtime_api() {
         api.invoke("req-8", &rest_event("GET", "/hello/Grace", None));
         let reply = expect_response(api.next_outcome().await, "req-8");
         assert_eq!(reply["statusCode"], 200);
+
+        // The example middleware through the loop: timing + envelope around hello, and
+        // auth (refusing, then admitting) around echo.
+        api.invoke("req-9", &http_event("GET", "/mw/hello/Grace", ""));
+        let reply = expect_response(api.next_outcome().await, "req-9");
+        assert_eq!(reply["headers"]["x-request-id"], "req-9");
+        assert!(
+            reply["headers"]["server-timing"]
+                .as_str()
+                .unwrap()
+                .starts_with("lamina;dur=")
+        );
+        let body: Value = serde_json::from_str(reply["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["data"]["message"], "Howdy, Grace!");
+        assert_eq!(body["meta"]["request-id"], "req-9");
+
+        api.invoke("req-10", &rest_event("POST", "/mw/secure/x", Some("{}")));
+        let reply = expect_response(api.next_outcome().await, "req-10");
+        assert_eq!(reply["statusCode"], 401);
+        assert_eq!(
+            reply["multiValueHeaders"]["www-authenticate"],
+            json!(["Bearer realm=\"lamina\""])
+        );
+
+        let claims =
+            json!({"sub": "lambda-user", "iss": "https://issuer.example", "scope": "todos:write"});
+        let mut event = rest_event("POST", "/mw/secure/x", Some("{}"));
+        event["multiValueHeaders"]["Authorization"] =
+            json!([format!("Bearer {}", jwt(&claims, JWT_SECRET))]);
+        api.invoke("req-11", &event);
+        let reply = expect_response(api.next_outcome().await, "req-11");
+        assert_eq!(reply["statusCode"], 200, "{reply}");
+        let seen: Value = serde_json::from_str(reply["body"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            seen["context"]["attributes"],
+            json!([["subject", "lambda-user"]])
+        );
     });
 }
 

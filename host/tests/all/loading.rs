@@ -1,21 +1,21 @@
 //! Loading components and configs: digests, precompiled artifacts, bad bytes, bad configs.
 
 use crate::support::{guest, runtime, temp_dir, test_config_file};
-use lamina::component::{HandlerSpec, sha256_hex};
-use lamina::{App, Config, Handler};
+use lamina::component::{ComponentSpec, sha256_hex};
+use lamina::{App, Component, Config};
 use std::path::Path;
 use std::process::Command;
 
-fn load(path: &Path, pin: Option<&str>, trust: bool) -> anyhow::Result<Handler> {
-    let spec = HandlerSpec {
+fn load(path: &Path, pin: Option<&str>, trust: bool) -> anyhow::Result<Component> {
+    let spec = ComponentSpec {
         sha256: pin.map(str::to_owned),
         trust_precompiled: trust,
-        ..HandlerSpec::new(path)
+        ..ComponentSpec::new(path)
     };
-    Handler::load(runtime(), "t", &spec)
+    Component::load(runtime(), "t", &spec)
 }
 
-fn error_of(result: anyhow::Result<Handler>) -> String {
+fn error_of(result: anyhow::Result<Component>) -> String {
     match result {
         Ok(_) => panic!("expected the load to fail"),
         Err(e) => format!("{e:#}"),
@@ -147,11 +147,16 @@ fn lamina_check_lists_components_and_rejects_bad_configs() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("component hello:") && stdout.contains("sha256="),
+        stdout.contains("component hello (handler):") && stdout.contains("sha256="),
         "{stdout}"
     );
     assert!(
         stdout.contains("route GET /todos/{id} -> todos"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("component timing (middleware):")
+            && stdout.contains("route GET /mw/hello/{name} -> timing -> envelope -> hello"),
         "{stdout}"
     );
 

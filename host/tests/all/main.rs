@@ -7,6 +7,7 @@ mod guests;
 mod http;
 mod lambda_loop;
 mod loading;
+mod middleware;
 mod serve;
 mod sources;
 mod support;

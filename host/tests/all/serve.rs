@@ -162,6 +162,29 @@ fn serve_answers_real_http_requests() {
         let res = send(&server, "GET", "/missing", &[], "").await;
         assert_eq!(res.status, 404);
 
+        // The example middleware over real HTTP.
+        let res = send(
+            &server,
+            "GET",
+            "/mw/hello/Ada",
+            &[("x-request-id", "trace-7")],
+            "",
+        )
+        .await;
+        assert_eq!(res.headers["x-request-id"], "trace-7");
+        assert!(res.headers.contains_key("server-timing"));
+        assert_eq!(res.json()["data"]["message"], "Howdy, Ada!");
+        let res = send(
+            &server,
+            "GET",
+            "/mw/secure/x",
+            &[("authorization", "Bearer nope")],
+            "",
+        )
+        .await;
+        assert_eq!(res.status, 401);
+        assert_eq!(res.json()["error"]["message"], "malformed token");
+
         let res = send(&server, "GET", "/hello", &[], "").await;
         assert_eq!(res.status, 200, "still serving after faults");
     });

@@ -6,7 +6,7 @@ use lamina::{Origin, event};
 use serde_json::{Value, json};
 
 #[derive(Clone, Copy, Debug)]
-enum Kind {
+pub(crate) enum Kind {
     Rest,
     HttpV1,
     HttpV2,
@@ -29,7 +29,13 @@ const ALL: [Kind; 8] = [
 ];
 
 /// `raw_path` percent-encoded, `query` a raw query string, `body` base64.
-fn event(kind: Kind, method: &str, raw_path: &str, query: &str, body_b64: &str) -> Value {
+pub(crate) fn event(
+    kind: Kind,
+    method: &str,
+    raw_path: &str,
+    query: &str,
+    body_b64: &str,
+) -> Value {
     let decoded_path = percent_decode(raw_path);
     let pairs: Vec<(String, String)> = query
         .split('&')

@@ -48,6 +48,35 @@ env = {{ GRANTED = "yes" }}
 files = {{ host = "{data}", guest = "/data" }}
 secrets = {{ token = "s3cr3t-token-value" }}
 
+[components.timing]
+source = "{timing}"
+config = {{ name = "lamina" }}
+
+[components.auth]
+source = "{auth}"
+secrets = {{ secret = "{jwt_secret}" }}
+config = {{ issuer = "https://issuer.example", required-scope = "todos:write" }}
+
+[components.envelope]
+source = "{envelope}"
+
+# The example middleware: timing on the whole group, envelope and auth per route.
+[[groups]]
+prefix = "/mw"
+middleware = ["timing"]
+
+[[groups.routes]]
+method = "GET"
+path = "/hello/{{name}}"
+component = "hello"
+middleware = ["envelope"]
+
+[[groups.routes]]
+method = "ANY"
+path = "/secure/{{*rest}}"
+component = "echo"
+middleware = ["auth"]
+
 [[routes]]
 method = "GET"
 path = "/faults/{{fault}}"
@@ -62,6 +91,10 @@ component = "echo"
         echo = dir.join("echo.wasm").display(),
         todos = dir.join("todos.wasm").display(),
         faults = dir.join("faults.wasm").display(),
+        jwt_secret = JWT_SECRET,
+        timing = dir.join("timing.wasm").display(),
+        auth = dir.join("auth.wasm").display(),
+        envelope = dir.join("envelope.wasm").display(),
         data = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/data")
             .display(),
@@ -79,6 +112,32 @@ component = "echo"
         ));
     }
     text
+}
+
+/// The HMAC key the test config gives the `auth` middleware.
+pub(crate) const JWT_SECRET: &str = "test-hs256-secret";
+
+/// An HS256 JWT over `claims`, signed with `secret` (HMAC-SHA256 written out with `sha2`,
+/// so the tests check the guest's verification against an independent implementation).
+pub(crate) fn jwt(claims: &serde_json::Value, secret: &str) -> String {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use sha2::{Digest as _, Sha256};
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let input = format!("{header}.{payload}");
+    let mut key = [0u8; 64];
+    key[..secret.len()].copy_from_slice(secret.as_bytes());
+    let pad = |byte: u8| key.iter().map(|k| k ^ byte).collect::<Vec<u8>>();
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(input.as_bytes())
+        .finalize();
+    let mac = Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize();
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac))
 }
 
 /// A temporary directory unique to this test process and `name`.

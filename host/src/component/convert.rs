@@ -1,0 +1,247 @@
+//! Converting requests and responses across the WIT boundary, checking what guests return.
+
+use super::Component;
+use super::bindings::wit;
+use crate::error::Error;
+use crate::request::{Context, Request, Source};
+use crate::response::Response;
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Method, StatusCode};
+use std::time::SystemTime;
+
+/// What the route gives a component besides the request.
+pub(crate) struct RouteInfo<'a> {
+    pub(crate) template: &'a str,
+    pub(crate) params: Vec<(String, String)>,
+}
+
+/// The host request as the guest sees it.
+pub(super) fn request_to_wit(request: Request, route: RouteInfo<'_>) -> wit::Request {
+    let c = request.context;
+    wit::Request {
+        method: request.method.as_str().to_owned(),
+        path: request.path,
+        raw_path: request.raw_path,
+        query: request.query,
+        raw_query: request.raw_query,
+        headers: request.headers,
+        cookies: request.cookies,
+        body: Vec::from(request.body),
+        params: route.params,
+        route: route.template.to_owned(),
+        context: wit::Context {
+            source: match c.source {
+                Source::ApigwRest => wit::Source::ApigwRest,
+                Source::ApigwHttpV1 => wit::Source::ApigwHttpV1,
+                Source::ApigwHttpV2 => wit::Source::ApigwHttpV2,
+                Source::FunctionUrl => wit::Source::FunctionUrl,
+                Source::Alb => wit::Source::Alb,
+                Source::VpcLatticeV1 => wit::Source::VpcLatticeV1,
+                Source::VpcLatticeV2 => wit::Source::VpcLatticeV2,
+                Source::Local => wit::Source::Local,
+            },
+            request_id: c.request_id,
+            stage: c.stage,
+            source_ip: c.source_ip,
+            user_agent: c.user_agent,
+            authorizer: c.authorizer,
+            time_epoch_ms: c.time_epoch_ms,
+            attributes: c.attributes,
+        },
+    }
+}
+
+/// What the host keeps of a request while a middleware holds it: the fields middleware may
+/// not change, and the one the guest never sees.
+pub(super) struct Kept {
+    pub(super) request_id: String,
+    pub(super) deadline: Option<SystemTime>,
+}
+
+impl Component {
+    /// The request a middleware passed on, checked: a valid method, header names that are
+    /// HTTP tokens (lowercased), values without control characters. `route` and `params`
+    /// are dropped (the host keeps the ones it matched); the request id and deadline are
+    /// the host's.
+    pub(super) fn request_from_wit(
+        &self,
+        request: wit::Request,
+        kept: Kept,
+    ) -> Result<Request, Error> {
+        let invalid = |problem: String| Error::InvalidRequest {
+            component: self.name.clone(),
+            problem,
+        };
+        let method = Method::from_bytes(request.method.as_bytes())
+            .map_err(|_| invalid(format!("method {:?} is not an HTTP token", request.method)))?;
+        let mut headers = request.headers;
+        for (name, value) in &mut headers {
+            name.make_ascii_lowercase();
+            HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| invalid(format!("header name {name:?} is not a valid HTTP token")))?;
+            HeaderValue::from_str(value).map_err(|_| {
+                invalid(format!(
+                    "header {name:?} has a value with control characters (CR, LF, NUL, ...)"
+                ))
+            })?;
+        }
+        let c = request.context;
+        Ok(Request {
+            method,
+            path: request.path,
+            raw_path: request.raw_path,
+            query: request.query,
+            raw_query: request.raw_query,
+            headers,
+            cookies: request.cookies,
+            body: Bytes::from(request.body),
+            context: Context {
+                source: match c.source {
+                    wit::Source::ApigwRest => Source::ApigwRest,
+                    wit::Source::ApigwHttpV1 => Source::ApigwHttpV1,
+                    wit::Source::ApigwHttpV2 => Source::ApigwHttpV2,
+                    wit::Source::FunctionUrl => Source::FunctionUrl,
+                    wit::Source::Alb => Source::Alb,
+                    wit::Source::VpcLatticeV1 => Source::VpcLatticeV1,
+                    wit::Source::VpcLatticeV2 => Source::VpcLatticeV2,
+                    wit::Source::Local => Source::Local,
+                },
+                request_id: kept.request_id,
+                stage: c.stage,
+                source_ip: c.source_ip,
+                user_agent: c.user_agent,
+                authorizer: c.authorizer,
+                time_epoch_ms: c.time_epoch_ms,
+                attributes: c.attributes,
+                deadline: kept.deadline,
+            },
+        })
+    }
+
+    /// The guest's response, checked: status in range, body within `max-response`, headers
+    /// valid HTTP, `set-cookie` values that start with a cookie name.
+    pub(super) fn response_from_wit(&self, response: wit::Response) -> Result<Response, Error> {
+        let invalid = |problem: String| Error::InvalidResponse {
+            component: self.name.clone(),
+            problem,
+        };
+        let status = StatusCode::from_u16(response.status)
+            .ok()
+            .filter(|s| (100..=599).contains(&s.as_u16()))
+            .ok_or_else(|| invalid(format!("status {} is not in 100..=599", response.status)))?;
+        if response.body.len() > self.limits.max_response {
+            return Err(invalid(format!(
+                "body of {} bytes exceeds max-response ({} bytes)",
+                response.body.len(),
+                self.limits.max_response
+            )));
+        }
+        let mut out = Response::new(status);
+        out.headers.reserve(response.headers.len());
+        for (name, value) in response.headers {
+            let header = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| invalid(format!("header name {name:?} is not a valid HTTP token")))?;
+            let value = HeaderValue::from_str(&value).map_err(|_| {
+                invalid(format!(
+                    "header {name:?} has a value with control characters (CR, LF, NUL, ...)"
+                ))
+            })?;
+            if header == http::header::SET_COOKIE && !is_valid_set_cookie(&value) {
+                return Err(invalid(format!(
+                    "set-cookie {value:?} does not start with a cookie name and '='"
+                )));
+            }
+            out.headers.append(header, value);
+        }
+        out.body = Bytes::from(response.body);
+        Ok(out)
+    }
+
+    /// A guest's typed error as a host error: status forced into 4xx/5xx, details dropped
+    /// (and logged) when they are not JSON.
+    pub(super) fn guest_error(&self, error: wit::Error) -> Error {
+        let status = StatusCode::from_u16(error.status)
+            .ok()
+            .filter(|s| s.is_client_error() || s.is_server_error())
+            .unwrap_or_else(|| {
+                tracing::warn!(
+                    component = &*self.name,
+                    status = error.status,
+                    "guest error status is not 4xx/5xx; sending 500"
+                );
+                StatusCode::INTERNAL_SERVER_ERROR
+            });
+        let details = error.details.and_then(|text| match serde_json::from_str(&text) {
+            Ok(value) => Some(value),
+            Err(e) => {
+                tracing::warn!(component = &*self.name, error = %e, "guest error details are not JSON; dropped");
+                None
+            }
+        });
+        Error::GuestError {
+            status,
+            code: error.code,
+            message: error.message,
+            details,
+        }
+    }
+}
+
+/// A host response as a middleware's `on-response` sees it. Header values that are not
+/// UTF-8 (possible only from the host's own stages) are passed lossily.
+pub(super) fn response_to_wit(response: Response) -> wit::Response {
+    let headers = response
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    wit::Response {
+        status: response.status.as_u16(),
+        headers,
+        body: Vec::from(response.body),
+    }
+}
+
+/// A `Set-Cookie` value starts with `name=`, the name an RFC 6265 token.
+fn is_valid_set_cookie(value: &HeaderValue) -> bool {
+    let pair = value
+        .as_bytes()
+        .split(|&b| b == b';')
+        .next()
+        .unwrap_or_default();
+    let Some(eq) = pair.iter().position(|&b| b == b'=') else {
+        return false;
+    };
+    let name = pair[..eq].trim_ascii();
+    !name.is_empty()
+        && name
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_cookie_values_need_a_token_name() {
+        let cases = [
+            ("a=1", true),
+            ("session=abc; Path=/; HttpOnly", true),
+            ("__Host-x=; Max-Age=0", true),
+            ("no-equals-sign", false),
+            ("=value", false),
+            ("bad name=1", false),
+            ("a;b=1", false),
+        ];
+        for (value, valid) in cases {
+            let value = HeaderValue::from_static(value);
+            assert_eq!(is_valid_set_cookie(&value), valid, "{value:?}");
+        }
+    }
+}
