@@ -139,6 +139,10 @@ fn main() -> anyhow::Result<()> {
         us(n.mean),
         "1.0"
     );
+    if std::env::var("LAMINA_BENCH_ONLY").as_deref() == Ok("middleware") {
+        // For profiling one part: `LAMINA_BENCH_ONLY=middleware`.
+        return middleware_rows(&rt, &payload, &hello, n.p50);
+    }
     let default = EngineTuning::default();
     let pagemap = PoolingAllocationConfig::is_pagemap_scan_available();
     println!("PAGEMAP_SCAN available: {pagemap}; lamina default: {default:?}");
@@ -196,7 +200,71 @@ fn main() -> anyhow::Result<()> {
             per(timings.drop)
         );
     }
+    middleware_rows(&rt, &payload, &hello, n.p50)?;
     println!("{compression_table}");
+    Ok(())
+}
+
+/// The same route behind 0, 1 and 3 middleware components (the `tagger` test middleware:
+/// it changes a request header and an attribute on the way in and a response header on the
+/// way out), each in a fresh instance per request, with the default engine.
+fn middleware_rows(
+    rt: &tokio::runtime::Runtime,
+    payload: &[u8],
+    hello: &Path,
+    native_p50: Duration,
+) -> anyhow::Result<()> {
+    let tagger = guest_dir().join("tagger.wasm");
+    anyhow::ensure!(
+        tagger.exists(),
+        "{} is missing: run `cargo xtask bench`",
+        tagger.display()
+    );
+    let runtime = Runtime::new()?;
+    println!(
+        "\nmiddleware: same route, lamina default engine; `next` = both hooks, `pass` = on-request only"
+    );
+    let rows: [(&str, &[(&str, bool)]); 5] = [
+        ("wasm, 0 middleware", &[]),
+        ("wasm, 1 middleware (next)", &[("m1", false)]),
+        ("wasm, 1 middleware (pass)", &[("m1", true)]),
+        (
+            "wasm, 3 middleware (next)",
+            &[("m1", false), ("m2", false), ("m3", false)],
+        ),
+        ("wasm, 0 middleware (again)", &[]),
+    ];
+    let mut base = None;
+    for (label, chain) in rows {
+        let mut text = format!(
+            "[components.hello]\nsource = {:?}\n",
+            hello.display().to_string()
+        );
+        for (name, pass) in chain {
+            let pass = if *pass { ", pass = \"always\"" } else { "" };
+            text.push_str(&format!(
+                "[components.{name}]\nsource = {:?}\nconfig = {{ tag = \"{name}\"{pass} }}\n",
+                tagger.display().to_string()
+            ));
+        }
+        let names: Vec<&str> = chain.iter().map(|(name, _)| *name).collect();
+        text.push_str(&format!(
+            "[[routes]]\nmethod = \"GET\"\npath = \"/hello/{{name}}\"\ncomponent = \"hello\"\nmiddleware = {names:?}\n"
+        ));
+        let app = App::from_config(&Config::parse(&text, PathBuf::from("/"))?, &runtime)?;
+        let mut unused = CallTimings::default();
+        let s = stats(rt.block_on(measure(&app, payload, &mut unused)));
+        let base_p50 = *base.get_or_insert(s.p50);
+        println!(
+            "{:<44} {:>8.1} {:>8.1} {:>8.1} {:>7.1} | x 0 mw {:>4.2}",
+            label,
+            us(s.p50),
+            us(s.p99),
+            us(s.mean),
+            s.p50.as_secs_f64() / native_p50.as_secs_f64(),
+            s.p50.as_secs_f64() / base_p50.as_secs_f64(),
+        );
+    }
     Ok(())
 }
 

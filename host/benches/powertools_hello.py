@@ -13,12 +13,30 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 WARMUP = 2_000
 ITERATIONS = 20_000
 
-app = APIGatewayHttpResolver()
+def tagger(tag):
+    """The shape of the `tagger` middleware in benches/pipeline.rs: a request header on the
+    way in, a response header on the way out."""
+
+    def middleware(app, next_middleware):
+        headers = app.current_event.headers
+        trail = headers.get("x-trail")
+        headers["x-trail"] = f"{trail},{tag}" if trail else tag
+        response = next_middleware(app)
+        back = response.headers.get("x-trail-back")
+        response.headers["x-trail-back"] = f"{back},{tag}" if back else tag
+        return response
+
+    return middleware
 
 
-@app.get("/hello/<name>")
-def hello(name):
-    return {"message": f"Hello, {name}!", "name": name}
+def resolver(middlewares):
+    app = APIGatewayHttpResolver()
+
+    @app.get("/hello/<name>", middlewares=middlewares)
+    def hello(name):
+        return {"message": f"Hello, {name}!", "name": name}
+
+    return app
 
 
 class Context:
@@ -28,8 +46,7 @@ class Context:
     invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:bench"
 
 
-def main():
-    raw = open(sys.argv[1], "rb").read()
+def measure(label, app, raw):
     ctx = Context()
     samples = []
     for i in range(WARMUP + ITERATIONS):
@@ -43,7 +60,14 @@ def main():
     samples.sort()
     at = lambda q: samples[round((len(samples) - 1) * q)] / 1000
     mean = sum(samples) / len(samples) / 1000
-    print(f"{'powertools python (same route)':<44} {at(0.5):>8.1f} {at(0.99):>8.1f} {mean:>8.1f}")
+    print(f"{label:<44} {at(0.5):>8.1f} {at(0.99):>8.1f} {mean:>8.1f}")
+
+
+def main():
+    raw = open(sys.argv[1], "rb").read()
+    measure("powertools python (same route)", resolver([]), raw)
+    measure("powertools python, 1 middleware", resolver([tagger("m1")]), raw)
+    measure("powertools python, 3 middleware", resolver([tagger(t) for t in ("m1", "m2", "m3")]), raw)
 
 
 main()

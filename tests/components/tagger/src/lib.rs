@@ -9,6 +9,8 @@
 //! `x-respond` (answer 418 itself), `x-refuse` (typed 403 error), `x-trap-in` /
 //! `x-trap-out` (panic in on-request / on-response), `x-spin-in` (loop forever),
 //! `x-pass` (pass without seeing the response), `x-bad-header` (pass on an invalid header).
+//! The config value `pass = "always"` makes it pass every request (the benchmark's
+//! request-only middleware).
 
 use lamina_sdk::{Error, Flow, Middleware, Request, Response, Result, config};
 
@@ -50,7 +52,7 @@ impl Middleware for Tagger {
         if names(&request, "x-bad-header", &tag) {
             request.set_header("x-bad", "line\r\nbreak");
         }
-        if names(&request, "x-pass", &tag) {
+        if names(&request, "x-pass", &tag) || config::get("pass").as_deref() == Some("always") {
             return Ok(Flow::Pass(request));
         }
         let state = Self {
