@@ -74,6 +74,8 @@ pub struct App {
     error_format: ErrorFormat,
     error_cache_control: Option<HeaderValue>,
     max_request_body: usize,
+    /// Whether the Lambda loop answers admin events.
+    admin_events: bool,
     /// Answers requests no route matches, when configured.
     not_found: Option<Arc<Component>>,
 }
@@ -92,6 +94,7 @@ impl App {
             error_format: ErrorFormat::default(),
             error_cache_control: None,
             max_request_body: DEFAULT_MAX_REQUEST_BODY,
+            admin_events: false,
             not_found: None,
         }
     }
@@ -117,19 +120,20 @@ impl App {
             .as_deref()
             .map(|v| header_value(v, "error-cache-control"))
             .transpose()?;
+        app.admin_events = config.admin_events;
         app.max_request_body = config
             .max_request_body
             .map_or(DEFAULT_MAX_REQUEST_BODY, |b| b.0);
         for (name, component) in &config.components {
             let spec = config.component_spec(component);
             let component = Component::load(runtime, name, &spec)
-                .with_context(|| format!("components.{name}: loading {}", spec.path.display()))?;
+                .with_context(|| format!("components.{name}: loading {}", spec.source))?;
             tracing::info!(
                 component = name.as_str(),
                 kind = component.kind().as_str(),
-                source = %spec.path.display(),
+                source = %spec.source,
                 sha256 = component.digest(),
-                precompiled = component.precompiled(),
+                code = component.code_source().as_str(),
                 "component loaded"
             );
             app.components.insert(name.clone(), Arc::new(component));
@@ -213,6 +217,12 @@ impl App {
             validation: None,
         };
         self.routes.add(method, path, route, &origin)
+    }
+
+    /// Whether the config enables admin events (`admin-events = true`).
+    #[must_use]
+    pub fn admin_events(&self) -> bool {
+        self.admin_events
     }
 
     /// The loaded components, by name.

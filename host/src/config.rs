@@ -19,6 +19,7 @@ use crate::component::ComponentSpec;
 use crate::compress::CompressionConfig;
 use crate::cors::CorsConfig;
 use crate::error::ErrorFormat;
+use crate::fetch::{Fetcher, Location};
 use crate::limits::{ByteSize, Grants, Limits, Timeout};
 use crate::validate::ValidateConfig;
 use anyhow::{Context as _, bail};
@@ -66,16 +67,27 @@ pub struct Config {
     /// Request bodies larger than this get a `413` before any component runs (default
     /// 6 MiB, Lambda's request payload limit).
     pub max_request_body: Option<ByteSize>,
-    /// The directory relative sources resolve against (the config file's directory).
+    /// Answer direct invocations of `{"lamina": {"reload": true}}` (check every source
+    /// now and swap in what changed) in the Lambda loop. Off by default: anyone who can
+    /// invoke the function could otherwise make it re-read its sources.
+    #[serde(default)]
+    pub admin_events: bool,
+    /// The directory relative local paths (schemas, granted directories, and component
+    /// sources of a local config) resolve against: the config file's directory.
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// Where the config itself was read from, when it was read from a location (relative
+    /// component sources of an S3 config resolve next to it).
+    #[serde(skip)]
+    pub location: Option<Location>,
 }
 
 /// One component: where it is and what it may read.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ComponentConfig {
-    /// A path to a `.wasm` component or a `.cwasm` produced by `lamina compile`.
+    /// A `.wasm` component or a `.cwasm` produced by `lamina compile`: a path (relative to
+    /// the config) or `s3://bucket/key` (optionally `?versionId=...`).
     pub source: String,
     /// The expected SHA-256 of the source file's bytes, in hex.
     pub sha256: Option<String>,
@@ -220,7 +232,38 @@ impl Config {
         let base_dir = path
             .parent()
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        Self::parse(&text, base_dir).with_context(|| format!("in config {}", path.display()))
+        let mut config = Self::parse(&text, base_dir)
+            .with_context(|| format!("in config {}", path.display()))?;
+        config.location = Some(Location::File(path.to_path_buf()));
+        Ok(config)
+    }
+
+    /// Reads and validates the config at `location`: a file, or an S3 object (whose
+    /// relative component sources resolve next to it in the bucket, and whose relative
+    /// local paths resolve against `$LAMBDA_TASK_ROOT` or the working directory).
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::load`], plus S3 errors.
+    pub fn fetch(location: &Location, fetcher: &Fetcher) -> anyhow::Result<Self> {
+        if let Location::File(path) = location {
+            return Self::load(path);
+        }
+        let fetched = fetcher.read(location)?;
+        let text = std::str::from_utf8(&fetched.bytes)
+            .with_context(|| format!("config {location} is not UTF-8"))?;
+        let base_dir = std::env::var_os("LAMBDA_TASK_ROOT").map_or_else(
+            || std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+            PathBuf::from,
+        );
+        let mut config: Self =
+            toml::from_str(text).with_context(|| format!("in config {location}"))?;
+        config.base_dir = base_dir;
+        config.location = Some(location.clone());
+        config
+            .validate()
+            .with_context(|| format!("in config {location}"))?;
+        Ok(config)
     }
 
     /// Parses and validates config text; relative sources resolve against `base_dir`.
@@ -299,9 +342,8 @@ impl Config {
                     files.guest
                 );
             }
-            if component.source.starts_with("s3://") {
-                bail!("components.{name}.source: S3 sources are not supported by this build yet");
-            }
+            Location::parse(&component.source, &self.source_base())
+                .with_context(|| format!("components.{name}.source"))?;
         }
         for (i, prefix) in self.strip_prefixes.iter().enumerate() {
             if !prefix.starts_with('/') || prefix.ends_with('/') {
@@ -380,10 +422,25 @@ impl Config {
         Ok(())
     }
 
-    /// The file a component's `source` points at.
+    /// Where a component's `source` points: a file (relative to the config's directory) or
+    /// an S3 object.
+    ///
+    /// # Panics
+    ///
+    /// Never for a validated config ([`Config::validate`] parses every source).
     #[must_use]
-    pub fn source_path(&self, component: &ComponentConfig) -> PathBuf {
-        self.resolve(&component.source)
+    pub fn source_location(&self, component: &ComponentConfig) -> Location {
+        Location::parse(&component.source, &self.source_base())
+            .expect("sources are checked by Config::validate")
+    }
+
+    /// What relative component sources resolve against: next to the config (in its S3
+    /// bucket, for an S3 config), else `base_dir`.
+    fn source_base(&self) -> Location {
+        match &self.location {
+            Some(location @ Location::S3 { .. }) => location.base(),
+            _ => Location::File(self.base_dir.clone()),
+        }
     }
 
     /// A path from the config, relative ones resolved against the config file's directory.
@@ -409,7 +466,7 @@ impl Config {
                 .map(|(k, v)| (k.clone(), v.clone())),
         );
         ComponentSpec {
-            path: self.source_path(component),
+            source: self.source_location(component),
             sha256: component.sha256.clone(),
             trust_precompiled: component.trust_precompiled,
             config: values,
@@ -468,7 +525,10 @@ mod tests {
         )
         .unwrap();
         let hello = &config.components["hello"];
-        assert_eq!(config.source_path(hello), PathBuf::from("/base/hello.wasm"));
+        assert_eq!(
+            config.source_location(hello),
+            Location::File(PathBuf::from("/base/hello.wasm"))
+        );
         assert_eq!(hello.config["greeting"], "Hi");
         assert_eq!(hello.limits(), Limits::default());
         assert_eq!(
@@ -479,8 +539,8 @@ mod tests {
         assert_eq!(config.routes[0].path, "/hello/{name}");
         let limited = &config.components["limited"];
         assert_eq!(
-            config.source_path(limited),
-            PathBuf::from("/abs/limited.wasm")
+            config.source_location(limited),
+            Location::File(PathBuf::from("/abs/limited.wasm"))
         );
         assert_eq!(
             limited.limits(),

@@ -4,13 +4,16 @@ use crate::App;
 use crate::component::Runtime;
 use crate::config::Config;
 use crate::event::{self, DecodeError};
-use crate::swap::{Reloader, Swap};
+use crate::fetch::Location;
+use crate::swap::{Outcome, Reloader, Swap};
 use anyhow::Context as _;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use lambda_runtime_api_client::body::Body;
+use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Environment variable naming the config file.
 pub const CONFIG_ENV: &str = "LAMINA_CONFIG";
@@ -23,70 +26,157 @@ const REQUIRED_ENV: [&str; 4] = [
     "AWS_LAMBDA_FUNCTION_VERSION",
 ];
 
-/// The config file: `$LAMINA_CONFIG`, else `$LAMBDA_TASK_ROOT/lamina.toml` (next to the
-/// `bootstrap`), else `/opt/lamina/lamina.toml` (a layer).
-#[must_use]
-pub fn config_path() -> PathBuf {
-    if let Some(path) = std::env::var_os(CONFIG_ENV) {
-        return PathBuf::from(path);
+/// The config: `$LAMINA_CONFIG` (a path or `s3://bucket/key`), else
+/// `$LAMBDA_TASK_ROOT/lamina.toml` (next to the `bootstrap`), else
+/// `/opt/lamina/lamina.toml` (a layer).
+///
+/// # Errors
+///
+/// When `$LAMINA_CONFIG` is a malformed `s3://` URL.
+pub fn config_location() -> anyhow::Result<Location> {
+    if let Some(text) = std::env::var_os(CONFIG_ENV) {
+        let text = text.to_string_lossy();
+        let cwd = Location::File(std::env::current_dir().unwrap_or_default());
+        return Location::parse(&text, &cwd).with_context(|| format!("${CONFIG_ENV}"));
     }
     if let Some(root) = std::env::var_os("LAMBDA_TASK_ROOT") {
         let path = PathBuf::from(root).join("lamina.toml");
         if path.exists() {
-            return path;
+            return Ok(Location::File(path));
         }
     }
-    PathBuf::from("/opt/lamina/lamina.toml")
+    Ok(Location::File(PathBuf::from("/opt/lamina/lamina.toml")))
 }
 
-/// Runs the Lambda loop over the config at `config_path` until the Runtime API goes away.
+/// Runs the Lambda loop over the config at `config` until the Runtime API goes away.
 ///
 /// If the config or a component fails to load, the error is reported to the Runtime API's
 /// `/runtime/init/error` (so Lambda shows it as an init failure) and returned. With
-/// `reload-interval` set, changed files are picked up between invocations.
+/// `reload-interval` set, changed sources are picked up between invocations; with
+/// `admin-events` set, `{"lamina": {"reload": true}}` checks them at once.
 ///
 /// # Errors
 ///
 /// When a required Lambda environment variable is missing, the app cannot be built, or the
 /// runtime loop fails.
-pub async fn run(config_path: PathBuf) -> anyhow::Result<()> {
+pub async fn run(config: Location) -> anyhow::Result<()> {
     if let Some(missing) = REQUIRED_ENV.iter().find(|v| std::env::var_os(v).is_none()) {
         anyhow::bail!(
             "{missing} is not set: `lamina lambda` runs inside AWS Lambda or an emulator of its \
              Runtime API (use `lamina serve` or `lamina invoke` locally)"
         );
     }
+    let started = std::time::Instant::now();
     let loaded = (|| {
         let runtime = Runtime::new()?;
-        let config = Config::load(&config_path)?;
-        let app = App::from_config(&config, &runtime)?;
-        anyhow::Ok((runtime, config, app))
+        let parsed = Config::fetch(&config, runtime.fetcher())?;
+        let app = App::from_config(&parsed, &runtime)?;
+        anyhow::Ok((runtime, parsed, app))
     })();
-    let (runtime, config, app) = match loaded {
+    let (runtime, parsed, app) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => {
             report_init_error(&error).await;
             return Err(error);
         }
     };
+    tracing::info!(config = %config, took = ?started.elapsed(), "ready");
     let swap = Arc::new(Swap::new(app));
-    let reloader = config.reload_interval.map(|interval| {
-        Arc::new(Reloader::new(
-            config_path,
-            runtime,
-            swap.clone(),
-            interval.0,
-        ))
-    });
+    let interval = parsed.reload_interval.map(|t| t.0);
+    // Without `reload-interval` the reloader only serves admin events.
+    let reloader = Arc::new(Reloader::new(
+        config,
+        runtime,
+        swap.clone(),
+        interval.unwrap_or(Duration::MAX),
+    ));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
-        if let Some(reloader) = &reloader {
+        if interval.is_some() {
             reloader.maybe_check();
         }
         let app = swap.current();
-        async move { invoke(&app, &event).await }
+        let reloader = reloader.clone();
+        async move {
+            match admin_command(event.payload.get()) {
+                Some(command) => admin(&app, &reloader, command).await,
+                None => invoke(&app, &event).await,
+            }
+        }
     }))
     .await
     .map_err(|e| anyhow::anyhow!("Lambda runtime loop failed: {e}"))
+}
+
+/// A direct invocation addressed to the host rather than to a route.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminEvent {
+    lamina: AdminCommand,
+}
+
+/// What an admin event asks for.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminCommand {
+    /// Check every source now and swap in what changed.
+    reload: bool,
+}
+
+/// The admin command in `payload`, if it is an admin event (`{"lamina": {...}}` and
+/// nothing else); any other payload goes to event decoding.
+fn admin_command(payload: &str) -> Option<AdminCommand> {
+    if !payload.contains("\"lamina\"") {
+        return None;
+    }
+    serde_json::from_str::<AdminEvent>(payload)
+        .ok()
+        .map(|e| e.lamina)
+}
+
+/// Answers an admin event: refused unless the config enables them; otherwise runs the
+/// check on a blocking thread and reports what serves now.
+async fn admin(
+    app: &App,
+    reloader: &Arc<Reloader>,
+    command: AdminCommand,
+) -> Result<Box<RawValue>, Diagnostic> {
+    if !app.admin_events() {
+        return Err(Diagnostic {
+            error_type: "Lamina.AdminDisabled".to_owned(),
+            error_message: "admin events are off: set `admin-events = true` in the config to \
+                            allow {\"lamina\": {\"reload\": true}}"
+                .to_owned(),
+        });
+    }
+    let outcome = if command.reload {
+        let reloader = reloader.clone();
+        tokio::task::spawn_blocking(move || reloader.reload_if_changed())
+            .await
+            .map_err(|e| Diagnostic {
+                error_type: "Lamina.Internal".to_owned(),
+                error_message: format!("reload check failed: {e}"),
+            })?
+    } else {
+        Outcome::Unchanged
+    };
+    let serving = reloader.serving();
+    let components: serde_json::Map<String, serde_json::Value> = serving
+        .components()
+        .iter()
+        .map(|(name, c)| {
+            (
+                name.clone(),
+                serde_json::json!({"sha256": c.digest(), "kind": c.kind().as_str(), "code": c.code_source().as_str()}),
+            )
+        })
+        .collect();
+    let reply = serde_json::json!({
+        "lamina": {"reload": format!("{outcome:?}").to_lowercase(), "components": components}
+    });
+    RawValue::from_string(reply.to_string()).map_err(|e| Diagnostic {
+        error_type: "Lamina.Internal".to_owned(),
+        error_message: e.to_string(),
+    })
 }
 
 /// Handles one invocation: decode, run the pipeline, encode.

@@ -53,6 +53,7 @@ pub mod cors;
 pub mod dev;
 pub mod error;
 pub mod event;
+pub mod fetch;
 pub mod lambda;
 pub mod limits;
 pub mod request;

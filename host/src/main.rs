@@ -2,10 +2,11 @@
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use lamina::fetch::Location;
 use lamina::swap::{Reloader, Swap};
 use lamina::{App, Config, Runtime, event};
 use std::io::Read as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,9 +29,9 @@ enum Command {
     Lambda,
     /// Serve the config over plain HTTP on loopback, for development.
     Serve {
-        /// The config file.
-        #[arg(long, short)]
-        config: PathBuf,
+        /// The config: a file or s3://bucket/key.
+        #[arg(long, short, value_parser = parse_location)]
+        config: Location,
         /// The port (0 picks a free one; the address is printed).
         #[arg(long, short, default_value_t = 3000)]
         port: u16,
@@ -38,16 +39,17 @@ enum Command {
     /// Send one Lambda event (a JSON file, or - for stdin) through the pipeline and print
     /// the response JSON the function would return.
     Invoke {
-        /// The config file.
-        #[arg(long, short)]
-        config: PathBuf,
+        /// The config: a file or s3://bucket/key.
+        #[arg(long, short, value_parser = parse_location)]
+        config: Location,
         /// The event file.
         event: PathBuf,
     },
     /// Load the config and every component, and list what would be served.
     Check {
-        /// The config file.
-        config: PathBuf,
+        /// The config: a file or s3://bucket/key.
+        #[arg(value_parser = parse_location)]
+        config: Location,
     },
     /// Precompile a component for this host (loads without JIT compilation at cold start).
     Compile {
@@ -79,9 +81,15 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn load(config: &Path) -> anyhow::Result<App> {
+/// A config argument: `s3://bucket/key`, or a path (relative to the working directory).
+fn parse_location(text: &str) -> Result<Location, String> {
+    let cwd = Location::File(std::env::current_dir().map_err(|e| e.to_string())?);
+    Location::parse(text, &cwd).map_err(|e| format!("{e:#}"))
+}
+
+fn load(config: &Location) -> anyhow::Result<App> {
     let runtime = Runtime::new()?;
-    let config = Config::load(config)?;
+    let config = Config::fetch(config, runtime.fetcher())?;
     App::from_config(&config, &runtime)
 }
 
@@ -94,11 +102,11 @@ fn current_thread() -> anyhow::Result<tokio::runtime::Runtime> {
 fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Lambda => {
-            current_thread()?.block_on(lamina::lambda::run(lamina::lambda::config_path()))
+            current_thread()?.block_on(lamina::lambda::run(lamina::lambda::config_location()?))
         }
         Command::Serve { config, port } => {
             let runtime = Runtime::new()?;
-            let app = App::from_config(&Config::load(&config)?, &runtime)?;
+            let app = App::from_config(&Config::fetch(&config, runtime.fetcher())?, &runtime)?;
             let swap = Arc::new(Swap::new(app));
             // Development: look at the files twice a second and swap in what changed.
             let reloader = Arc::new(Reloader::new(
@@ -115,7 +123,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                     .await
                     .with_context(|| format!("binding 127.0.0.1:{port}"))?;
                 let addr = listener.local_addr()?;
-                println!("lamina: serving {} on http://{addr}", config.display());
+                println!("lamina: serving {config} on http://{addr}");
                 tokio::spawn(async move {
                     let mut tick = tokio::time::interval(Duration::from_millis(250));
                     loop {
@@ -156,22 +164,22 @@ fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Check { config: path } => {
-            let config = Config::load(&path)?;
-            let app = App::from_config(&config, &Runtime::new()?)?;
-            println!("{}: ok", path.display());
+            let runtime = Runtime::new()?;
+            let config = Config::fetch(&path, runtime.fetcher())?;
+            let app = App::from_config(&config, &runtime)?;
+            println!("{path}: ok");
+            match runtime.cache() {
+                Some(cache) => println!("compile cache: {}", cache.dir().display()),
+                None => println!("compile cache: off"),
+            }
             for (name, handler) in app.components() {
                 let component = &config.components[name];
-                let source = config.source_path(component);
+                let source = config.source_location(component);
                 println!(
-                    "component {name} ({}): {} sha256={} {}",
+                    "component {name} ({}): {source} sha256={} code={}",
                     handler.kind().as_str(),
-                    source.display(),
                     handler.digest(),
-                    if handler.precompiled() {
-                        "precompiled"
-                    } else {
-                        "compiled"
-                    }
+                    handler.code_source().as_str(),
                 );
                 let limits = handler.limits();
                 println!(

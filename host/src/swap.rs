@@ -1,19 +1,21 @@
 //! Hot swap: the current [`App`] behind an atomic pointer, and the reloader that replaces
-//! it when the config or a component file changes.
+//! it when the config or a component changes, wherever they live (files, S3).
 //!
-//! A new version is read, verified, compiled and pre-instantiated off the request path
-//! (a blocking thread), as a whole new `App`; only then is the pointer swapped. Requests in
-//! flight keep the `Arc<App>` they started with. A version that fails any step is logged
-//! and the previous one keeps serving; a later change is tried again.
+//! A new version is fetched, verified, compiled (or taken from the compile cache) and
+//! pre-instantiated off the request path (a blocking thread), as a whole new `App`; only
+//! then is the pointer swapped. Requests in flight keep the `Arc<App>` they started with. A
+//! version that fails any step is logged and the previous one keeps serving; a later change
+//! is tried again. A source that cannot be checked (S3 unreachable) skips the check: the
+//! current version keeps serving, and the next check tries again.
 
 use crate::App;
 use crate::component::Runtime;
 use crate::config::Config;
+use crate::fetch::{Location, Tag};
 use arc_swap::ArcSwap;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 /// The app requests are served from right now.
 pub struct Swap {
@@ -41,53 +43,39 @@ impl Swap {
     }
 }
 
-/// What a file looked like when it was last loaded: its size and modification time.
-type Fingerprint = Option<(u64, SystemTime)>;
-
-fn fingerprint(path: &Path) -> Fingerprint {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.len(), meta.modified().ok()?))
-}
-
-/// The files a config depends on: itself and every component source.
-fn watched(config_path: &Path) -> Vec<(PathBuf, Fingerprint)> {
-    let mut files = vec![config_path.to_path_buf()];
-    if let Ok(config) = Config::load(config_path) {
-        files.extend(config.components.values().map(|c| config.source_path(c)));
-    }
-    files
-        .into_iter()
-        .map(|p| {
-            let f = fingerprint(&p);
-            (p, f)
-        })
-        .collect()
+/// What a check found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every source is as it was.
+    Unchanged,
+    /// Something changed and the new version is serving.
+    Swapped,
+    /// Something changed and the new version failed to load; the previous one serves.
+    Rejected,
+    /// A source could not be checked; nothing was changed.
+    Unreachable,
 }
 
 /// Watches a config and its components and swaps in a new [`App`] when they change.
 pub struct Reloader {
-    config_path: PathBuf,
+    config: Location,
     runtime: Runtime,
     swap: Arc<Swap>,
-    seen: Mutex<Vec<(PathBuf, Fingerprint)>>,
+    /// The sources of the version last tried, and the version of each.
+    seen: Mutex<Vec<(Location, Tag)>>,
     interval: Duration,
     last_check: Mutex<Instant>,
     checking: AtomicBool,
 }
 
 impl Reloader {
-    /// A reloader for the app `swap` serves, loaded from `config_path`; `interval` is how
-    /// often [`Reloader::maybe_check`] looks at the files.
+    /// A reloader for the app `swap` serves, loaded from `config`; `interval` is how often
+    /// [`Reloader::maybe_check`] looks at the sources.
     #[must_use]
-    pub fn new(
-        config_path: PathBuf,
-        runtime: Runtime,
-        swap: Arc<Swap>,
-        interval: Duration,
-    ) -> Self {
-        let seen = watched(&config_path);
+    pub fn new(config: Location, runtime: Runtime, swap: Arc<Swap>, interval: Duration) -> Self {
+        let seen = watched(&config, &runtime).unwrap_or_default();
         Self {
-            config_path,
+            config,
             runtime,
             swap,
             seen: Mutex::new(seen),
@@ -97,52 +85,66 @@ impl Reloader {
         }
     }
 
-    /// Checks the files now and swaps in a new app if they changed and it loads. Blocking:
-    /// call it off the async runtime. Returns whether a new app is now serving.
-    pub fn reload_if_changed(&self) -> bool {
-        let now = watched(&self.config_path);
+    /// Checks the sources now and swaps in a new app if they changed and it loads.
+    /// Blocking: call it off the async runtime.
+    pub fn reload_if_changed(&self) -> Outcome {
+        let now = match watched(&self.config, &self.runtime) {
+            Ok(now) => now,
+            Err(error) => {
+                tracing::warn!(
+                    config = %self.config,
+                    error = %format!("{error:#}"),
+                    "could not check for a new version; the current one keeps serving"
+                );
+                return Outcome::Unreachable;
+            }
+        };
         {
-            let mut seen = self
-                .seen
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
             if *seen == now {
-                return false;
+                return Outcome::Unchanged;
             }
             // Remember this state even if it fails to load, so a broken upload is reported
             // once, not on every poll; the next change is tried again.
             *seen = now;
         }
         let started = Instant::now();
-        let loaded =
-            Config::load(&self.config_path).and_then(|c| App::from_config(&c, &self.runtime));
+        let loaded = Config::fetch(&self.config, self.runtime.fetcher())
+            .and_then(|c| App::from_config(&c, &self.runtime));
         match loaded {
             Ok(app) => {
                 let old = self.swap.current();
-                for (name, handler) in app.components() {
-                    let before = old.components().get(name).map(|h| h.digest().to_owned());
-                    if before.as_deref() != Some(handler.digest()) {
+                for (name, component) in app.components() {
+                    let before = old.components().get(name).map(|c| c.digest().to_owned());
+                    if before.as_deref() != Some(component.digest()) {
                         tracing::info!(
                             component = name.as_str(),
                             old_sha256 = before.as_deref().unwrap_or("none"),
-                            new_sha256 = handler.digest(),
+                            new_sha256 = component.digest(),
+                            code = component.code_source().as_str(),
                             "component swapped"
                         );
                     }
                 }
                 self.swap.replace(app);
-                tracing::info!(config = %self.config_path.display(), took = ?started.elapsed(), "new version serving");
-                true
+                tracing::info!(config = %self.config, took = ?started.elapsed(), "new version serving");
+                Outcome::Swapped
             }
             Err(error) => {
                 tracing::error!(
-                    config = %self.config_path.display(),
+                    config = %self.config,
                     error = %format!("{error:#}"),
                     "new version rejected; the previous one keeps serving"
                 );
-                false
+                Outcome::Rejected
             }
         }
+    }
+
+    /// The app serving now.
+    #[must_use]
+    pub fn serving(&self) -> Arc<App> {
+        self.swap.current()
     }
 
     /// If the poll interval has passed since the last check, checks in the background
@@ -153,7 +155,7 @@ impl Reloader {
             let mut last = self
                 .last_check
                 .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+                .unwrap_or_else(PoisonError::into_inner);
             if last.elapsed() < self.interval {
                 return;
             }
@@ -168,4 +170,23 @@ impl Reloader {
             this.checking.store(false, Ordering::Release);
         });
     }
+}
+
+/// The sources a config depends on (itself and every component) and the version of each.
+///
+/// # Errors
+///
+/// When a source cannot be checked (a missing file, S3 unreachable).
+fn watched(config: &Location, runtime: &Runtime) -> anyhow::Result<Vec<(Location, Tag)>> {
+    let fetcher = runtime.fetcher();
+    let mut out = vec![(config.clone(), fetcher.tag(config)?)];
+    // A config that does not parse is still watched (itself): fixing it is a change.
+    if let Ok(parsed) = Config::fetch(config, fetcher) {
+        for component in parsed.components.values() {
+            let location = parsed.source_location(component);
+            let tag = fetcher.tag(&location)?;
+            out.push((location, tag));
+        }
+    }
+    Ok(out)
 }

@@ -1,7 +1,9 @@
 //! The one `Engine` and `Linker` a process uses for every component and every version.
 
 use super::bindings::Handler;
+use super::cache::CompileCache;
 use super::state::State;
+use crate::fetch::Fetcher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -19,6 +21,10 @@ pub struct Runtime {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<State>,
     pub(crate) ticker: Arc<Ticker>,
+    /// Reads sources: files, and S3 objects (conditionally, keeping what it fetched).
+    pub(crate) fetcher: Arc<Fetcher>,
+    /// Where compiled components are kept; `None` when off.
+    pub(crate) cache: Option<Arc<CompileCache>>,
 }
 
 /// How often the engine's epoch advances: the granularity of request timeouts.
@@ -58,8 +64,9 @@ impl Drop for Ticker {
 }
 
 impl Runtime {
-    /// Builds the engine (Cranelift, pooling allocator, copy-on-write memory images) and
-    /// links WASI p2 and the `lamina:http` imports.
+    /// Builds the engine (Cranelift, pooling allocator, copy-on-write memory images), links
+    /// WASI p2 and the `lamina:http` imports, and opens the compile cache
+    /// (`$LAMINA_CACHE_DIR`, default `lamina-cache` in the temp directory, `off` for none).
     ///
     /// # Errors
     ///
@@ -81,11 +88,39 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         Handler::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)?;
         let ticker = Arc::new(Ticker::start(engine.clone())?);
+        let cache = CompileCache::from_env(&engine).map(Arc::new);
         Ok(Self {
             engine,
             linker,
             ticker,
+            fetcher: Arc::new(Fetcher::default()),
+            cache,
         })
+    }
+
+    /// This runtime with the compile cache in `dir` (`None`: no cache), for tests and
+    /// benchmarks that need a known cache state.
+    ///
+    /// # Errors
+    ///
+    /// As [`CompileCache::open`].
+    pub fn with_cache_dir(mut self, dir: Option<&std::path::Path>) -> anyhow::Result<Self> {
+        self.cache = dir
+            .map(|dir| CompileCache::open(dir, &self.engine).map(Arc::new))
+            .transpose()?;
+        Ok(self)
+    }
+
+    /// The compile cache, when on.
+    #[must_use]
+    pub fn cache(&self) -> Option<&CompileCache> {
+        self.cache.as_deref()
+    }
+
+    /// The fetcher that reads sources.
+    #[must_use]
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
     }
 
     /// The wasmtime engine, e.g. for `Component::serialize` compatibility checks.

@@ -1,23 +1,47 @@
-//! Loading a component from disk: digest check, then compile (`.wasm`) or deserialize
-//! (`.cwasm`), then pre-instantiation against the host's linker.
+//! Loading a component: fetch, digest check, then native code from the first place that
+//! has it — the source itself (a pinned or trusted `.cwasm`), the compile cache, or
+//! Cranelift — then pre-instantiation against the host's linker.
 
 use super::Pre;
 use super::bindings::{HandlerPre, MiddlewarePre};
 use super::engine::Runtime;
+use crate::fetch::Location;
 use anyhow::{Context as _, bail};
 use sha2::{Digest as _, Sha256};
 use std::fmt::Write as _;
-use std::path::Path;
 use wasmtime::Precompiled;
 use wasmtime::component::Component;
+
+/// Where a component's native code came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeSource {
+    /// The source was a precompiled `.cwasm` (pinned or trusted).
+    Precompiled,
+    /// The compile cache had it: mapped from disk, no compilation.
+    Cache,
+    /// Compiled by Cranelift now (and stored in the cache when it is on).
+    Compiled,
+}
+
+impl CodeSource {
+    /// `precompiled`, `cache` or `compiled`, as logs and `lamina check` spell it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Precompiled => "precompiled",
+            Self::Cache => "cache",
+            Self::Compiled => "compiled",
+        }
+    }
+}
 
 /// A component ready to instantiate, and what was loaded.
 pub(crate) struct Loaded {
     pub(crate) pre: Pre,
-    /// SHA-256 of the file's bytes, hex.
+    /// SHA-256 of the source's bytes, hex.
     pub(crate) digest: String,
-    /// Whether the file was a precompiled `.cwasm`.
-    pub(crate) precompiled: bool,
+    /// Where the native code came from.
+    pub(crate) code: CodeSource,
 }
 
 /// Hex SHA-256 of `bytes`, as `sha256` pins in the config spell it.
@@ -35,53 +59,59 @@ fn anyhow_err<T>(result: wasmtime::Result<T>) -> anyhow::Result<T> {
     result.map_err(anyhow::Error::from)
 }
 
-/// Loads the component at `path`.
+/// Loads the component at `location`.
 ///
 /// `pin` is the expected SHA-256 (hex); `trust_precompiled` allows a `.cwasm` without one.
 ///
 /// # Errors
 ///
-/// Unreadable file; digest mismatch (naming both digests); an unpinned, untrusted `.cwasm`;
-/// a `.cwasm` from another wasmtime version or engine configuration; bytes that are not a
-/// component; a component that imports something the host does not provide or exports
-/// neither `lamina:http/request-handler` nor `lamina:http/request-middleware`.
+/// Unreadable source (missing file, S3 error); digest mismatch (naming both digests); an
+/// unpinned, untrusted `.cwasm`; a `.cwasm` from another wasmtime version or engine
+/// configuration; bytes that are not a component; a component that imports something the
+/// host does not provide or exports neither `lamina:http/request-handler` nor
+/// `lamina:http/request-middleware`.
 pub(crate) fn load(
     runtime: &Runtime,
-    path: &Path,
+    location: &Location,
     pin: Option<&str>,
     trust_precompiled: bool,
 ) -> anyhow::Result<Loaded> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = runtime.fetcher.read(location)?.bytes;
     let digest = sha256_hex(&bytes);
     if let Some(pin) = pin
         && !pin.eq_ignore_ascii_case(&digest)
     {
-        bail!("sha256 mismatch: the config pins {pin}, the file has {digest}");
+        bail!("sha256 mismatch: the config pins {pin}, the source has {digest}");
     }
-    let precompiled = match wasmtime::Engine::detect_precompiled(&bytes) {
-        Some(Precompiled::Component) => true,
-        Some(Precompiled::Module) => {
-            bail!("this is a precompiled core module, not a component")
+    let (component, code) = match wasmtime::Engine::detect_precompiled(&bytes) {
+        Some(Precompiled::Module) => bail!("this is a precompiled core module, not a component"),
+        Some(Precompiled::Component) => {
+            if pin.is_none() && !trust_precompiled {
+                bail!(
+                    "refusing to load a precompiled .cwasm without a sha256 pin: precompiled code \
+                     runs as trusted native code (pin its digest {digest} or set trust-precompiled = true)"
+                );
+            }
+            // SAFETY: `Component::deserialize` trusts that the bytes are a wasmtime artifact
+            // that has not been tampered with. They are either pinned by digest (checked
+            // above) or explicitly trusted by the operator in the config; wasmtime still
+            // checks the version and engine-configuration header and rejects a foreign
+            // artifact.
+            #[allow(unsafe_code)]
+            let component = anyhow_err(unsafe { Component::deserialize(&runtime.engine, &bytes) })
+                .context(
+                    "loading precompiled component (rebuild it with this host's `lamina compile`)",
+                )?;
+            (component, CodeSource::Precompiled)
         }
-        None => false,
-    };
-    let component = if precompiled {
-        if pin.is_none() && !trust_precompiled {
-            bail!(
-                "refusing to load a precompiled .cwasm without a sha256 pin: precompiled code \
-                 runs as trusted native code (pin its digest {digest} or set trust-precompiled = true)"
-            );
-        }
-        // SAFETY: `Component::deserialize` trusts that the bytes are a wasmtime artifact
-        // that has not been tampered with. They are either pinned by digest (checked above)
-        // or explicitly trusted by the operator in the config; wasmtime still checks the
-        // version and engine-configuration header and rejects a foreign artifact.
-        #[allow(unsafe_code)]
-        anyhow_err(unsafe { Component::deserialize(&runtime.engine, &bytes) }).context(
-            "loading precompiled component (rebuild it with this host's `lamina compile`)",
-        )?
-    } else {
-        anyhow_err(Component::new(&runtime.engine, &bytes)).context("compiling component")?
+        None => match runtime
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.get(&runtime.engine, &digest))
+        {
+            Some(component) => (component, CodeSource::Cache),
+            None => (compile(runtime, &bytes, &digest)?, CodeSource::Compiled),
+        },
     };
     let instance_pre = anyhow_err(runtime.linker.instantiate_pre(&component))
         .context("linking component (it imports something this host does not provide)")?;
@@ -98,9 +128,32 @@ pub(crate) fn load(
             ),
         },
     };
-    Ok(Loaded {
-        pre,
-        digest,
-        precompiled,
-    })
+    Ok(Loaded { pre, digest, code })
+}
+
+/// Compiles `bytes` with Cranelift. With the cache on, the artifact is stored and loaded
+/// back from its file (so its code is file-backed, like a cache hit); a cache that cannot be
+/// written is logged and skipped.
+fn compile(runtime: &Runtime, bytes: &[u8], digest: &str) -> anyhow::Result<Component> {
+    let Some(cache) = &runtime.cache else {
+        return anyhow_err(Component::new(&runtime.engine, bytes)).context("compiling component");
+    };
+    let compiled =
+        anyhow_err(runtime.engine.precompile_component(bytes)).context("compiling component")?;
+    match cache.put(digest, &compiled) {
+        Ok(_) => {
+            if let Some(component) = cache.get(&runtime.engine, digest) {
+                return Ok(component);
+            }
+        }
+        Err(error) => tracing::warn!(
+            dir = %cache.dir().display(),
+            error = %format!("{error:#}"),
+            "could not write the compile cache"
+        ),
+    }
+    // SAFETY: `compiled` was produced by this engine a moment ago.
+    #[allow(unsafe_code)]
+    anyhow_err(unsafe { Component::deserialize(&runtime.engine, &compiled) })
+        .context("loading the compiled component")
 }

@@ -6,18 +6,21 @@
 //! a deadline per call, and every failure mapped to an [`Error`].
 
 mod bindings;
+mod cache;
 mod convert;
 mod engine;
 mod loader;
 mod middleware;
 mod state;
 
+pub use cache::{CACHE_ENV, CompileCache};
 pub(crate) use convert::RouteInfo;
 pub use engine::{EngineTuning, Runtime};
-pub use loader::sha256_hex;
+pub use loader::{CodeSource, sha256_hex};
 pub(crate) use middleware::{Entered, Flow};
 
 use crate::error::Error;
+use crate::fetch::Location;
 use crate::limits::{Grants, Limits};
 use crate::request::{Context, Request};
 use crate::response::Response;
@@ -33,10 +36,10 @@ use wasmtime::{Store, Trap};
 
 /// Everything needed to load one component: where it is, how it is verified, what it may
 /// read and consume. (No `Debug`: `config` holds secrets.)
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct ComponentSpec {
-    /// The `.wasm` or `.cwasm` file.
-    pub path: PathBuf,
+    /// Where the `.wasm` or `.cwasm` is: a file or an S3 object.
+    pub source: Location,
     /// Expected SHA-256 of the file, hex.
     pub sha256: Option<String>,
     /// Load a `.cwasm` without a pin.
@@ -50,12 +53,16 @@ pub struct ComponentSpec {
 }
 
 impl ComponentSpec {
-    /// A spec for `path` with default limits and no grants.
+    /// A spec for the file at `path` with default limits and no grants.
     #[must_use]
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
-            path: path.into(),
-            ..Self::default()
+            source: Location::File(path.into()),
+            sha256: None,
+            trust_precompiled: false,
+            config: BTreeMap::new(),
+            limits: Limits::default(),
+            grants: Grants::default(),
         }
     }
 }
@@ -94,7 +101,7 @@ pub struct Component {
     limits: Limits,
     grants: Grants,
     digest: String,
-    precompiled: bool,
+    code: CodeSource,
     /// Keeps the epoch advancing while this component can be called.
     _ticker: Arc<engine::Ticker>,
 }
@@ -122,7 +129,7 @@ impl Component {
     pub fn load(runtime: &Runtime, name: &str, spec: &ComponentSpec) -> anyhow::Result<Self> {
         let loaded = loader::load(
             runtime,
-            &spec.path,
+            &spec.source,
             spec.sha256.as_deref(),
             spec.trust_precompiled,
         )?;
@@ -133,7 +140,7 @@ impl Component {
             limits: spec.limits.clone(),
             grants: spec.grants.clone(),
             digest: loaded.digest,
-            precompiled: loaded.precompiled,
+            code: loaded.code,
             _ticker: runtime.ticker.clone(),
         })
     }
@@ -174,7 +181,13 @@ impl Component {
     /// Whether it was loaded from a precompiled `.cwasm`.
     #[must_use]
     pub fn precompiled(&self) -> bool {
-        self.precompiled
+        self.code == CodeSource::Precompiled
+    }
+
+    /// Where its native code came from: a `.cwasm` source, the compile cache, or Cranelift.
+    #[must_use]
+    pub fn code_source(&self) -> CodeSource {
+        self.code
     }
 
     /// Calls a handler component with `request` in a fresh instance.

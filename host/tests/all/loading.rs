@@ -1,8 +1,8 @@
 //! Loading components and configs: digests, precompiled artifacts, bad bytes, bad configs.
 
 use crate::support::{guest, runtime, temp_dir, test_config_file};
-use lamina::component::{ComponentSpec, sha256_hex};
-use lamina::{App, Component, Config};
+use lamina::component::{CodeSource, ComponentSpec, EngineTuning, sha256_hex};
+use lamina::{App, Component, Config, Runtime};
 use std::path::Path;
 use std::process::Command;
 
@@ -34,7 +34,7 @@ fn sha256_pins_are_checked_before_compiling() {
     let error = error_of(load(&path, Some(&wrong), false));
     assert_eq!(
         error,
-        format!("sha256 mismatch: the config pins {wrong}, the file has {digest}")
+        format!("sha256 mismatch: the config pins {wrong}, the source has {digest}")
     );
 }
 
@@ -76,6 +76,102 @@ fn precompiled_components_need_a_pin_or_explicit_trust() {
     let path = dir.join("tampered.cwasm");
     std::fs::write(&path, &tampered).unwrap();
     assert!(error_of(load(&path, Some(&digest), false)).starts_with("sha256 mismatch"));
+}
+
+/// A `.cwasm` of `hello` from an engine configured differently from the host's (no epoch
+/// interruption): a foreign artifact.
+fn foreign_cwasm() -> Vec<u8> {
+    let other = Runtime::with_tuning(&EngineTuning {
+        epoch_interruption: false,
+        ..EngineTuning::default()
+    })
+    .unwrap();
+    other
+        .engine()
+        .precompile_component(&std::fs::read(guest("hello")).unwrap())
+        .unwrap()
+}
+
+#[test]
+fn a_foreign_precompiled_artifact_is_rejected_with_what_to_do() {
+    let dir = temp_dir("foreign");
+    let path = dir.join("foreign.cwasm");
+    let bytes = foreign_cwasm();
+    std::fs::write(&path, &bytes).unwrap();
+    let error = error_of(load(&path, Some(&sha256_hex(&bytes)), false));
+    assert!(
+        error.contains("rebuild it with this host's `lamina compile`"),
+        "{error}"
+    );
+}
+
+#[test]
+fn the_compile_cache_skips_compilation_and_replaces_entries_that_do_not_load() {
+    let dir = temp_dir("compile-cache");
+    let _ = std::fs::remove_dir_all(&dir);
+    let runtime = Runtime::new().unwrap().with_cache_dir(Some(&dir)).unwrap();
+    let spec = ComponentSpec::new(guest("hello"));
+    let load = || Component::load(&runtime, "hello", &spec).unwrap();
+
+    let first = load();
+    assert_eq!(first.code_source(), CodeSource::Compiled);
+    let entry = runtime.cache().unwrap().path(first.digest());
+    assert!(entry.exists(), "{} was written", entry.display());
+    assert!(
+        entry
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with(first.digest()),
+        "entries are named by the source digest"
+    );
+    assert_eq!(load().code_source(), CodeSource::Cache);
+    // No temporary files are left behind.
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+
+    // An entry from another engine configuration, or damaged bytes, under the right name:
+    // detected by wasmtime's header check, recompiled from the .wasm and replaced.
+    for planted in [foreign_cwasm(), b"not an artifact".to_vec()] {
+        std::fs::write(&entry, &planted).unwrap();
+        let reloaded = load();
+        assert_eq!(reloaded.code_source(), CodeSource::Compiled);
+        assert_ne!(std::fs::read(&entry).unwrap(), planted);
+        assert_eq!(load().code_source(), CodeSource::Cache);
+    }
+    // The cached component serves like a compiled one.
+    let config = Config::parse(
+        &format!(
+            "[components.hello]\nsource = {:?}\n[[routes]]\nmethod = \"GET\"\npath = \"/hello/{{name}}\"\ncomponent = \"hello\"\n",
+            guest("hello").display().to_string()
+        ),
+        "/".into(),
+    )
+    .unwrap();
+    let app = App::from_config(&config, &runtime).unwrap();
+    assert_eq!(app.components()["hello"].code_source(), CodeSource::Cache);
+    let res = crate::support::block_on(app.handle(crate::support::request("GET", "/hello/cache")));
+    assert_eq!(res.status, 200);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_cache_directory_others_can_write_to_is_refused() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = temp_dir("open-cache");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let error = format!(
+        "{:#}",
+        Runtime::new()
+            .unwrap()
+            .with_cache_dir(Some(&dir))
+            .err()
+            .unwrap()
+    );
+    assert!(error.contains("can be written by other users"), "{error}");
 }
 
 #[test]
