@@ -250,7 +250,16 @@ impl Config {
             return Self::load(path);
         }
         let fetched = fetcher.read(location)?;
-        let text = std::str::from_utf8(&fetched.bytes)
+        Self::from_bytes(location, &fetched.bytes)
+    }
+
+    /// Parses and validates config bytes read from `location` (see [`Config::fetch`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::parse`].
+    pub fn from_bytes(location: &Location, bytes: &[u8]) -> anyhow::Result<Self> {
+        let text = std::str::from_utf8(bytes)
             .with_context(|| format!("config {location} is not UTF-8"))?;
         let base_dir = std::env::var_os("LAMBDA_TASK_ROOT").map_or_else(
             || std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),

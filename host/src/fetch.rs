@@ -206,6 +206,23 @@ impl Fetcher {
         }
     }
 
+    /// [`Fetcher::read`], with a missing file or object as `None` rather than an error.
+    ///
+    /// # Errors
+    ///
+    /// As [`Fetcher::read`], for every other failure.
+    pub fn read_if_present(&self, location: &Location) -> anyhow::Result<Option<Fetched>> {
+        match location {
+            Location::File(path) if !path.exists() => Ok(None),
+            Location::File(_) => self.read(location).map(Some),
+            Location::S3 { .. } => match self.s3()?.fetch(location) {
+                Ok(fetched) => Ok(Some(fetched)),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(anyhow::Error::new(e).context(format!("checking {location}"))),
+            },
+        }
+    }
+
     /// The artifact's current version, as cheaply as the source allows: file metadata, or a
     /// conditional `GET` that costs a `304` when the object has not changed. Blocking.
     ///
@@ -223,6 +240,25 @@ impl Fetcher {
                 Err(object_store::Error::NotFound { .. }) => Ok(Tag::Missing),
                 Err(e) => Err(anyhow::Error::new(e).context(format!("checking {location}"))),
             },
+        }
+    }
+
+    /// The version of `location` as last read, without a request: file metadata, or the
+    /// ETag an earlier S3 read saw. `None` when an S3 object has not been read yet.
+    #[must_use]
+    pub fn known_tag(&self, location: &Location) -> Option<Tag> {
+        match location {
+            Location::File(path) => match std::fs::metadata(path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(Tag::Missing),
+                _ => file_tag(path).ok(),
+            },
+            Location::S3 { .. } => self.s3.get().and_then(|s3| {
+                s3.recent
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(location)
+                    .map(|f| f.tag.clone())
+            }),
         }
     }
 
@@ -246,7 +282,8 @@ fn file_tag(path: &Path) -> anyhow::Result<Tag> {
 /// S3 access: a two-thread runtime for the requests, a client per bucket, and the last
 /// bytes seen per object (for conditional requests).
 struct S3 {
-    runtime: tokio::runtime::Runtime,
+    /// Always `Some` until dropped.
+    runtime: Option<tokio::runtime::Runtime>,
     stores: Mutex<HashMap<String, Arc<AmazonS3>>>,
     recent: Mutex<HashMap<Location, Fetched>>,
 }
@@ -266,7 +303,7 @@ impl S3 {
             .build()
             .context("starting the S3 client runtime")?;
         Ok(Self {
-            runtime,
+            runtime: Some(runtime),
             stores: Mutex::new(HashMap::new()),
             recent: Mutex::new(HashMap::new()),
         })
@@ -283,8 +320,10 @@ impl S3 {
         }
         let mut builder = AmazonS3Builder::from_env()
             .with_bucket_name(bucket)
+            // (Replaces the client options `from_env` set, so AWS_ALLOW_HTTP is read again.)
             .with_client_options(
                 ClientOptions::new()
+                    .with_allow_http(std::env::var("AWS_ALLOW_HTTP").is_ok_and(|v| v == "true"))
                     .with_connect_timeout(S3_CONNECT_TIMEOUT)
                     .with_timeout(S3_REQUEST_TIMEOUT),
             )
@@ -342,7 +381,10 @@ impl S3 {
         };
         let path = ObjectPath::from(key.as_str());
         let (tx, rx) = std::sync::mpsc::channel();
-        self.runtime.spawn(async move {
+        let Some(runtime) = &self.runtime else {
+            unreachable!("the runtime is only taken on drop");
+        };
+        runtime.spawn(async move {
             let result = async {
                 let got = store.get_opts(&path, options).await?;
                 let tag = Tag::S3 {
@@ -371,6 +413,16 @@ impl S3 {
                 previous.ok_or(object_store::Error::NotModified { path, source })
             }
             Err(e) => Err(e),
+        }
+    }
+}
+
+impl Drop for S3 {
+    /// The fetcher may be dropped on an async thread (a failed start-up in the Lambda loop),
+    /// where waiting for the runtime's threads is not allowed: let them wind down alone.
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
         }
     }
 }

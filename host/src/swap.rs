@@ -69,11 +69,15 @@ pub struct Reloader {
 }
 
 impl Reloader {
-    /// A reloader for the app `swap` serves, loaded from `config`; `interval` is how often
-    /// [`Reloader::maybe_check`] looks at the sources.
+    /// A reloader for the app `swap` serves, loaded from `config` through `runtime`;
+    /// `interval` is how often [`Reloader::maybe_check`] looks at the sources. The versions
+    /// the serving app was loaded from are taken from what the fetcher saw, so creating it
+    /// costs no S3 requests at cold start.
     #[must_use]
     pub fn new(config: Location, runtime: Runtime, swap: Arc<Swap>, interval: Duration) -> Self {
-        let seen = watched(&config, &runtime).unwrap_or_default();
+        let seen = known(&config, &runtime, &swap.current())
+            .or_else(|| watched(&config, &runtime).ok())
+            .unwrap_or_default();
         Self {
             config,
             runtime,
@@ -172,6 +176,19 @@ impl Reloader {
     }
 }
 
+/// [`watched`] from what the fetcher already knows (the versions the serving app was loaded
+/// from); `None` when some version is not known without a request.
+fn known(config: &Location, runtime: &Runtime, app: &App) -> Option<Vec<(Location, Tag)>> {
+    let fetcher = runtime.fetcher();
+    let mut out = vec![(config.clone(), fetcher.known_tag(config)?)];
+    for component in app.components().values() {
+        let location = component.source().clone();
+        let tag = fetcher.known_tag(&location)?;
+        out.push((location, tag));
+    }
+    Some(out)
+}
+
 /// The sources a config depends on (itself and every component) and the version of each.
 ///
 /// # Errors
@@ -179,9 +196,18 @@ impl Reloader {
 /// When a source cannot be checked (a missing file, S3 unreachable).
 fn watched(config: &Location, runtime: &Runtime) -> anyhow::Result<Vec<(Location, Tag)>> {
     let fetcher = runtime.fetcher();
-    let mut out = vec![(config.clone(), fetcher.tag(config)?)];
+    // One request for an S3 config: the conditional GET that checks it also gives the
+    // bytes to parse (kept from the last read when it answers 304).
+    let (tag, parsed) = match config {
+        Location::File(path) => (fetcher.tag(config)?, Config::load(path).ok()),
+        Location::S3 { .. } => match fetcher.read_if_present(config)? {
+            None => (Tag::Missing, None),
+            Some(fetched) => (fetched.tag, Config::from_bytes(config, &fetched.bytes).ok()),
+        },
+    };
+    let mut out = vec![(config.clone(), tag)];
     // A config that does not parse is still watched (itself): fixing it is a change.
-    if let Ok(parsed) = Config::fetch(config, fetcher) {
+    if let Some(parsed) = parsed {
         for component in parsed.components.values() {
             let location = parsed.source_location(component);
             let tag = fetcher.tag(&location)?;

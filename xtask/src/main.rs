@@ -13,6 +13,7 @@
 //! with Debian's `rustc-web` and its std source (`-Zbuild-std`), installing those packages
 //! when running as root (see DESIGN.md §7). Nothing here downloads a toolchain.
 
+mod python;
 mod toolchain;
 
 use anyhow::{Context as _, bail};
@@ -83,19 +84,28 @@ fn cargo() -> Command {
 }
 
 fn test(extra: &[String]) -> anyhow::Result<()> {
-    run(cargo().args(["test", "--workspace"]).args(extra))
+    // The S3 tests run against a real S3-compatible server on loopback.
+    let moto = python::moto_server(&root())?;
+    run(cargo()
+        .args(["test", "--workspace"])
+        .args(extra)
+        .env("LAMINA_MOTO_SERVER", moto))
 }
 
 fn bench() -> anyhow::Result<()> {
-    run(cargo().args(["bench", "-p", "lamina", "--bench", "pipeline"]))?;
+    run(cargo().args([
+        "bench",
+        "-p",
+        "lamina",
+        "--bench",
+        "pipeline",
+        "--bench",
+        "coldstart",
+    ]))?;
     // The same route on Powertools for AWS Lambda (Python), for comparison in one run.
-    let venv = root().join("target/bench-venv");
-    let python = venv.join("bin/python");
-    if !python.exists() {
-        run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
-    }
-    run(Command::new(&python).args(["-m", "pip", "install", "--quiet", "aws-lambda-powertools"]))
-        .context("installing aws-lambda-powertools from PyPI for the comparison")?;
+    let python = python::venv(&root(), "bench-venv", &["aws-lambda-powertools"])
+        .context("installing aws-lambda-powertools from PyPI for the comparison")?
+        .join("bin/python");
     run(Command::new(&python)
         .arg(root().join("host/benches/powertools_hello.py"))
         .arg(root().join("examples/events/hello-http-api.json")))

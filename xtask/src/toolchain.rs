@@ -30,8 +30,33 @@ fn output(cmd: &mut Command) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     output(Command::new("id").arg("-u")).as_deref() == Some("0")
+}
+
+/// `apt-get install -y` (after an `apt-get update` whose failure is only reported).
+///
+/// # Errors
+///
+/// When the install fails.
+pub(crate) fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
+    let status = Command::new("apt-get")
+        .arg("update")
+        .stdout(Stdio::null())
+        .status();
+    if !status.is_ok_and(|s| s.success()) {
+        eprintln!("xtask: apt-get update failed; trying the install with the current lists");
+    }
+    let status = Command::new("apt-get")
+        .args(["install", "-y", "--no-install-recommends"])
+        .args(packages)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .context("running apt-get")?;
+    if !status.success() {
+        bail!("apt-get install {} failed", packages.join(" "));
+    }
+    Ok(())
 }
 
 impl Toolchain {
@@ -74,24 +99,7 @@ impl Toolchain {
             eprintln!(
                 "xtask: wasm32-wasip2 is not installed; installing Debian's rustc-web and std source"
             );
-            let status = Command::new("apt-get")
-                .arg("update")
-                .stdout(Stdio::null())
-                .status();
-            if !status.is_ok_and(|s| s.success()) {
-                eprintln!(
-                    "xtask: apt-get update failed; trying the install with the current lists"
-                );
-            }
-            let status = Command::new("apt-get")
-                .args(["install", "-y", "--no-install-recommends"])
-                .args(DEBIAN_PACKAGES)
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .status()
-                .context("running apt-get")?;
-            if !status.success() {
-                bail!("apt-get install {} failed", DEBIAN_PACKAGES.join(" "));
-            }
+            apt_install(&DEBIAN_PACKAGES)?;
         }
         Ok(Self::BuildStd { linker_bin })
     }

@@ -96,6 +96,7 @@ enum Pre {
 /// A loaded component: compiled and pre-instantiated once, instantiated per request.
 pub struct Component {
     name: Arc<str>,
+    source: Location,
     pre: Pre,
     config: Arc<BTreeMap<String, String>>,
     limits: Limits,
@@ -135,6 +136,7 @@ impl Component {
         )?;
         Ok(Self {
             name: Arc::from(name),
+            source: spec.source.clone(),
             pre: loaded.pre,
             config: Arc::new(spec.config.clone()),
             limits: spec.limits.clone(),
@@ -170,6 +172,12 @@ impl Component {
     #[must_use]
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Where it was loaded from.
+    #[must_use]
+    pub fn source(&self) -> &Location {
+        &self.source
     }
 
     /// SHA-256 of the loaded file, hex.

@@ -19,14 +19,14 @@ use tokio::sync::{Mutex, mpsc};
 
 /// What the function reported back.
 #[derive(Debug)]
-enum Outcome {
+pub(crate) enum Outcome {
     Response { id: String, body: Value },
     Error { id: String, body: Value },
     InitError { error_type: String, body: Value },
 }
 
-struct RuntimeApi {
-    addr: SocketAddr,
+pub(crate) struct RuntimeApi {
+    pub(crate) addr: SocketAddr,
     events: mpsc::UnboundedSender<(String, Vec<u8>)>,
     outcomes: mpsc::UnboundedReceiver<Outcome>,
 }
@@ -115,7 +115,7 @@ async fn runtime_api(
 }
 
 impl RuntimeApi {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (events, events_rx) = mpsc::unbounded_channel();
@@ -146,13 +146,13 @@ impl RuntimeApi {
         }
     }
 
-    fn invoke(&self, id: &str, payload: &Value) {
+    pub(crate) fn invoke(&self, id: &str, payload: &Value) {
         self.events
             .send((id.to_owned(), payload.to_string().into_bytes()))
             .unwrap();
     }
 
-    async fn next_outcome(&mut self) -> Outcome {
+    pub(crate) async fn next_outcome(&mut self) -> Outcome {
         tokio::time::timeout(Duration::from_secs(60), self.outcomes.recv())
             .await
             .expect("the function did not report within 60 s")
@@ -161,7 +161,7 @@ impl RuntimeApi {
 }
 
 /// The `lamina` process, killed when the test ends.
-struct Function(Child);
+pub(crate) struct Function(Child);
 
 impl Drop for Function {
     fn drop(&mut self) {
@@ -190,6 +190,30 @@ fn start_function_logging(api: SocketAddr, config: &Path, log: &str) -> Function
     Function(child)
 }
 
+/// The `lamina` binary in Lambda mode with `LAMINA_CONFIG=config` (a path or an `s3://`
+/// URL), extra environment, info logging, and its log written to `log`.
+pub(crate) fn start_function_with(
+    api: SocketAddr,
+    config: &str,
+    env: &[(&str, String)],
+    log: &Path,
+) -> Function {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lamina"));
+    command
+        .env("LAMINA_LOG", "info")
+        .env("AWS_LAMBDA_RUNTIME_API", api.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "lamina-test")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("LAMINA_CONFIG", config)
+        .stdin(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    Function(command.spawn().unwrap())
+}
+
 fn rest_event(method: &str, path: &str, body: Option<&str>) -> Value {
     json!({
         "resource": "/{proxy+}",
@@ -203,7 +227,7 @@ fn rest_event(method: &str, path: &str, body: Option<&str>) -> Value {
     })
 }
 
-fn http_event(method: &str, raw_path: &str, query: &str) -> Value {
+pub(crate) fn http_event(method: &str, raw_path: &str, query: &str) -> Value {
     json!({
         "version": "2.0",
         "rawPath": raw_path,
@@ -219,7 +243,7 @@ fn http_event(method: &str, raw_path: &str, query: &str) -> Value {
     })
 }
 
-fn expect_response(outcome: Outcome, want_id: &str) -> Value {
+pub(crate) fn expect_response(outcome: Outcome, want_id: &str) -> Value {
     match outcome {
         Outcome::Response { id, body } => {
             assert_eq!(id, want_id);
@@ -628,5 +652,82 @@ fn the_lambda_loop_picks_up_a_replaced_component_between_invocations() {
             }
         }
         assert!(swapped, "the replaced component was never served");
+    });
+}
+
+#[test]
+fn an_admin_event_forces_a_check_and_is_refused_unless_enabled() {
+    use crate::support::guest;
+    let dir = temp_dir("lambda-admin");
+    let component = dir.join("app.wasm");
+    std::fs::copy(guest("hello"), &component).unwrap();
+    let config = dir.join("lamina.toml");
+    let write_config = |admin: bool| {
+        let tmp = dir.join("lamina.toml.upload");
+        std::fs::write(
+            &tmp,
+            format!(
+                "admin-events = {admin}\n[components.app]\nsource = \"app.wasm\"\n[[routes]]\nmethod = \"GET\"\npath = \"/hello/{{name}}\"\ncomponent = \"app\"\n"
+            ),
+        )
+        .unwrap();
+        std::fs::rename(&tmp, &config).unwrap();
+    };
+    write_config(true);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut api = RuntimeApi::start().await;
+        let log = dir.join("function.log");
+        let _function = start_function_with(api.addr, &config.display().to_string(), &[], &log);
+        let admin = json!({"lamina": {"reload": true}});
+        let hello = async |api: &mut RuntimeApi, id: &str| {
+            api.invoke(id, &http_event("GET", "/hello/Ada", ""));
+            let reply = expect_response(api.next_outcome().await, id);
+            reply["body"].as_str().unwrap().to_owned()
+        };
+        assert!(hello(&mut api, "a-1").await.contains("Hello, Ada!"));
+
+        let tmp = dir.join("app.upload");
+        std::fs::copy(guest("echo"), &tmp).unwrap();
+        std::fs::rename(&tmp, &component).unwrap();
+        // No reload-interval: nothing is checked until asked.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(hello(&mut api, "a-2").await.contains("Hello, Ada!"));
+
+        api.invoke("a-3", &admin);
+        let reply = expect_response(api.next_outcome().await, "a-3");
+        assert_eq!(reply["lamina"]["reload"], "swapped", "{reply}");
+        let echo_digest = lamina::component::sha256_hex(&std::fs::read(guest("echo")).unwrap());
+        assert_eq!(reply["lamina"]["components"]["app"]["sha256"], echo_digest);
+        assert!(hello(&mut api, "a-4").await.contains("\"route\""));
+        api.invoke("a-5", &admin);
+        let reply = expect_response(api.next_outcome().await, "a-5");
+        assert_eq!(reply["lamina"]["reload"], "unchanged", "{reply}");
+
+        // Turning admin events off is itself a change the next admin event applies...
+        write_config(false);
+        api.invoke("a-6", &admin);
+        let reply = expect_response(api.next_outcome().await, "a-6");
+        assert_eq!(reply["lamina"]["reload"], "swapped", "{reply}");
+        // ...after which they are refused, and ordinary invocations carry on.
+        api.invoke("a-7", &admin);
+        match api.next_outcome().await {
+            Outcome::Error { id, body } => {
+                assert_eq!(id, "a-7");
+                assert_eq!(body["errorType"], "Lamina.AdminDisabled");
+                assert!(
+                    body["errorMessage"]
+                        .as_str()
+                        .unwrap()
+                        .contains("admin-events = true"),
+                    "{body}"
+                );
+            }
+            other => panic!("expected the admin event to be refused, got {other:?}"),
+        }
+        assert!(hello(&mut api, "a-8").await.contains("\"route\""));
     });
 }

@@ -8,6 +8,7 @@ mod http;
 mod lambda_loop;
 mod loading;
 mod middleware;
+mod s3;
 mod serve;
 mod sources;
 mod support;

@@ -22,10 +22,15 @@ impl Drop for Server {
 }
 
 fn start() -> Server {
+    start_with(&test_config_file("serve"))
+}
+
+/// `lamina serve --config config --port 0`, once it prints its address.
+fn start_with(config: &std::path::Path) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lamina"))
         .arg("serve")
         .arg("--config")
-        .arg(test_config_file("serve"))
+        .arg(config)
         .args(["--port", "0"])
         .stdout(Stdio::piped())
         .stdin(Stdio::null())
@@ -271,5 +276,78 @@ fn serve_swaps_in_changed_components_and_keeps_serving_through_bad_ones() {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         assert!(recovered, "the fixed version was never served");
+    });
+}
+
+#[test]
+fn a_swap_under_load_fails_no_request_and_never_goes_back() {
+    use crate::support::{guest, temp_dir};
+    use std::time::{Duration, Instant};
+    let dir = temp_dir("serve-load");
+    let component = dir.join("app.wasm");
+    std::fs::copy(guest("hello"), &component).unwrap();
+    let config = dir.join("lamina.toml");
+    std::fs::write(
+        &config,
+        "[components.app]\nsource = \"app.wasm\"\n[[routes]]\nmethod = \"GET\"\npath = \"/hello/{name}\"\ncomponent = \"app\"\n",
+    )
+    .unwrap();
+    let server = std::sync::Arc::new(start_with(&config));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let start = Instant::now();
+        // Four clients keep requests in flight; each records when it sent a request, when
+        // the answer came, and which version answered.
+        let clients: Vec<_> = (0..4)
+            .map(|_| {
+                let server = server.clone();
+                tokio::spawn(async move {
+                    let mut seen = Vec::new();
+                    while start.elapsed() < Duration::from_secs(4) {
+                        let sent = Instant::now();
+                        let res = send(&server, "GET", "/hello/Ada", &[], "").await;
+                        let done = Instant::now();
+                        assert_eq!(res.status, 200, "no request fails during the swap");
+                        let body = String::from_utf8_lossy(&res.body).into_owned();
+                        let new = if body.contains("\"route\"") {
+                            true
+                        } else {
+                            assert!(body.contains("Hello, Ada!"), "neither version: {body}");
+                            false
+                        };
+                        seen.push((sent, done, new));
+                    }
+                    seen
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let tmp = dir.join("app.upload");
+        std::fs::copy(guest("echo"), &tmp).unwrap();
+        std::fs::rename(&tmp, &component).unwrap();
+        let mut all = Vec::new();
+        for client in clients {
+            all.extend(client.await.unwrap());
+        }
+        let old = all.iter().filter(|(_, _, new)| !new).count();
+        let new = all.len() - old;
+        assert!(old > 0 && new > 0, "{old} old and {new} new responses");
+        let first_new = all
+            .iter()
+            .filter(|(_, _, new)| *new)
+            .map(|(_, done, _)| *done)
+            .min()
+            .unwrap();
+        let late_old = all
+            .iter()
+            .filter(|(sent, _, new)| *sent > first_new && !new)
+            .count();
+        assert_eq!(
+            late_old, 0,
+            "requests sent after the new version answered must get the new version"
+        );
     });
 }

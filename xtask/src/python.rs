@@ -1,0 +1,89 @@
+//! Python tools the suite and the benchmark use, installed from PyPI into virtualenvs under
+//! `target/` (never into the system Python): `moto[server]` for the S3 tests and
+//! `aws-lambda-powertools` for the comparison benchmark.
+
+use crate::toolchain::{apt_install, is_root};
+use anyhow::{Context as _, bail};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// A virtualenv at `target/<name>` with `packages` installed; returns its directory.
+///
+/// # Errors
+///
+/// When no virtualenv can be made (and, as root, `python3-venv` cannot be installed), or
+/// pip fails.
+pub(crate) fn venv(root: &Path, name: &str, packages: &[&str]) -> anyhow::Result<PathBuf> {
+    let dir = root.join("target").join(name);
+    let python = dir.join("bin/python");
+    if !python.exists() {
+        let make = || {
+            Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&dir)
+                .stdout(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !make() {
+            // Debian's python3 ships without ensurepip until python3-venv is installed.
+            if !is_root() {
+                bail!(
+                    "`python3 -m venv` failed: install python3-venv (Debian) to let the xtask \
+                     create {}",
+                    dir.display()
+                );
+            }
+            eprintln!("xtask: python3 -m venv failed; installing python3-venv");
+            let _ = std::fs::remove_dir_all(&dir);
+            apt_install(&["python3-venv", "python3-pip"])?;
+            if !make() {
+                bail!("`python3 -m venv {}` failed", dir.display());
+            }
+        }
+    }
+    let status = Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .args(packages)
+        .status()
+        .with_context(|| format!("running {}", python.display()))?;
+    if !status.success() {
+        bail!(
+            "pip install {} into {} failed",
+            packages.join(" "),
+            dir.display()
+        );
+    }
+    Ok(dir)
+}
+
+/// The `moto_server` command: the one on `PATH` when there is one, else installed into
+/// `target/test-venv`.
+///
+/// # Errors
+///
+/// As [`venv`].
+pub(crate) fn moto_server(root: &Path) -> anyhow::Result<PathBuf> {
+    if let Some(found) = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("moto_server"))
+            .find(|candidate| candidate.is_file())
+    }) && Command::new(&found)
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        return Ok(found);
+    }
+    let dir = venv(root, "test-venv", &["moto[server]"])
+        .context("installing moto[server] from PyPI for the S3 tests")?;
+    Ok(dir.join("bin/moto_server"))
+}
