@@ -66,6 +66,9 @@ pub struct Reloader {
     interval: Duration,
     last_check: Mutex<Instant>,
     checking: AtomicBool,
+    /// Whether the last check could not reach a source (so an outage is logged as a
+    /// warning once, not at every check).
+    unreachable: AtomicBool,
 }
 
 impl Reloader {
@@ -86,6 +89,7 @@ impl Reloader {
             interval,
             last_check: Mutex::new(Instant::now()),
             checking: AtomicBool::new(false),
+            unreachable: AtomicBool::new(false),
         }
     }
 
@@ -95,14 +99,22 @@ impl Reloader {
         let now = match watched(&self.config, &self.runtime) {
             Ok(now) => now,
             Err(error) => {
-                tracing::warn!(
-                    config = %self.config,
-                    error = %format!("{error:#}"),
-                    "could not check for a new version; the current one keeps serving"
-                );
+                let error = format!("{error:#}");
+                if self.unreachable.swap(true, Ordering::AcqRel) {
+                    tracing::debug!(config = %self.config, error, "still cannot check for a new version");
+                } else {
+                    tracing::warn!(
+                        config = %self.config,
+                        error,
+                        "could not check for a new version; the current one keeps serving"
+                    );
+                }
                 return Outcome::Unreachable;
             }
         };
+        if self.unreachable.swap(false, Ordering::AcqRel) {
+            tracing::info!(config = %self.config, "sources reachable again");
+        }
         {
             let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
             if *seen == now {
