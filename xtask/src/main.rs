@@ -111,6 +111,10 @@ fn bench() -> anyhow::Result<()> {
         .arg(root().join("examples/events/hello-http-api.json")))
 }
 
+/// An HS256 token for `sub = demo-user`, `scope = todos:write`, signed with the demo secret
+/// in `examples/lamina.toml` (the same one `examples/events/todos-create-rest.json` carries).
+const DEMO_TOKEN: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJkZW1vLXVzZXIiLCJzY29wZSI6InRvZG9zOndyaXRlIn0.iesR2ScpZIyEbURkTL5mQudl4DXzqH9SnWeZD96XPHA";
+
 fn demo(serve: bool) -> anyhow::Result<()> {
     run(cargo().args(["build", "--release", "-p", "lamina"]))?;
     let lamina = root().join("target/release/lamina");
@@ -143,7 +147,8 @@ fn demo(serve: bool) -> anyhow::Result<()> {
          curl -i http://127.0.0.1:3000/todos\n\
          curl -i http://127.0.0.1:3000/todos/2\n\
          curl -i http://127.0.0.1:3000/todos/99\n\
-         curl -i -X POST http://127.0.0.1:3000/todos -H 'content-type: application/json' -d '{{\"title\":\"try lamina\"}}'\n\
+         curl -i -X POST http://127.0.0.1:3000/todos -H 'content-type: application/json' -d '{{\"title\":\"try lamina\"}}'   # 401: the auth middleware\n\
+         curl -i -X POST http://127.0.0.1:3000/todos -H 'content-type: application/json' -H 'authorization: Bearer {DEMO_TOKEN}' -d '{{\"title\":\"try lamina\"}}'\n\
          curl -i -X DELETE http://127.0.0.1:3000/hello\n"
     );
     run(Command::new(&lamina)
