@@ -392,16 +392,10 @@ impl App {
             Err(error) => self.render(error, &request_id),
         };
         while let Some(waiting) = entered.pop() {
-            let name = waiting.name().to_owned();
+            // A failed on-response is replaced by its error (rendering logs it).
             response = match waiting.on_response(response).await {
                 Ok(response) => response,
-                Err(error) => {
-                    tracing::debug!(
-                        middleware = name,
-                        "on-response failed; its error replaces the response"
-                    );
-                    self.render(error, &request_id)
-                }
+                Err(error) => self.render(error, &request_id),
             };
         }
         response

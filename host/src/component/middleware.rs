@@ -75,9 +75,4 @@ impl Entered<'_> {
             Output::Action(_) => Err(component.wrong_export("request-middleware")),
         }
     }
-
-    /// The middleware's name.
-    pub(crate) fn name(&self) -> &str {
-        self.session.component.name()
-    }
 }
