@@ -253,7 +253,9 @@ impl Config {
         Self::from_bytes(location, &fetched.bytes)
     }
 
-    /// Parses and validates config bytes read from `location` (see [`Config::fetch`]).
+    /// Parses and validates config bytes read from `location` (see [`Config::fetch`]):
+    /// local relative paths resolve against a file config's directory, or for an S3 config
+    /// against `$LAMBDA_TASK_ROOT` or the working directory.
     ///
     /// # Errors
     ///
@@ -261,10 +263,15 @@ impl Config {
     pub fn from_bytes(location: &Location, bytes: &[u8]) -> anyhow::Result<Self> {
         let text = std::str::from_utf8(bytes)
             .with_context(|| format!("config {location} is not UTF-8"))?;
-        let base_dir = std::env::var_os("LAMBDA_TASK_ROOT").map_or_else(
-            || std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
-            PathBuf::from,
-        );
+        let base_dir = match location {
+            Location::File(path) => path
+                .parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+            Location::S3 { .. } => std::env::var_os("LAMBDA_TASK_ROOT").map_or_else(
+                || std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+                PathBuf::from,
+            ),
+        };
         let mut config: Self =
             toml::from_str(text).with_context(|| format!("in config {location}"))?;
         config.base_dir = base_dir;
@@ -507,6 +514,33 @@ mod tests {
 
     fn parse(text: &str) -> anyhow::Result<Config> {
         Config::parse(text, PathBuf::from("/base"))
+    }
+
+    #[test]
+    fn relative_paths_resolve_next_to_where_the_config_came_from() {
+        let text =
+            "[components.a]\nsource = \"a.wasm\"\nfiles = { host = \"data\", guest = \"/data\" }\n";
+        let file = Location::File(PathBuf::from("/cfg/lamina.toml"));
+        let config = Config::from_bytes(&file, text.as_bytes()).unwrap();
+        let a = &config.components["a"];
+        assert_eq!(
+            config.source_location(a),
+            Location::File(PathBuf::from("/cfg/a.wasm"))
+        );
+        assert_eq!(
+            config.grants(a).files.unwrap().0,
+            PathBuf::from("/cfg/data")
+        );
+
+        let s3 = Location::parse("s3://bucket/app/lamina.toml", &file).unwrap();
+        let config = Config::from_bytes(&s3, text.as_bytes()).unwrap();
+        assert_eq!(
+            config.source_location(&config.components["a"]).to_string(),
+            "s3://bucket/app/a.wasm"
+        );
+        let bad = "[components.a]\nsource = \"s3://bucket\"\n";
+        let error = format!("{:#}", Config::from_bytes(&s3, bad.as_bytes()).unwrap_err());
+        assert!(error.contains("components.a.source"), "{error}");
     }
 
     #[test]
