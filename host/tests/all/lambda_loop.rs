@@ -177,17 +177,11 @@ fn start_function(api: SocketAddr, config: &Path) -> Function {
 /// `log` is the `LAMINA_LOG` filter: the fault suite turns it off so 350 expected faults do
 /// not bury the test output.
 fn start_function_logging(api: SocketAddr, config: &Path, log: &str) -> Function {
-    let child = Command::new(env!("CARGO_BIN_EXE_lamina"))
-        .env("LAMINA_LOG", log)
-        .env("AWS_LAMBDA_RUNTIME_API", api.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "lamina-test")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("LAMINA_CONFIG", config)
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    Function(child)
+    Function(
+        function_command(api, &config.display().to_string(), log)
+            .spawn()
+            .unwrap(),
+    )
 }
 
 /// The `lamina` binary in Lambda mode with `LAMINA_CONFIG=config` (a path or an `s3://`
@@ -198,20 +192,26 @@ pub(crate) fn start_function_with(
     env: &[(&str, String)],
     log: &Path,
 ) -> Function {
+    let mut command = function_command(api, config, "info");
+    command.stderr(std::fs::File::create(log).unwrap());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    Function(command.spawn().unwrap())
+}
+
+/// `lamina` with the variables the Lambda runtime sets, pointed at `api`.
+fn function_command(api: SocketAddr, config: &str, log_filter: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lamina"));
     command
-        .env("LAMINA_LOG", "info")
+        .env("LAMINA_LOG", log_filter)
         .env("AWS_LAMBDA_RUNTIME_API", api.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", "lamina-test")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("LAMINA_CONFIG", config)
-        .stdin(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap());
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    Function(command.spawn().unwrap())
+        .stdin(Stdio::null());
+    command
 }
 
 fn rest_event(method: &str, path: &str, body: Option<&str>) -> Value {
