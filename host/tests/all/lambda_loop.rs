@@ -612,16 +612,8 @@ fn a_mixed_fault_sequence_never_crosses_requests_or_leaks() {
 
 #[test]
 fn the_lambda_loop_picks_up_a_replaced_component_between_invocations() {
-    use crate::support::guest;
-    let dir = temp_dir("lambda-reload");
-    let component = dir.join("app.wasm");
-    std::fs::copy(guest("hello"), &component).unwrap();
-    let config = dir.join("lamina.toml");
-    std::fs::write(
-        &config,
-        "reload-interval = \"100ms\"\n[components.app]\nsource = \"app.wasm\"\n[[routes]]\nmethod = \"GET\"\npath = \"/hello/{name}\"\ncomponent = \"app\"\n",
-    )
-    .unwrap();
+    use crate::support::{guest, hello_app, replace_file};
+    let (_dir, component, config) = hello_app("lambda-reload", "reload-interval = \"100ms\"");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -633,9 +625,7 @@ fn the_lambda_loop_picks_up_a_replaced_component_between_invocations() {
         let reply = expect_response(api.next_outcome().await, "r-0");
         assert!(reply["body"].as_str().unwrap().contains("Hello, Ada!"));
 
-        let tmp = dir.join("app.upload");
-        std::fs::write(&tmp, std::fs::read(guest("echo")).unwrap()).unwrap();
-        std::fs::rename(&tmp, &component).unwrap();
+        replace_file(&component, &std::fs::read(guest("echo")).unwrap());
         let mut swapped = false;
         for i in 1..=60 {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -657,23 +647,17 @@ fn the_lambda_loop_picks_up_a_replaced_component_between_invocations() {
 
 #[test]
 fn an_admin_event_forces_a_check_and_is_refused_unless_enabled() {
-    use crate::support::guest;
-    let dir = temp_dir("lambda-admin");
-    let component = dir.join("app.wasm");
-    std::fs::copy(guest("hello"), &component).unwrap();
-    let config = dir.join("lamina.toml");
-    let write_config = |admin: bool| {
-        let tmp = dir.join("lamina.toml.upload");
-        std::fs::write(
-            &tmp,
-            format!(
-                "admin-events = {admin}\n[components.app]\nsource = \"app.wasm\"\n[[routes]]\nmethod = \"GET\"\npath = \"/hello/{{name}}\"\ncomponent = \"app\"\n"
-            ),
-        )
-        .unwrap();
-        std::fs::rename(&tmp, &config).unwrap();
+    use crate::support::{guest, hello_app, replace_file};
+    let (dir, component, config) = hello_app("lambda-admin", "admin-events = true");
+    // Turns admin events off by rewriting the same config.
+    let admin_off = || {
+        let text = std::fs::read_to_string(&config).unwrap();
+        replace_file(
+            &config,
+            text.replace("admin-events = true", "admin-events = false")
+                .as_bytes(),
+        );
     };
-    write_config(true);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -690,9 +674,7 @@ fn an_admin_event_forces_a_check_and_is_refused_unless_enabled() {
         };
         assert!(hello(&mut api, "a-1").await.contains("Hello, Ada!"));
 
-        let tmp = dir.join("app.upload");
-        std::fs::copy(guest("echo"), &tmp).unwrap();
-        std::fs::rename(&tmp, &component).unwrap();
+        replace_file(&component, &std::fs::read(guest("echo")).unwrap());
         // No reload-interval: nothing is checked until asked.
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(hello(&mut api, "a-2").await.contains("Hello, Ada!"));
@@ -708,7 +690,7 @@ fn an_admin_event_forces_a_check_and_is_refused_unless_enabled() {
         assert_eq!(reply["lamina"]["reload"], "unchanged", "{reply}");
 
         // Turning admin events off is itself a change the next admin event applies...
-        write_config(false);
+        admin_off();
         api.invoke("a-6", &admin);
         let reply = expect_response(api.next_outcome().await, "a-6");
         assert_eq!(reply["lamina"]["reload"], "swapped", "{reply}");

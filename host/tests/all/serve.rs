@@ -195,44 +195,11 @@ fn serve_answers_real_http_requests() {
     });
 }
 
-/// Replaces `to` with `bytes` atomically, as a deploy tool would (write, then rename).
-fn replace_file(to: &std::path::Path, bytes: &[u8]) {
-    let tmp = to.with_extension("upload");
-    std::fs::write(&tmp, bytes).unwrap();
-    std::fs::rename(&tmp, to).unwrap();
-}
-
 #[test]
 fn serve_swaps_in_changed_components_and_keeps_serving_through_bad_ones() {
-    use crate::support::{guest, temp_dir};
-    let dir = temp_dir("serve-reload");
-    let component = dir.join("app.wasm");
-    std::fs::copy(guest("hello"), &component).unwrap();
-    let config = dir.join("lamina.toml");
-    std::fs::write(
-        &config,
-        "[components.app]\nsource = \"app.wasm\"\n[[routes]]\nmethod = \"GET\"\npath = \"/hello/{name}\"\ncomponent = \"app\"\n",
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lamina"))
-        .arg("serve")
-        .arg("--config")
-        .arg(&config)
-        .args(["--port", "0"])
-        .stdout(Stdio::piped())
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://127.0.0.1:"))
-        .unwrap()
-        .to_owned();
-    let server = Server { child, base };
+    use crate::support::{guest, hello_app, replace_file};
+    let (_dir, component, config) = hello_app("serve-reload", "");
+    let server = start_with(&config);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -281,17 +248,9 @@ fn serve_swaps_in_changed_components_and_keeps_serving_through_bad_ones() {
 
 #[test]
 fn a_swap_under_load_fails_no_request_and_never_goes_back() {
-    use crate::support::{guest, temp_dir};
+    use crate::support::{guest, hello_app, replace_file};
     use std::time::{Duration, Instant};
-    let dir = temp_dir("serve-load");
-    let component = dir.join("app.wasm");
-    std::fs::copy(guest("hello"), &component).unwrap();
-    let config = dir.join("lamina.toml");
-    std::fs::write(
-        &config,
-        "[components.app]\nsource = \"app.wasm\"\n[[routes]]\nmethod = \"GET\"\npath = \"/hello/{name}\"\ncomponent = \"app\"\n",
-    )
-    .unwrap();
+    let (_dir, component, config) = hello_app("serve-load", "");
     let server = std::sync::Arc::new(start_with(&config));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -325,9 +284,7 @@ fn a_swap_under_load_fails_no_request_and_never_goes_back() {
             })
             .collect();
         tokio::time::sleep(Duration::from_millis(800)).await;
-        let tmp = dir.join("app.upload");
-        std::fs::copy(guest("echo"), &tmp).unwrap();
-        std::fs::rename(&tmp, &component).unwrap();
+        replace_file(&component, &std::fs::read(guest("echo")).unwrap());
         let mut all = Vec::new();
         for client in clients {
             all.extend(client.await.unwrap());

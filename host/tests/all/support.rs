@@ -147,6 +147,31 @@ pub(crate) fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Replaces `to` with `bytes` atomically, as a deploy tool would (write, then rename).
+pub(crate) fn replace_file(to: &Path, bytes: &[u8]) {
+    let tmp = to.with_extension("upload");
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, to).unwrap();
+}
+
+/// A directory `name` with `app.wasm` (a copy of the `hello` guest) bound to
+/// `GET /hello/{name}` by `lamina.toml`, whose first lines are `header`. Returns the
+/// directory, the component file and the config file.
+pub(crate) fn hello_app(name: &str, header: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let dir = temp_dir(name);
+    let component = dir.join("app.wasm");
+    std::fs::copy(guest("hello"), &component).unwrap();
+    let config = dir.join("lamina.toml");
+    replace_file(
+        &config,
+        format!(
+            "{header}\n[components.app]\nsource = \"app.wasm\"\n[[routes]]\nmethod = \"GET\"\npath = \"/hello/{{name}}\"\ncomponent = \"app\"\n"
+        )
+        .as_bytes(),
+    );
+    (dir, component, config)
+}
+
 /// Writes the test config to a file and returns its path.
 pub(crate) fn test_config_file(name: &str) -> PathBuf {
     let path = temp_dir(name).join("lamina.toml");
