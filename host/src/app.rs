@@ -5,7 +5,7 @@ use crate::compress::{self, CompressionConfig};
 use crate::config::{Config, RouteCompression, RouteCors};
 use crate::cors::{self, CorsPolicy};
 use crate::error::{Error, ErrorFormat};
-use crate::event::{self, Origin};
+use crate::event::{self, DecodeError, DecodeLimits, Origin};
 use crate::limits::DEFAULT_MAX_REQUEST_BODY;
 use crate::request::{Request, strip_segment_prefix};
 use crate::response::Response;
@@ -16,6 +16,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, header};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 fn header_value(text: &str, setting: &str) -> anyhow::Result<HeaderValue> {
     HeaderValue::from_str(text)
@@ -78,6 +79,8 @@ pub struct App {
     admin_events: bool,
     /// Answers requests no route matches, when configured.
     not_found: Option<Arc<Component>>,
+    /// The most middleware any route has of its own (group's and route's).
+    longest_route_chain: usize,
 }
 
 impl App {
@@ -96,6 +99,7 @@ impl App {
             max_request_body: DEFAULT_MAX_REQUEST_BODY,
             admin_events: false,
             not_found: None,
+            longest_route_chain: 0,
         }
     }
 
@@ -157,7 +161,7 @@ impl App {
                 Kind::Handler,
                 &format!("{origin}.component"),
             )?;
-            let middleware = route
+            let middleware: Vec<Arc<Component>> = route
                 .middleware
                 .iter()
                 .map(|name| app.component(name, Kind::Middleware, &format!("{origin}.middleware")))
@@ -185,6 +189,7 @@ impl App {
                 .as_ref()
                 .map(|v| Validation::compile(v, &config.base_dir, &origin))
                 .transpose()?;
+            app.longest_route_chain = app.longest_route_chain.max(middleware.len());
             let bound = Route {
                 target: Target::Component(handler),
                 middleware,
@@ -225,6 +230,14 @@ impl App {
         self.admin_events
     }
 
+    /// The most component instances one request can hold at once: the global middleware,
+    /// the longest route chain, and the handler (middleware that pass a request on with
+    /// `next` keep their instance until the response comes back).
+    #[must_use]
+    pub fn longest_chain(&self) -> usize {
+        self.middleware.len() + self.longest_route_chain + 1
+    }
+
     /// The loaded components, by name.
     #[must_use]
     pub fn components(&self) -> &BTreeMap<String, Arc<Component>> {
@@ -262,23 +275,78 @@ impl App {
         Ok(())
     }
 
+    /// The limits events are decoded within (`max-request-body`).
+    #[must_use]
+    pub fn decode_limits(&self) -> DecodeLimits {
+        DecodeLimits {
+            max_body: self.max_request_body,
+        }
+    }
+
+    /// Decodes a Lambda payload within this app's limits.
+    ///
+    /// # Errors
+    ///
+    /// As [`event::decode_with`].
+    pub fn decode(
+        &self,
+        payload: &[u8],
+        request_id: &str,
+    ) -> Result<(Origin, Request), DecodeError> {
+        event::decode_with(payload, request_id, &self.decode_limits())
+    }
+
+    /// One invocation, start to finish, as the Lambda loop and `lamina invoke` run it:
+    /// decode `payload`, run the pipeline (component time cut to fit `deadline`, when the
+    /// invocation has one), and encode the reply in the source's shape. A request the host
+    /// refuses at decode (a header that is not valid HTTP, a body over the limit) is
+    /// answered in the source's shape too.
+    ///
+    /// # Errors
+    ///
+    /// When the payload is not a servable HTTP event: the caller fails the invocation with
+    /// [`DecodeError::error_type`] and the error's message.
+    pub async fn answer(
+        &self,
+        payload: &[u8],
+        request_id: &str,
+        deadline: Option<SystemTime>,
+    ) -> Result<Vec<u8>, DecodeError> {
+        match self.decode(payload, request_id) {
+            Ok((origin, mut request)) => {
+                request.context.deadline = deadline;
+                let (response, accept_encoding) = self.run(request, None).await;
+                Ok(self.encode(origin, response, accept_encoding.as_deref(), request_id))
+            }
+            Err(DecodeError::Rejected { origin, error }) => {
+                Ok(event::encode(origin, &self.render(error, request_id)))
+            }
+            Err(error) => Err(error),
+        }
+    }
+
     /// Runs the pipeline. Never fails: every error becomes a response with the request id.
     pub async fn handle(&self, request: Request) -> Response {
-        self.run(request, None).await
+        self.run(request, None).await.0
     }
 
     /// [`App::handle`], adding the time each stage of a component call took to `timings`
     /// (for the pipeline benchmark). Native routes add nothing.
     #[doc(hidden)]
     pub async fn handle_timed(&self, request: Request, timings: &mut CallTimings) -> Response {
-        self.run(request, Some(timings)).await
+        self.run(request, Some(timings)).await.0
     }
 
     /// The pipeline: what later stages need (origin, HEAD) is read before the request is
     /// consumed. Host stages wrap the middleware chain: CORS preflights are answered before
     /// it, and `Cache-Control`, CORS headers and compression are added to whatever comes
-    /// out of it, errors and short-circuits included.
-    async fn run(&self, mut request: Request, timings: Option<&mut CallTimings>) -> Response {
+    /// out of it, errors and short-circuits included. Returns the response and the
+    /// client's `Accept-Encoding`, which encoding for the source may need again.
+    async fn run(
+        &self,
+        mut request: Request,
+        timings: Option<&mut CallTimings>,
+    ) -> (Response, Option<String>) {
         let request_id = request.context.request_id.clone();
         let origin = request.header("origin").map(str::to_owned);
         let accept_encoding = request.header("accept-encoding").map(str::to_owned);
@@ -287,13 +355,13 @@ impl App {
         if cors::is_preflight(&request)
             && let Some(response) = self.preflight(&request, origin.as_deref())
         {
-            return response;
+            return (response, accept_encoding);
         }
         let routed = self.resolve(&request);
         let route = routed.route();
         let mut response = if request.body.len() > self.max_request_body {
             let error = Error::PayloadTooLarge {
-                size: request.body.len(),
+                size: Some(request.body.len()),
                 limit: self.max_request_body,
             };
             self.render(error, &request_id)
@@ -322,7 +390,7 @@ impl App {
             // HEAD is answered by the GET route; the body goes, the headers stay.
             response.body = Bytes::new();
         }
-        response
+        (response, accept_encoding)
     }
 
     /// Answers a CORS preflight for a path that exists; `None` lets routing answer it
@@ -496,11 +564,17 @@ impl App {
         event::encode(origin, &error.into_response(request_id, self.error_format))
     }
 
-    /// A 400 in this app's error format, for requests rejected before routing (an event
-    /// whose body is not the base64 it claims to be, for example).
+    /// `error` as a response in this app's error format, for requests refused before
+    /// routing (a header that is not valid HTTP, a body over the limit, ...).
     #[must_use]
-    pub fn reject(&self, message: String, request_id: &str) -> Response {
-        Error::BadRequest { message }.into_response(request_id, self.error_format)
+    pub fn reject(&self, error: Error, request_id: &str) -> Response {
+        self.render(error, request_id)
+    }
+
+    /// The largest request body the app accepts (`max-request-body`).
+    #[must_use]
+    pub fn max_request_body(&self) -> usize {
+        self.max_request_body
     }
 }
 

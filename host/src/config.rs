@@ -435,6 +435,13 @@ impl Config {
                 bail!("{at}.path: {:?} must start with '/'", route.path);
             }
         }
+        // An empty or half-written file parses; serving it would answer 404 to everything.
+        if self.not_found.is_none() && self.all_routes().is_empty() {
+            bail!(
+                "the config serves nothing: it has no [[routes]] (and no not-found component); \
+                 an empty or half-written file is refused rather than served"
+            );
+        }
         Ok(())
     }
 
@@ -518,8 +525,8 @@ mod tests {
 
     #[test]
     fn relative_paths_resolve_next_to_where_the_config_came_from() {
-        let text =
-            "[components.a]\nsource = \"a.wasm\"\nfiles = { host = \"data\", guest = \"/data\" }\n";
+        let text = "[components.a]\nsource = \"a.wasm\"\nfiles = { host = \"data\", guest = \"/data\" }\n\
+                    [[routes]]\nmethod = \"GET\"\npath = \"/\"\ncomponent = \"a\"\n";
         let file = Location::File(PathBuf::from("/cfg/lamina.toml"));
         let config = Config::from_bytes(&file, text.as_bytes()).unwrap();
         let a = &config.components["a"];

@@ -1,7 +1,14 @@
 //! `lamina serve`: a local HTTP server in front of the same `App::handle`, for development.
+//!
+//! What a shared server needs and a Lambda sandbox does not: admission control (a fixed
+//! number of requests run at once, a bounded queue waits, the rest get `503` with
+//! `Retry-After`, so saturation never turns into errors blamed on a component), and read
+//! timeouts (a client that sends its headers or body a byte at a time is dropped).
 
 use crate::App;
-use crate::request::{Context, Request, Source, cookies_from_headers};
+use crate::error::Error;
+use crate::event::HeaderLimits;
+use crate::request::{Context, Request, Source, cookies_from_headers, header_text};
 use crate::response::Response;
 use crate::swap::Swap;
 use bytes::Bytes;
@@ -9,35 +16,141 @@ use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
-/// Largest request body accepted: Lambda's synchronous invocation payload limit.
-pub const MAX_BODY: usize = 6 * 1024 * 1024;
+/// How long a client has to send a request's headers (also how long an idle keep-alive
+/// connection stays open).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client has to send a request's body once its headers are in.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Serves the app `swap` holds on `listener` until the process is stopped.
+/// How many requests run at once, and how many may wait for a turn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capacity {
+    /// Requests in the pipeline at once.
+    pub concurrency: usize,
+    /// Requests waiting for one of those slots; beyond this they get `503`.
+    pub queue: usize,
+}
+
+impl Capacity {
+    /// The capacity an instance pool of `instances` slots sustains for `app`: each request
+    /// holds one instance per component of its longest chain (middleware that `next` keep
+    /// theirs until the response), so `instances / chain` requests can never run out of
+    /// them; the queue holds twice that.
+    #[must_use]
+    pub fn for_pool(instances: usize, app: &App) -> Self {
+        let concurrency = (instances / app.longest_chain().max(1)).max(1);
+        Self {
+            concurrency,
+            queue: concurrency * 2,
+        }
+    }
+}
+
+/// The admission gate: permits for running requests, and a count of those waiting.
+struct Admission {
+    running: Semaphore,
+    waiting: AtomicUsize,
+    capacity: Capacity,
+    /// When a refusal was last logged (ms since the server started), so a burst is logged
+    /// once a second, not per request.
+    last_warned_ms: AtomicU64,
+    refused: AtomicU64,
+    started: std::time::Instant,
+}
+
+impl Admission {
+    fn new(capacity: Capacity) -> Self {
+        Self {
+            running: Semaphore::new(capacity.concurrency),
+            waiting: AtomicUsize::new(0),
+            capacity,
+            last_warned_ms: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// A running slot, waiting in the queue for one if needed; [`Error::Overloaded`] when
+    /// the queue is full too.
+    async fn admit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, Error> {
+        if let Ok(permit) = self.running.try_acquire() {
+            return Ok(permit);
+        }
+        let queued = self.waiting.fetch_add(1, Ordering::AcqRel);
+        if queued >= self.capacity.queue {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(self.refuse(queued));
+        }
+        let permit = self.running.acquire().await;
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        permit.map_err(|_| self.refuse(queued))
+    }
+
+    fn refuse(&self, queued: usize) -> Error {
+        let refused = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let last = self.last_warned_ms.load(Ordering::Relaxed);
+        if (last == 0 || now.saturating_sub(last) >= 1000)
+            && self
+                .last_warned_ms
+                .compare_exchange(last, now.max(1), Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                concurrency = self.capacity.concurrency,
+                queue = self.capacity.queue,
+                refused_so_far = refused,
+                "at capacity: every request slot is busy and the queue is full; answering 503 \
+                 (raise --concurrency/--queue, or --instances for a larger pool)"
+            );
+        }
+        Error::Overloaded {
+            in_flight: self.capacity.concurrency,
+            limit: self.capacity.concurrency,
+            queued,
+            queue: self.capacity.queue,
+        }
+    }
+}
+
+/// Serves the app `swap` holds on `listener` until the process is stopped, at most
+/// `capacity` requests at a time.
 ///
 /// # Errors
 ///
 /// When accepting connections fails.
-pub async fn serve(swap: Arc<Swap>, listener: TcpListener) -> anyhow::Result<()> {
+pub async fn serve(
+    swap: Arc<Swap>,
+    listener: TcpListener,
+    capacity: Capacity,
+) -> anyhow::Result<()> {
     let counter = Arc::new(AtomicU64::new(0));
+    let admission = Arc::new(Admission::new(capacity));
     loop {
         let (stream, peer) = listener.accept().await?;
         let swap = swap.clone();
         let counter = counter.clone();
+        let admission = admission.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 // Each request runs on the version current when it arrived.
                 let app = swap.current();
                 let id = counter.fetch_add(1, Ordering::Relaxed);
-                async move { Ok::<_, Infallible>(handle(&app, req, peer, id).await) }
+                let admission = admission.clone();
+                async move { Ok::<_, Infallible>(handle(&app, &admission, req, peer, id).await) }
             });
             if let Err(e) = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service)
                 .await
             {
@@ -49,47 +162,81 @@ pub async fn serve(swap: Arc<Swap>, listener: TcpListener) -> anyhow::Result<()>
 
 async fn handle(
     app: &App,
+    admission: &Admission,
     req: hyper::Request<Incoming>,
     peer: SocketAddr,
     id: u64,
 ) -> hyper::Response<Full<Bytes>> {
     let request_id = format!("local-{:x}-{id}", std::process::id());
-    let response = match into_request(req, peer, request_id.clone()).await {
-        Ok(request) => app.handle(request).await,
-        Err(message) => app.reject(message, &request_id),
+    let response = match into_request(app, req, peer, request_id.clone()).await {
+        Ok(request) => match admission.admit().await {
+            Ok(_permit) => app.handle(request).await,
+            Err(error) => app.reject(error, &request_id),
+        },
+        Err(error) => app.reject(error, &request_id),
     };
     into_hyper(response)
 }
 
-/// Converts a hyper request into the normalized request, as an event source would.
+/// Converts a hyper request into the normalized request, as an event source would, within
+/// the app's body limit (`413`) and [`BODY_READ_TIMEOUT`] (`408`).
 async fn into_request(
+    app: &App,
     req: hyper::Request<Incoming>,
     peer: SocketAddr,
     request_id: String,
-) -> Result<Request, String> {
+) -> Result<Request, Error> {
     let (parts, body) = req.into_parts();
-    let body = Limited::new(body, MAX_BODY)
-        .collect()
-        .await
-        .map_err(|e| format!("reading the request body failed: {e}"))?
-        .to_bytes();
+    let limit = app.max_request_body();
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(size) = declared.filter(|&size| size > limit) {
+        return Err(Error::PayloadTooLarge {
+            size: Some(size),
+            limit,
+        });
+    }
+    let body =
+        match tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, limit).collect()).await {
+            Err(_elapsed) => {
+                return Err(Error::RequestTimeout {
+                    message: format!(
+                        "the request body did not arrive within {}s",
+                        BODY_READ_TIMEOUT.as_secs()
+                    ),
+                });
+            }
+            Ok(Err(e))
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
+                return Err(Error::PayloadTooLarge { size: None, limit });
+            }
+            Ok(Err(e)) => {
+                return Err(Error::BadRequest {
+                    message: format!("reading the request body failed: {e}"),
+                });
+            }
+            Ok(Ok(collected)) => collected.to_bytes(),
+        };
     let raw_path = parts.uri.path().to_owned();
     let raw_query = parts.uri.query().unwrap_or_default().to_owned();
     let mut headers = Vec::with_capacity(parts.headers.len());
     for (name, value) in &parts.headers {
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        headers.push((name.as_str().to_owned(), value));
+        headers.push((name.as_str().to_owned(), header_text(value)));
     }
+    crate::event::check_headers(&headers, HeaderLimits::LOCAL)?;
     let cookies = cookies_from_headers(&headers);
     let mut context = Context::new(Source::Local, request_id);
     context.source_ip = Some(peer.ip().to_string());
-    context.user_agent = parts
-        .headers
-        .get(http::header::USER_AGENT)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    context.user_agent = parts.headers.get(http::header::USER_AGENT).map(header_text);
     Ok(Request {
         method: parts.method,
-        path: crate::event::decode_path(&raw_path)?,
+        path: crate::event::decode_path(&raw_path)
+            .map_err(|message| Error::BadRequest { message })?,
         query: crate::event::parse_query(&raw_query),
         raw_path,
         raw_query,

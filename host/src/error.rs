@@ -23,10 +23,11 @@ pub enum Error {
         allow: Vec<Method>,
     },
     /// The request body is larger than `max-request-body`.
-    #[error("request body of {size} bytes exceeds the limit of {limit}")]
+    #[error("request body {}exceeds the limit of {limit} bytes", size.map(|s| format!("of {s} bytes ")).unwrap_or_default())]
     PayloadTooLarge {
-        /// The body size.
-        size: usize,
+        /// The body size, when known before reading it all (a chunked upload is stopped
+        /// at the limit).
+        size: Option<usize>,
         /// The configured limit.
         limit: usize,
     },
@@ -55,6 +56,40 @@ pub enum Error {
     BadRequest {
         /// What is wrong; safe to show the client.
         message: String,
+    },
+    /// The request's headers are more, or larger, than the event source itself accepts.
+    #[error("request headers too large: {message}")]
+    HeadersTooLarge {
+        /// Which limit, and by how much; safe to show the client.
+        message: String,
+    },
+    /// The client did not send the whole request in time (`lamina serve`).
+    #[error("request timeout: {message}")]
+    RequestTimeout {
+        /// What was not received in time.
+        message: String,
+    },
+    /// Every instance slot of the engine's pool is in use: the host's capacity, not the
+    /// component, is the limit.
+    #[error("over capacity: all {instances} instance slots of the pool are in use")]
+    PoolExhausted {
+        /// The pool's size (`lamina serve --instances`).
+        instances: usize,
+    },
+    /// Every request slot is busy and the queue for them is full (`lamina serve`): the
+    /// host's capacity, not a component, is the limit.
+    #[error(
+        "over capacity: {in_flight} requests in flight (limit {limit}) and {queued} queued (limit {queue})"
+    )]
+    Overloaded {
+        /// Requests being served.
+        in_flight: usize,
+        /// The concurrency limit.
+        limit: usize,
+        /// Requests waiting for a slot.
+        queued: usize,
+        /// The queue's limit.
+        queue: usize,
     },
     /// The guest trapped, panicked, or could not be instantiated.
     #[error("component {component} failed: {source:#}")]
@@ -124,6 +159,9 @@ impl Error {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Self::Overloaded { .. } | Self::PoolExhausted { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ResponseTooLarge { .. } => StatusCode::BAD_GATEWAY,
             Self::Guest { .. }
@@ -141,6 +179,9 @@ impl Error {
             Self::NotFound { .. } => "not-found",
             Self::MethodNotAllowed { .. } => "method-not-allowed",
             Self::BadRequest { .. } => "bad-request",
+            Self::HeadersTooLarge { .. } => "headers-too-large",
+            Self::RequestTimeout { .. } => "request-timeout",
+            Self::Overloaded { .. } | Self::PoolExhausted { .. } => "overloaded",
             Self::PayloadTooLarge { .. } => "payload-too-large",
             Self::ResponseTooLarge { .. } => "response-too-large",
             Self::Guest { .. }
@@ -159,10 +200,16 @@ impl Error {
             Self::NotFound { path } => format!("no route for {path}"),
             Self::MethodNotAllowed { method, .. } => format!("method {method} is not allowed here"),
             Self::BadRequest { message }
+            | Self::HeadersTooLarge { message }
+            | Self::RequestTimeout { message }
             | Self::GuestError { message, .. }
             | Self::Invalid { message, .. } => message.clone(),
-            Self::PayloadTooLarge { size, limit } => {
-                format!("the request body is {size} bytes; the limit is {limit}")
+            Self::PayloadTooLarge {
+                size: Some(size),
+                limit,
+            } => format!("the request body is {size} bytes; the limit is {limit}"),
+            Self::PayloadTooLarge { size: None, limit } => {
+                format!("the request body is larger than the limit of {limit} bytes")
             }
             Self::ResponseTooLarge { size, limit } => format!(
                 "the response is {size} bytes once encoded for this source, which accepts at most {limit}"
@@ -172,6 +219,9 @@ impl Error {
             | Self::InvalidRequest { .. }
             | Self::OutOfMemory { .. } => "internal error".to_owned(),
             Self::Timeout { .. } => "the handler did not answer in time".to_owned(),
+            Self::Overloaded { .. } | Self::PoolExhausted { .. } => {
+                "the server is at capacity; retry after the time in Retry-After".to_owned()
+            }
         }
     }
 
@@ -201,6 +251,11 @@ impl Error {
             if let Ok(value) = HeaderValue::from_str(&allow.join(", ")) {
                 response.headers.insert(header::ALLOW, value);
             }
+        }
+        if let Self::Overloaded { .. } | Self::PoolExhausted { .. } = &self {
+            response
+                .headers
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
     }

@@ -3,16 +3,20 @@
 use crate::App;
 use crate::component::Runtime;
 use crate::config::Config;
-use crate::event::{self, DecodeError};
 use crate::fetch::Location;
 use crate::swap::{Outcome, Reloader, Swap};
 use anyhow::Context as _;
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use bytes::Bytes;
+use lambda_runtime::tower::{Layer, Service};
+use lambda_runtime::{Diagnostic, LambdaEvent, LambdaInvocation, service_fn};
 use lambda_runtime_api_client::body::Body;
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Poll;
 use std::time::Duration;
 
 /// Environment variable naming the config file.
@@ -90,21 +94,93 @@ pub async fn run(config: Location) -> anyhow::Result<()> {
         swap.clone(),
         interval.unwrap_or(Duration::MAX),
     ));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
-        if interval.is_some() {
-            reloader.maybe_check();
-        }
-        let app = swap.current();
-        let reloader = reloader.clone();
-        async move {
-            match admin_command(event.payload.get()) {
-                Some(command) => admin(&app, &reloader, command).await,
-                None => invoke(&app, &event).await,
+    let payloads = Payloads::default();
+    let handler = {
+        let payloads = payloads.clone();
+        service_fn(move |event: LambdaEvent<IgnoredAny>| {
+            if interval.is_some() {
+                reloader.maybe_check();
             }
+            let app = swap.current();
+            let reloader = reloader.clone();
+            let payload = payloads.take(&event.context.request_id);
+            async move {
+                match admin_command(&payload) {
+                    Some(command) => admin(&app, &reloader, command).await,
+                    None => invoke(&app, &payload, &event.context).await,
+                }
+            }
+        })
+    };
+    lambda_runtime::Runtime::new(handler)
+        .layer(KeepPayload(payloads))
+        .layer(lambda_runtime::layers::TracingLayer::new())
+        .run()
+        .await
+        .map_err(|e| anyhow::anyhow!("Lambda runtime loop failed: {e}"))
+}
+
+/// Each invocation's payload as the Runtime API delivered it, by request id, from the
+/// [`KeepPayload`] layer to the handler.
+#[derive(Clone, Default)]
+struct Payloads(Arc<Mutex<HashMap<String, Bytes>>>);
+
+impl Payloads {
+    fn put(&self, request_id: String, payload: Bytes) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(request_id, payload);
+    }
+
+    fn take(&self, request_id: &str) -> Bytes {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(request_id)
+            .unwrap_or_default()
+    }
+}
+
+/// Takes each invocation's payload before `lambda_runtime` deserializes it, and hands the
+/// handler `null` in its place, so events are decoded by [`App::answer`] — the decoder
+/// `lamina invoke` uses, with one set of messages and error types for both. (The
+/// runtime's own step accepts trailing bytes after the JSON, and reports an empty or
+/// truncated payload with its internal type name as the `errorType`.)
+struct KeepPayload(Payloads);
+
+impl<S> Layer<S> for KeepPayload {
+    type Service = KeepPayloadService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        KeepPayloadService {
+            inner,
+            payloads: self.0.clone(),
         }
-    }))
-    .await
-    .map_err(|e| anyhow::anyhow!("Lambda runtime loop failed: {e}"))
+    }
+}
+
+/// The service [`KeepPayload`] wraps around the runtime's.
+struct KeepPayloadService<S> {
+    inner: S,
+    payloads: Payloads,
+}
+
+impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for KeepPayloadService<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut invocation: LambdaInvocation) -> Self::Future {
+        let payload = std::mem::replace(&mut invocation.body, Bytes::from_static(b"null"));
+        self.payloads
+            .put(invocation.context.request_id.clone(), payload);
+        self.inner.call(invocation)
+    }
 }
 
 /// A direct invocation addressed to the host rather than to a route.
@@ -124,11 +200,11 @@ struct AdminCommand {
 
 /// The admin command in `payload`, if it is an admin event (`{"lamina": {...}}` and
 /// nothing else); any other payload goes to event decoding.
-fn admin_command(payload: &str) -> Option<AdminCommand> {
-    if !payload.contains("\"lamina\"") {
+fn admin_command(payload: &[u8]) -> Option<AdminCommand> {
+    if !payload.windows(8).any(|w| w == b"\"lamina\"") {
         return None;
     }
-    serde_json::from_str::<AdminEvent>(payload)
+    serde_json::from_slice::<AdminEvent>(payload)
         .ok()
         .map(|e| e.lamina)
 }
@@ -179,32 +255,24 @@ async fn admin(
     })
 }
 
-/// Handles one invocation: decode, run the pipeline, encode.
+/// Handles one invocation: [`App::answer`], with the invocation's deadline.
 async fn invoke(
     app: &App,
-    event: &LambdaEvent<Box<RawValue>>,
+    payload: &[u8],
+    context: &lambda_runtime::Context,
 ) -> Result<Box<RawValue>, Diagnostic> {
-    let request_id = &event.context.request_id;
-    let encoded = match event::decode(event.payload.get().as_bytes(), request_id) {
-        Ok((origin, mut request)) => {
-            request.context.deadline = Some(
-                std::time::UNIX_EPOCH + std::time::Duration::from_millis(event.context.deadline),
-            );
-            let accept_encoding = request.header("accept-encoding").map(str::to_owned);
-            let response = app.handle(request).await;
-            app.encode(origin, response, accept_encoding.as_deref(), request_id)
-        }
-        Err(DecodeError::BadRequest { origin, message }) => {
-            event::encode(origin, &app.reject(message, request_id))
-        }
-        Err(error) => {
+    let request_id = &context.request_id;
+    let deadline = std::time::UNIX_EPOCH + Duration::from_millis(context.deadline);
+    let encoded = app
+        .answer(payload, request_id, Some(deadline))
+        .await
+        .map_err(|error| {
             tracing::error!(request_id = request_id.as_str(), %error, "event rejected");
-            return Err(Diagnostic {
-                error_type: "Lamina.UnsupportedEvent".to_owned(),
+            Diagnostic {
+                error_type: error.error_type().to_owned(),
                 error_message: error.to_string(),
-            });
-        }
-    };
+            }
+        })?;
     let text = String::from_utf8(encoded).map_err(|e| Diagnostic {
         error_type: "Lamina.Internal".to_owned(),
         error_message: format!("encoded response is not UTF-8: {e}"),

@@ -73,16 +73,27 @@ pub use response::Response;
 /// Sets up logging to stderr: `LAMINA_LOG` filters (default `info`), and
 /// `LAMINA_LOG_FORMAT=json` writes one JSON object per line (for CloudWatch queries).
 pub fn init_logging() {
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::filter::filter_fn;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::{EnvFilter, Layer as _};
     let filter = EnvFilter::try_from_env("LAMINA_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let result = if std::env::var("LAMINA_LOG_FORMAT").as_deref() == Ok("json") {
-        builder.json().try_init()
+    // lambda_runtime logs every error a handler returns, at its `layers::panic` target; the
+    // Lambda loop logs a rejected event itself, with the request id, so that line would be
+    // a second copy. The runtime's line for a real panic carries an `error` field: kept.
+    let not_a_copy = filter_fn(|meta| {
+        meta.target() != "lambda_runtime::layers::panic" || meta.fields().field("error").is_some()
+    });
+    let format = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let format = if std::env::var("LAMINA_LOG_FORMAT").as_deref() == Ok("json") {
+        format.json().boxed()
     } else {
-        builder.with_ansi(false).try_init()
+        format.with_ansi(false).boxed()
     };
     // A second call (tests) keeps the first subscriber.
-    drop(result);
+    drop(
+        tracing_subscriber::registry()
+            .with(format.with_filter(filter).with_filter(not_a_copy))
+            .try_init(),
+    );
 }

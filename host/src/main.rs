@@ -4,7 +4,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use lamina::fetch::Location;
 use lamina::swap::{Reloader, Swap};
-use lamina::{App, Config, Runtime, event};
+use lamina::{App, Config, Runtime};
 use std::io::Read as _;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,6 +35,17 @@ enum Command {
         /// The port (0 picks a free one; the address is printed).
         #[arg(long, short, default_value_t = 3000)]
         port: u16,
+        /// Component instance slots in the engine's pool.
+        #[arg(long, default_value_t = lamina::component::DEFAULT_INSTANCES)]
+        instances: u32,
+        /// Requests served at once (default: the pool's slots divided by the longest
+        /// middleware chain plus its handler, so requests never run out of instances).
+        #[arg(long)]
+        concurrency: Option<usize>,
+        /// Requests that wait for a turn when all are busy; beyond it, 503 with Retry-After
+        /// (default: twice the concurrency).
+        #[arg(long)]
+        queue: Option<usize>,
     },
     /// Send one Lambda event (a JSON file, or - for stdin) through the pipeline and print
     /// the response JSON the function would return.
@@ -104,9 +115,24 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Lambda => {
             current_thread()?.block_on(lamina::lambda::run(lamina::lambda::config_location()?))
         }
-        Command::Serve { config, port } => {
-            let runtime = Runtime::new()?;
+        Command::Serve {
+            config,
+            port,
+            instances,
+            concurrency,
+            queue,
+        } => {
+            let runtime = Runtime::with_tuning(&lamina::component::EngineTuning {
+                instances,
+                ..Default::default()
+            })?;
             let app = App::from_config(&Config::fetch(&config, runtime.fetcher())?, &runtime)?;
+            let derived = lamina::dev::Capacity::for_pool(runtime.instances(), &app);
+            let concurrency = concurrency.unwrap_or(derived.concurrency).max(1);
+            let capacity = lamina::dev::Capacity {
+                concurrency,
+                queue: queue.unwrap_or(concurrency * 2),
+            };
             let swap = Arc::new(Swap::new(app));
             // Development: look at the files twice a second and swap in what changed.
             let reloader = Arc::new(Reloader::new(
@@ -123,7 +149,10 @@ fn run(command: Command) -> anyhow::Result<()> {
                     .await
                     .with_context(|| format!("binding 127.0.0.1:{port}"))?;
                 let addr = listener.local_addr()?;
-                println!("lamina: serving {config} on http://{addr}");
+                println!(
+                    "lamina: serving {config} on http://{addr} ({} at once, {} queued)",
+                    capacity.concurrency, capacity.queue
+                );
                 tokio::spawn(async move {
                     let mut tick = tokio::time::interval(Duration::from_millis(250));
                     loop {
@@ -132,7 +161,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                     }
                 });
                 tokio::select! {
-                    result = lamina::dev::serve(swap, listener) => result,
+                    result = lamina::dev::serve(swap, listener, capacity) => result,
                     _ = tokio::signal::ctrl_c() => Ok(()),
                 }
             })
@@ -147,19 +176,9 @@ fn run(command: Command) -> anyhow::Result<()> {
             };
             let app = load(&config)?;
             let request_id = format!("invoke-{:x}", std::process::id());
-            let encoded = current_thread()?.block_on(async {
-                match event::decode(&payload, &request_id) {
-                    Ok((origin, request)) => {
-                        let accept = request.header("accept-encoding").map(str::to_owned);
-                        let response = app.handle(request).await;
-                        Ok(app.encode(origin, response, accept.as_deref(), &request_id))
-                    }
-                    Err(event::DecodeError::BadRequest { origin, message }) => {
-                        Ok(event::encode(origin, &app.reject(message, &request_id)))
-                    }
-                    Err(e) => Err(anyhow::anyhow!("{}: {e}", event.display())),
-                }
-            })?;
+            let encoded = current_thread()?
+                .block_on(app.answer(&payload, &request_id, None))
+                .map_err(|e| anyhow::anyhow!("{}: {e}", event.display()))?;
             println!("{}", String::from_utf8_lossy(&encoded));
             Ok(())
         }

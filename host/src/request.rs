@@ -145,6 +145,41 @@ impl Request {
     }
 }
 
+/// A header value as text. Values from events and guests are UTF-8; anything else (obs-text
+/// from a raw HTTP client, RFC 9110 §5.5) is read as Latin-1, the charset those bytes were
+/// historically in — the one rule for every place a header value becomes a string.
+pub(crate) fn header_text(value: &http::HeaderValue) -> String {
+    match std::str::from_utf8(value.as_bytes()) {
+        Ok(s) => s.to_owned(),
+        Err(_) => value.as_bytes().iter().map(|&b| char::from(b)).collect(),
+    }
+}
+
+/// Checks one request header field as RFC 9110 defines it: the name a non-empty token
+/// (§5.1), the value free of CR, LF, NUL and other control characters except tab (§5.5;
+/// obs-text, i.e. UTF-8 here, is allowed). Events are checked at decode and the requests a
+/// middleware passes on after it, so a handler never sees a header that could not have
+/// crossed HTTP (`x-evil\r\nset-cookie`, say).
+///
+/// # Errors
+///
+/// A message naming the header (escaped) and what is wrong with it.
+pub(crate) fn check_header(name: &str, value: &str) -> Result<(), String> {
+    let token = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if !token {
+        return Err(format!("header name {name:?} is not a valid HTTP token"));
+    }
+    if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        return Err(format!(
+            "header {name:?} has a value with control characters (CR, LF, NUL, ...)"
+        ));
+    }
+    Ok(())
+}
+
 /// `path` without `prefix` when the prefix covers whole segments (`/api` strips `/api` and
 /// `/api/x`, not `/apix`); an exact match leaves `/`.
 pub(crate) fn strip_segment_prefix<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
@@ -186,6 +221,30 @@ pub(crate) fn cookies_from_headers(headers: &Fields) -> Fields {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_fields_are_checked_as_rfc_9110_defines_them() {
+        let cases = [
+            ("x-ok", "plain value", true),
+            ("x-tab", "a\tb", true),
+            ("x-utf8", "café", true),
+            ("x-evil\r\nset-cookie", "v", false),
+            ("bad name", "v", false),
+            ("", "v", false),
+            ("x-nul\0", "v", false),
+            ("x-crlf", "a\r\nset-cookie: evil=1", false),
+            ("x-lf", "a\nb", false),
+            ("x-nul", "a\0b", false),
+            ("x-del", "a\u{7f}", false),
+        ];
+        for (name, value, valid) in cases {
+            assert_eq!(
+                check_header(name, value).is_ok(),
+                valid,
+                "{name:?}: {value:?}"
+            );
+        }
+    }
 
     #[test]
     fn cookies_parse_in_order_across_headers() {

@@ -17,6 +17,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+/// How long a changed file must stay the same before a reload reads it.
+pub const SETTLE: Duration = Duration::from_millis(200);
+/// How long a reload waits for changing files to settle before leaving them for later.
+pub const SETTLE_LIMIT: Duration = Duration::from_secs(5);
+
 /// The app requests are served from right now.
 pub struct Swap {
     current: ArcSwap<App>,
@@ -96,7 +101,7 @@ impl Reloader {
     /// Checks the sources now and swaps in a new app if they changed and it loads.
     /// Blocking: call it off the async runtime.
     pub fn reload_if_changed(&self) -> Outcome {
-        let now = match watched(&self.config, &self.runtime) {
+        let now = match self.settled(watched(&self.config, &self.runtime)) {
             Ok(now) => now,
             Err(error) => {
                 let error = format!("{error:#}");
@@ -154,6 +159,43 @@ impl Reloader {
                 );
                 Outcome::Rejected
             }
+        }
+    }
+
+    /// `first` once every changed file in it has kept its size and modification time for
+    /// [`SETTLE`]: a writer that truncates a file and writes it again in place is given
+    /// time to finish, so a half-written config or component is not what gets loaded.
+    /// Objects in S3 are replaced whole, so only files wait. A file that is still changing
+    /// after [`SETTLE_LIMIT`] is left for the next check (reported as unchanged now).
+    fn settled(
+        &self,
+        first: anyhow::Result<Vec<(Location, Tag)>>,
+    ) -> anyhow::Result<Vec<(Location, Tag)>> {
+        let mut now = first?;
+        let started = Instant::now();
+        loop {
+            let files_changed = {
+                let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+                now.iter()
+                    .any(|entry| matches!(entry.0, Location::File(_)) && !seen.contains(entry))
+            };
+            if !files_changed {
+                return Ok(now);
+            }
+            std::thread::sleep(SETTLE);
+            let again = watched(&self.config, &self.runtime)?;
+            if again == now {
+                return Ok(now);
+            }
+            if started.elapsed() >= SETTLE_LIMIT {
+                tracing::info!(config = %self.config, "files are still being written; checking again later");
+                return Ok(self
+                    .seen
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone());
+            }
+            now = again;
         }
     }
 

@@ -3,7 +3,7 @@
 use super::Component;
 use super::bindings::wit;
 use crate::error::Error;
-use crate::request::{Context, Request, Source};
+use crate::request::{Context, Request, Source, check_header, header_text};
 use crate::response::Response;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, StatusCode};
@@ -77,13 +77,7 @@ impl Component {
         let mut headers = request.headers;
         for (name, value) in &mut headers {
             name.make_ascii_lowercase();
-            HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| invalid(format!("header name {name:?} is not a valid HTTP token")))?;
-            HeaderValue::from_str(value).map_err(|_| {
-                invalid(format!(
-                    "header {name:?} has a value with control characters (CR, LF, NUL, ...)"
-                ))
-            })?;
+            check_header(name, value).map_err(invalid)?;
         }
         let c = request.context;
         Ok(Request {
@@ -187,18 +181,12 @@ impl Component {
     }
 }
 
-/// A host response as a middleware's `on-response` sees it. Header values that are not
-/// UTF-8 (possible only from the host's own stages) are passed lossily.
+/// A host response as a middleware's `on-response` sees it.
 pub(super) fn response_to_wit(response: Response) -> wit::Response {
     let headers = response
         .headers
         .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
+        .map(|(name, value)| (name.as_str().to_owned(), header_text(value)))
         .collect();
     wit::Response {
         status: response.status.as_u16(),

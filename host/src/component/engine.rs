@@ -10,9 +10,10 @@ use std::time::Duration;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-/// Instances the pool keeps slots for: requests are served one at a time in Lambda and a
-/// handful at a time in `lamina serve`, so this bounds concurrency, not component count.
-const POOL_INSTANCES: u32 = 128;
+/// Component instances the pool keeps slots for unless tuned: requests are served one at a
+/// time in Lambda and a handful at a time in `lamina serve`, so this bounds concurrency,
+/// not component count (`lamina serve --instances` changes it).
+pub const DEFAULT_INSTANCES: u32 = 128;
 
 /// An engine plus a linker with WASI and Lamina's imports: built once per process and
 /// shared by every [`App`](crate::App) version, so a hot swap never recompiles the host side.
@@ -25,6 +26,8 @@ pub struct Runtime {
     pub(crate) fetcher: Arc<Fetcher>,
     /// Where compiled components are kept; `None` when off.
     pub(crate) cache: Option<Arc<CompileCache>>,
+    /// Component instance slots in the pool.
+    pub(crate) instances: u32,
 }
 
 /// How often the engine's epoch advances: the granularity of request timeouts.
@@ -95,6 +98,7 @@ impl Runtime {
             ticker,
             fetcher: Arc::new(Fetcher::default()),
             cache,
+            instances: tuning.instances,
         })
     }
 
@@ -123,6 +127,12 @@ impl Runtime {
         &self.fetcher
     }
 
+    /// How many component instances can exist at once (the pool's slots).
+    #[must_use]
+    pub fn instances(&self) -> usize {
+        self.instances as usize
+    }
+
     /// The wasmtime engine, e.g. for `Component::serialize` compatibility checks.
     #[must_use]
     pub fn engine(&self) -> &Engine {
@@ -145,6 +155,8 @@ pub struct EngineTuning {
     /// Compile epoch checks into guest code, which is what lets a request timeout stop a
     /// guest in a loop. Off only to measure what it costs.
     pub epoch_interruption: bool,
+    /// Component instances the pool has slots for ([`DEFAULT_INSTANCES`]).
+    pub instances: u32,
 }
 
 impl Default for EngineTuning {
@@ -158,6 +170,7 @@ impl Default for EngineTuning {
                 pagemap_scan: true,
                 decommit_batch: 1,
                 epoch_interruption: true,
+                instances: DEFAULT_INSTANCES,
             }
         } else {
             Self {
@@ -165,6 +178,7 @@ impl Default for EngineTuning {
                 pagemap_scan: false,
                 decommit_batch: 1,
                 epoch_interruption: true,
+                instances: DEFAULT_INSTANCES,
             }
         }
     }
@@ -174,11 +188,12 @@ impl Default for EngineTuning {
 /// is loadable by this host exactly when wasmtime's compatibility check says so.
 fn engine_config(tuning: &EngineTuning) -> Config {
     let mut pool = PoolingAllocationConfig::default();
-    pool.total_component_instances(POOL_INSTANCES)
-        .total_core_instances(POOL_INSTANCES * 4)
-        .total_memories(POOL_INSTANCES * 2)
-        .total_tables(POOL_INSTANCES * 4)
-        .total_stacks(POOL_INSTANCES)
+    let instances = tuning.instances.max(1);
+    pool.total_component_instances(instances)
+        .total_core_instances(instances * 4)
+        .total_memories(instances * 2)
+        .total_tables(instances * 4)
+        .total_stacks(instances)
         .linear_memory_keep_resident(tuning.keep_resident)
         .table_keep_resident(tuning.keep_resident.min(1 << 16))
         .decommit_batch_size(tuning.decommit_batch)

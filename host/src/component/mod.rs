@@ -15,7 +15,7 @@ mod state;
 
 pub use cache::{CACHE_ENV, CompileCache};
 pub(crate) use convert::RouteInfo;
-pub use engine::{EngineTuning, Runtime};
+pub use engine::{DEFAULT_INSTANCES, EngineTuning, Runtime};
 pub use loader::{CodeSource, sha256_hex};
 pub(crate) use middleware::{Entered, Flow};
 
@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-use wasmtime::{Store, Trap};
+use wasmtime::{PoolConcurrencyLimitError, Store, Trap, UpdateDeadline};
 
 /// Everything needed to load one component: where it is, how it is verified, what it may
 /// read and consume. (No `Debug`: `config` holds secrets.)
@@ -105,6 +105,8 @@ pub struct Component {
     code: CodeSource,
     /// Keeps the epoch advancing while this component can be called.
     _ticker: Arc<engine::Ticker>,
+    /// The size of the instance pool it is instantiated from, for capacity errors.
+    pool_instances: usize,
 }
 
 /// Time spent in each stage of handler calls, summed (for the pipeline benchmark).
@@ -144,6 +146,7 @@ impl Component {
             digest: loaded.digest,
             code: loaded.code,
             _ticker: runtime.ticker.clone(),
+            pool_instances: runtime.instances(),
         })
     }
 
@@ -295,7 +298,8 @@ struct Session<'c> {
     component: &'c Component,
     store: Store<State>,
     bound: Option<Bound>,
-    timeout: Duration,
+    /// When the Lambda invocation times out, if known: every call's time is cut to fit.
+    lambda_deadline: Option<SystemTime>,
 }
 
 impl<'c> Session<'c> {
@@ -317,21 +321,35 @@ impl<'c> Session<'c> {
         };
         let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.limiter);
+        // Compiled code checks the engine's epoch; each tick past the store's epoch
+        // deadline calls this. The time limit is the wall clock, not a count of ticks: the
+        // ticker thread falls behind when the cores are busy, and ticks counted from a
+        // late ticker would let a spinning guest outlive the Lambda deadline. Until the
+        // deadline the guest yields to the executor once per tick, so a guest in a loop
+        // cannot hold an async worker (or, in Lambda, the only thread) to itself.
+        store.epoch_deadline_callback(|store| {
+            Ok(if Instant::now() >= store.data().deadline {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Yield(1)
+            })
+        });
         Ok(Self {
             component,
             store,
             bound: None,
-            timeout: effective_timeout(component.limits.timeout, context.deadline),
+            lambda_deadline: context.deadline,
         })
     }
 
     /// Makes one export call within the component's timeout (instantiating first if this
     /// is the session's first call) and maps every failure to an [`Error`].
     async fn call(&mut self, call: Call, laps: &mut Laps<'_>) -> Result<Output, Error> {
-        let timeout = self.timeout;
-        // Compiled code checks the epoch: a guest still running when it passes traps.
-        self.store
-            .set_epoch_deadline(timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()) as u64 + 1);
+        // Each call gets the component's timeout, cut to what is left of the invocation
+        // (a middleware's `on-response` runs after the rest of the chain has used some).
+        let timeout = effective_timeout(self.component.limits.timeout, self.lambda_deadline);
+        self.store.data_mut().deadline = Instant::now() + timeout;
+        self.store.set_epoch_deadline(1);
         let (store, bound, pre) = (&mut self.store, &mut self.bound, &self.component.pre);
         // A guest blocked in a host call (a WASI sleep, say) never reaches an epoch check,
         // so the whole call is also bounded on the host side.
@@ -385,6 +403,11 @@ impl<'c> Session<'c> {
             Ok(Err(source)) if source.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => {
                 Err(timed_out())
             }
+            Ok(Err(source)) if source.downcast_ref::<PoolConcurrencyLimitError>().is_some() => {
+                Err(Error::PoolExhausted {
+                    instances: self.component.pool_instances,
+                })
+            }
             Ok(Err(source)) => Err(match self.store.data().limiter.refused {
                 Some(asked) => Error::OutOfMemory {
                     component: name.clone(),
@@ -418,7 +441,7 @@ impl Drop for Session<'_> {
 /// The component's timeout, shortened to what is left of the Lambda invocation (less a
 /// margin to send the 504) when that is less.
 fn effective_timeout(limit: Duration, deadline: Option<SystemTime>) -> Duration {
-    const MARGIN: Duration = Duration::from_millis(50);
+    const MARGIN: Duration = Duration::from_millis(100);
     deadline
         .map(|d| d.duration_since(SystemTime::now()).unwrap_or_default())
         .map_or(limit, |left| {

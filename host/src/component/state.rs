@@ -4,6 +4,7 @@ use super::bindings::{config, log, wit as types};
 use crate::limits::{Grants, Limits};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Instant;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -75,6 +76,9 @@ pub(crate) struct State {
     request_id: String,
     config: Arc<BTreeMap<String, String>>,
     pub(crate) limiter: Limiter,
+    /// When the export call running now must end: checked against the clock at every
+    /// epoch tick (see [`Session::call`](super::Session)).
+    pub(crate) deadline: Instant,
 }
 
 impl State {
@@ -119,6 +123,7 @@ impl State {
                 memory: limits.memory,
                 refused: None,
             },
+            deadline: Instant::now(),
         })
     }
 }

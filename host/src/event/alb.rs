@@ -12,10 +12,10 @@
 //! comma-joined and only the first `Set-Cookie` can be sent (the rest are logged as dropped).
 //! Always `statusDescription` and a string `body` (ALB rejects a null body).
 
-use super::fields::{MultiPairs, Pairs, lowercase_headers};
+use super::fields::{MultiPairs, Pairs, Text, lowercase_headers};
 use super::{
-    DecodeError, Origin, decode_body, encode_body, forwarded_client, multi_value_headers, parse,
-    single_value_headers_with_one_cookie, status_description, uri,
+    DecodeError, DecodeLimits, Origin, bad_request, decode_body, encode_body, forwarded_client,
+    multi_value_headers, parse, single_value_headers_with_one_cookie, status_description, uri,
 };
 use crate::request::{Context, Request, cookies_from_headers};
 use crate::response::Response;
@@ -24,14 +24,15 @@ use std::collections::BTreeMap;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Event {
+struct Event<'a> {
     http_method: String,
     path: Option<String>,
     query_string_parameters: Option<Pairs>,
     multi_value_query_string_parameters: Option<MultiPairs>,
     headers: Option<Pairs>,
     multi_value_headers: Option<MultiPairs>,
-    body: Option<String>,
+    #[serde(borrow)]
+    body: Option<Text<'a>>,
     is_base64_encoded: Option<bool>,
 }
 
@@ -39,9 +40,10 @@ pub(super) fn decode(
     payload: &[u8],
     origin: Origin,
     request_id: &str,
+    limits: &DecodeLimits,
 ) -> Result<Request, DecodeError> {
-    let event: Event = parse(payload, origin)?;
-    let bad = |message: String| DecodeError::BadRequest { origin, message };
+    let event: Event<'_> = parse(payload, origin)?;
+    let bad = |message: String| bad_request(origin, message);
     let method = http::Method::from_bytes(event.http_method.as_bytes())
         .map_err(|_| bad(format!("invalid HTTP method {:?}", event.http_method)))?;
     let raw_path = event.path.unwrap_or_else(|| "/".to_owned());
@@ -76,7 +78,12 @@ pub(super) fn decode(
         None => lowercase_headers(event.headers.map(|h| h.0).unwrap_or_default()),
     };
     let cookies = cookies_from_headers(&headers);
-    let body = decode_body(event.body, event.is_base64_encoded.unwrap_or(false), origin)?;
+    let body = decode_body(
+        event.body.map(|b| b.0),
+        event.is_base64_encoded.unwrap_or(false),
+        origin,
+        limits,
+    )?;
 
     let mut context = Context::new(origin.source(), request_id);
     forwarded_client(&mut context, &headers);

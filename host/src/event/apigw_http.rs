@@ -9,8 +9,11 @@
 //! Response: `statusCode`, `headers` (repeated names comma-joined, as RFC 9110 §5.3 allows),
 //! `cookies` (every `Set-Cookie`, which cannot be comma-joined), `body`, `isBase64Encoded`.
 
-use super::fields::{Pairs, push_header};
-use super::{DecodeError, Origin, decode_body, encode_body, parse, single_value_headers, uri};
+use super::fields::{Pairs, Text, push_header};
+use super::{
+    DecodeError, DecodeLimits, Origin, bad_request, decode_body, encode_body, parse,
+    single_value_headers, uri,
+};
 use crate::request::{
     Context, Request, cookies_from_headers, now_epoch_ms, parse_cookies, strip_segment_prefix,
 };
@@ -27,7 +30,8 @@ struct Event<'a> {
     cookies: Option<Vec<String>>,
     headers: Option<Pairs>,
     query_string_parameters: Option<Pairs>,
-    body: Option<String>,
+    #[serde(borrow)]
+    body: Option<Text<'a>>,
     is_base64_encoded: Option<bool>,
     #[serde(borrow)]
     request_context: RequestContext<'a>,
@@ -67,9 +71,10 @@ pub(super) fn decode(
     payload: &[u8],
     origin: Origin,
     request_id: &str,
+    limits: &DecodeLimits,
 ) -> Result<Request, DecodeError> {
     let event: Event<'_> = parse(payload, origin)?;
-    let bad = |message: String| DecodeError::BadRequest { origin, message };
+    let bad = |message: String| bad_request(origin, message);
     let rc = event.request_context;
 
     let method = http::Method::from_bytes(rc.http.method.as_bytes())
@@ -115,7 +120,12 @@ pub(super) fn decode(
         }
         _ => cookies_from_headers(&headers),
     };
-    let body = decode_body(event.body, event.is_base64_encoded.unwrap_or(false), origin)?;
+    let body = decode_body(
+        event.body.map(|b| b.0),
+        event.is_base64_encoded.unwrap_or(false),
+        origin,
+        limits,
+    )?;
 
     let context = Context {
         source: origin.source(),

@@ -9,8 +9,11 @@
 //! Response: `statusCode`, `multiValueHeaders` (so several `Set-Cookie` survive),
 //! `body`, `isBase64Encoded`.
 
-use super::fields::{MultiPairs, Pairs, merge_headers};
-use super::{DecodeError, Origin, decode_body, encode_body, multi_value_headers, parse, uri};
+use super::fields::{MultiPairs, Pairs, Text, merge_headers};
+use super::{
+    DecodeError, DecodeLimits, Origin, bad_request, decode_body, encode_body, multi_value_headers,
+    parse, uri,
+};
 use crate::request::{Context, Request, cookies_from_headers, now_epoch_ms};
 use crate::response::Response;
 use serde::{Deserialize, Serialize};
@@ -26,7 +29,8 @@ struct Event<'a> {
     multi_value_headers: Option<MultiPairs>,
     query_string_parameters: Option<Pairs>,
     multi_value_query_string_parameters: Option<MultiPairs>,
-    body: Option<String>,
+    #[serde(borrow)]
+    body: Option<Text<'a>>,
     is_base64_encoded: Option<bool>,
     #[serde(borrow)]
     request_context: RequestContext<'a>,
@@ -54,9 +58,10 @@ pub(super) fn decode(
     payload: &[u8],
     origin: Origin,
     request_id: &str,
+    limits: &DecodeLimits,
 ) -> Result<Request, DecodeError> {
     let event: Event<'_> = parse(payload, origin)?;
-    let bad = |message: String| DecodeError::BadRequest { origin, message };
+    let bad = |message: String| bad_request(origin, message);
 
     let method = http::Method::from_bytes(event.http_method.as_bytes())
         .map_err(|_| bad(format!("invalid HTTP method {:?}", event.http_method)))?;
@@ -86,7 +91,12 @@ pub(super) fn decode(
     let raw_query = uri::encode_query(&query);
     let headers = merge_headers(event.headers, event.multi_value_headers);
     let cookies = cookies_from_headers(&headers);
-    let body = decode_body(event.body, event.is_base64_encoded.unwrap_or(false), origin)?;
+    let body = decode_body(
+        event.body.map(|b| b.0),
+        event.is_base64_encoded.unwrap_or(false),
+        origin,
+        limits,
+    )?;
 
     let identity = rc.identity;
     let context = Context {

@@ -2,6 +2,8 @@
 //! read in document order (a `HashMap` would lose the order headers arrived in).
 
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 
 /// A JSON object of `name: "value"`, kept in document order. `null` values are skipped.
@@ -107,6 +109,40 @@ impl<'de> Deserialize<'de> for MultiPairs {
     }
 }
 
+/// A JSON string that borrows from the payload when it has no escapes (a base64 body
+/// never does), so a large body is not copied before its size is checked. serde's own
+/// `Cow<str>` only borrows as a direct field, not inside an `Option`.
+#[derive(Debug)]
+pub(crate) struct Text<'a>(pub(crate) Cow<'a, str>);
+
+struct TextVisitor<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for TextVisitor<'a> {
+    type Value = Text<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Text<'a>, E> {
+        Ok(Text(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text<'a>, E> {
+        Ok(Text(Cow::Owned(v.to_owned())))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Text<'a>, E> {
+        Ok(Text(Cow::Owned(v)))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(TextVisitor(std::marker::PhantomData))
+    }
+}
+
 /// Appends `name: value` headers with the name lowercased.
 pub(crate) fn push_header(out: &mut Vec<(String, String)>, mut name: String, value: String) {
     name.make_ascii_lowercase();
@@ -124,15 +160,20 @@ pub(crate) fn merge_headers(
 ) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let multi = multi.map(|m| m.0).unwrap_or_default();
-    let in_multi: Vec<String> = multi.iter().map(|(k, _)| k.to_ascii_lowercase()).collect();
+    // A set, not a scan of the list per name: an event with many names in both objects
+    // costs linear time, not quadratic.
+    let mut in_multi: HashSet<String> = HashSet::with_capacity(multi.len());
     for (name, values) in multi {
+        let name = name.to_ascii_lowercase();
         for value in values {
-            push_header(&mut out, name.clone(), value);
+            out.push((name.clone(), value));
         }
+        in_multi.insert(name);
     }
     for (name, value) in single.map(|s| s.0).unwrap_or_default() {
-        if !in_multi.iter().any(|m| m.eq_ignore_ascii_case(&name)) {
-            push_header(&mut out, name, value);
+        let name = name.to_ascii_lowercase();
+        if !in_multi.contains(&name) {
+            out.push((name, value));
         }
     }
     out

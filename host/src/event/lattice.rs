@@ -11,24 +11,26 @@
 //! name: repeats comma-joined, only the first `Set-Cookie`, the rest logged as dropped),
 //! `body`, `isBase64Encoded`.
 
-use super::fields::{FlexPairs, lowercase_headers};
+use super::fields::{FlexPairs, Text, lowercase_headers};
 use super::{
-    DecodeError, Origin, decode_body, encode_body, forwarded_client, parse,
-    single_value_headers_with_one_cookie, status_description, uri,
+    DecodeError, DecodeLimits, Origin, bad_request, decode_body, encode_body, forwarded_client,
+    parse, single_value_headers_with_one_cookie, status_description, uri,
 };
 use crate::request::{Context, Request, cookies_from_headers};
 use crate::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 #[derive(Deserialize)]
-struct EventV1 {
+struct EventV1<'a> {
     method: String,
     raw_path: Option<String>,
     headers: Option<FlexPairs>,
     query_string_parameters: Option<FlexPairs>,
-    body: Option<String>,
+    #[serde(borrow)]
+    body: Option<Text<'a>>,
     is_base64_encoded: Option<bool>,
 }
 
@@ -39,7 +41,8 @@ struct EventV2<'a> {
     path: Option<String>,
     headers: Option<FlexPairs>,
     query_string_parameters: Option<FlexPairs>,
-    body: Option<String>,
+    #[serde(borrow)]
+    body: Option<Text<'a>>,
     is_base64_encoded: Option<bool>,
     #[serde(borrow)]
     request_context: Option<ContextV2<'a>>,
@@ -72,12 +75,12 @@ impl MicrosEpoch {
 }
 
 /// The common fields of both versions, before normalization.
-struct Parts {
+struct Parts<'a> {
     method: String,
     raw_path: String,
     headers: Vec<(String, String)>,
     query: Option<FlexPairs>,
-    body: Option<String>,
+    body: Option<Cow<'a, str>>,
     base64: bool,
 }
 
@@ -85,16 +88,17 @@ pub(super) fn decode(
     payload: &[u8],
     origin: Origin,
     request_id: &str,
+    limits: &DecodeLimits,
 ) -> Result<Request, DecodeError> {
     let mut context = Context::new(origin.source(), request_id);
     let parts = if origin == Origin::VpcLatticeV1 {
-        let event: EventV1 = parse(payload, origin)?;
+        let event: EventV1<'_> = parse(payload, origin)?;
         Parts {
             method: event.method,
             raw_path: event.raw_path.unwrap_or_else(|| "/".to_owned()),
             headers: event.headers.map(|h| h.0).unwrap_or_default(),
             query: event.query_string_parameters,
-            body: event.body,
+            body: event.body.map(|b| b.0),
             base64: event.is_base64_encoded.unwrap_or(false),
         }
     } else {
@@ -110,11 +114,11 @@ pub(super) fn decode(
             raw_path: event.path.unwrap_or_else(|| "/".to_owned()),
             headers: event.headers.map(|h| h.0).unwrap_or_default(),
             query: event.query_string_parameters,
-            body: event.body,
+            body: event.body.map(|b| b.0),
             base64: event.is_base64_encoded.unwrap_or(false),
         }
     };
-    let bad = |message: String| DecodeError::BadRequest { origin, message };
+    let bad = |message: String| bad_request(origin, message);
     let method = http::Method::from_bytes(parts.method.as_bytes())
         .map_err(|_| bad(format!("invalid HTTP method {:?}", parts.method)))?;
     // A query string in the path is the raw one; otherwise rebuild it from the pairs.
@@ -133,7 +137,7 @@ pub(super) fn decode(
     };
     let headers = lowercase_headers(parts.headers);
     let cookies = cookies_from_headers(&headers);
-    let body = decode_body(parts.body, parts.base64, origin)?;
+    let body = decode_body(parts.body, parts.base64, origin, limits)?;
     forwarded_client(&mut context, &headers);
     Ok(Request {
         method,

@@ -18,16 +18,23 @@ mod alb;
 mod apigw_http;
 mod apigw_rest;
 mod fields;
+mod headers;
 mod lattice;
 mod uri;
 
 pub(crate) use uri::{decode_path, parse_query};
 
-use crate::request::{Request, Source};
+pub use headers::HeaderLimits;
+pub(crate) use headers::check_fields as check_headers;
+
+use crate::error::Error;
+use crate::limits::DEFAULT_MAX_REQUEST_BODY;
+use crate::request::{Request, Source, header_text};
 use crate::response::Response;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Where a request came from: what [`encode`] needs to shape the reply.
@@ -101,9 +108,12 @@ impl Origin {
 /// Why a payload could not become a request.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
-    /// The payload is not JSON at all.
-    #[error("payload is not JSON: {0}")]
-    NotJson(serde_json::Error),
+    /// The payload is not JSON at all (empty, truncated, a byte order mark, not UTF-8...).
+    #[error("the payload is not JSON: {problem}")]
+    NotJson {
+        /// What is wrong, with line and column.
+        problem: String,
+    },
     /// The payload is JSON but not an HTTP event this host serves.
     #[error("{detected} is not an HTTP request event this host can serve: {hint}")]
     Unsupported {
@@ -112,26 +122,121 @@ pub enum DecodeError {
         /// What was missing or would be needed.
         hint: String,
     },
+    /// A field the host reads to recognize the source has the wrong type, or a key is
+    /// repeated.
+    #[error("the event's `{field}` {problem}")]
+    InvalidField {
+        /// The path of the field (`requestContext.domainName`), or `.` for the top level.
+        field: String,
+        /// What is wrong, with line and column.
+        problem: String,
+    },
     /// The payload was recognized but a field is missing or has the wrong type.
-    #[error("{origin} event is malformed at `{field}`: {error}")]
+    #[error("{origin} event is malformed at `{field}`: {problem}")]
     Malformed {
         /// The recognized source.
         origin: Origin,
         /// The path of the offending field (`requestContext.http.method`), or `.` for the
         /// top level.
         field: String,
-        /// serde's message, with line and column.
-        error: serde_json::Error,
+        /// What is wrong, with line and column.
+        problem: String,
     },
-    /// The event is well-formed but the request in it is not: answered with a 400 in the
-    /// source's shape, not an invocation error.
-    #[error("bad request: {message}")]
-    BadRequest {
-        /// The recognized source, to shape the 400.
+    /// The event is well-formed but the request in it is not (a bad header, a body over
+    /// the limit, ...): answered with that error in the source's shape, not an invocation
+    /// error.
+    #[error("{error}")]
+    Rejected {
+        /// The recognized source, to shape the answer.
         origin: Origin,
-        /// What is wrong, for the client.
-        message: String,
+        /// The 400, 413 or 431 to answer with.
+        error: Error,
     },
+}
+
+impl DecodeError {
+    /// The Lambda `errorType` of an invocation this error fails: `Lamina.InvalidEvent` for
+    /// a payload that is not a well-formed event, `Lamina.UnsupportedEvent` for a
+    /// well-formed one that is not an HTTP request. (A [`DecodeError::Rejected`] is
+    /// answered, never failed; it reports `Lamina.InvalidEvent` if asked.)
+    #[must_use]
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::Unsupported { .. } => "Lamina.UnsupportedEvent",
+            Self::NotJson { .. }
+            | Self::InvalidField { .. }
+            | Self::Malformed { .. }
+            | Self::Rejected { .. } => "Lamina.InvalidEvent",
+        }
+    }
+}
+
+/// What a request in an event may carry before the host answers it without running
+/// anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// The largest request body, decoded (`max-request-body`). A base64 body is measured
+    /// before it is decoded, so an oversized one costs no memory to refuse.
+    pub max_body: usize,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        Self {
+            max_body: DEFAULT_MAX_REQUEST_BODY,
+        }
+    }
+}
+
+/// serde's message for `error`, in the event's terms rather than Lamina's: "expected an
+/// object", not the name of an internal struct, and "duplicate key" for a repeated one.
+fn describe(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let (message, position) = match text.rfind(" at line ") {
+        Some(at) => text.split_at(at),
+        None => (text.as_str(), ""),
+    };
+    let message = if let Some(key) = message.strip_prefix("duplicate field ") {
+        format!("has a duplicate key {key}")
+    } else if let Some((got, expected)) = message.split_once(", expected ") {
+        let expected = if expected.starts_with("struct ") || expected == "a map" {
+            "an object"
+        } else if expected == "a sequence" {
+            "an array"
+        } else if expected.starts_with("u64") || expected.starts_with("u32") {
+            "a non-negative integer"
+        } else {
+            expected
+        };
+        let got = got.strip_prefix("invalid type: ").unwrap_or(got);
+        format!("must be {expected}, not {got}")
+    } else if message.contains("untagged enum OneOrMany") {
+        "must be a string or a list of strings".to_owned()
+    } else if message.contains("untagged enum MicrosEpoch") {
+        "must be a string or a number".to_owned()
+    } else {
+        message.to_owned()
+    };
+    format!("{message}{position}")
+}
+
+/// A `serde_path_to_error` failure as the field it names and what is wrong with it.
+fn field_problem(error: &serde_path_to_error::Error<serde_json::Error>) -> (String, String) {
+    (error.path().to_string(), describe(error.inner()))
+}
+
+/// Why `payload` is not JSON, in words a caller can act on.
+fn not_json(payload: &[u8], error: &serde_json::Error) -> DecodeError {
+    let problem = if payload.iter().all(u8::is_ascii_whitespace) {
+        "it is empty (expected a Lambda HTTP event, a JSON object)".to_owned()
+    } else if payload.starts_with(b"\xEF\xBB\xBF") {
+        "it starts with a UTF-8 byte order mark, which JSON does not allow".to_owned()
+    } else if std::str::from_utf8(payload).is_err() {
+        format!("it is not valid UTF-8 ({error})")
+    } else {
+        error.to_string()
+    };
+    DecodeError::NotJson { problem }
 }
 
 /// The fields that identify an event source.
@@ -167,14 +272,41 @@ struct ProbeContext {
 }
 
 fn detect(payload: &[u8]) -> Result<Origin, DecodeError> {
+    // serde would read a JSON array into the probe's fields by position.
+    let kind = json_kind(payload);
+    if kind != "an object" && serde_json::from_slice::<IgnoredAny>(payload).is_ok() {
+        return Err(DecodeError::Unsupported {
+            detected: "a JSON value that is not an object",
+            hint: format!("expected a Lambda HTTP event object, got {kind}"),
+        });
+    }
     let probe: Probe = serde_json::from_slice(payload).map_err(|e| {
-        if e.is_data() {
-            DecodeError::Unsupported {
-                detected: "a JSON value that is not an object",
-                hint: format!("expected a Lambda HTTP event object ({e})"),
+        if !e.is_data() {
+            return not_json(payload, &e);
+        }
+        // The cold path: read again with path tracking to name the field.
+        let mut de = serde_json::Deserializer::from_slice(payload);
+        match serde_path_to_error::deserialize::<_, Probe>(&mut de) {
+            Err(e) if e.path().to_string() != "." => {
+                let (field, problem) = field_problem(&e);
+                DecodeError::InvalidField { field, problem }
             }
-        } else {
-            DecodeError::NotJson(e)
+            // A repeated top-level key: name it rather than the object.
+            Err(e) if e.inner().to_string().starts_with("duplicate field") => {
+                let text = e.inner().to_string();
+                let key = text.split('`').nth(1).unwrap_or_default().to_owned();
+                DecodeError::InvalidField {
+                    field: key,
+                    problem: "appears more than once".to_owned(),
+                }
+            }
+            _ => DecodeError::Unsupported {
+                detected: "a JSON value that is not an object",
+                hint: format!(
+                    "expected a Lambda HTTP event object, got {}",
+                    json_kind(payload)
+                ),
+            },
         }
     })?;
     let unsupported = |detected, hint: &str| {
@@ -261,27 +393,70 @@ fn detect(payload: &[u8]) -> Result<Origin, DecodeError> {
     }
 }
 
-/// Decodes a Lambda payload into the request it carries.
+/// What kind of JSON value `payload` holds, for messages ("an array", "a string", ...).
+fn json_kind(payload: &[u8]) -> &'static str {
+    match payload.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        Some(b'{') => "an object",
+        _ => "a number",
+    }
+}
+
+/// Decodes a Lambda payload into the request it carries, with the default
+/// [`DecodeLimits`] (an app decodes with its own: [`App::decode`](crate::App::decode)).
 ///
 /// `request_id` is the Lambda invocation's request id; it becomes the request's
 /// `context.request_id`.
 ///
 /// # Errors
 ///
-/// [`DecodeError::BadRequest`] when the event is recognized but its request is invalid (the
-/// caller answers 400 in the origin's shape); any other variant when the payload is not a
-/// servable HTTP event (the caller reports an invocation error with this message).
+/// As [`decode_with`].
 pub fn decode(payload: &[u8], request_id: &str) -> Result<(Origin, Request), DecodeError> {
+    decode_with(payload, request_id, &DecodeLimits::default())
+}
+
+/// Decodes a Lambda payload into the request it carries, within `limits`.
+///
+/// # Errors
+///
+/// [`DecodeError::Rejected`] when the event is recognized but its request is invalid or
+/// too large (the caller answers with that error in the origin's shape: 400 for a header
+/// that is not valid HTTP or a body that is not the base64 it claims, 413 for a body over
+/// `limits.max_body`, 431 for headers over the source's own limits); any other variant
+/// when the payload is not a servable HTTP event (the caller reports an invocation error
+/// with this message).
+pub fn decode_with(
+    payload: &[u8],
+    request_id: &str,
+    limits: &DecodeLimits,
+) -> Result<(Origin, Request), DecodeError> {
     let origin = detect(payload)?;
     let request = match origin {
-        Origin::ApigwRest | Origin::ApigwHttpV1 => apigw_rest::decode(payload, origin, request_id),
-        Origin::ApigwHttpV2 | Origin::FunctionUrl => {
-            apigw_http::decode(payload, origin, request_id)
+        Origin::ApigwRest | Origin::ApigwHttpV1 => {
+            apigw_rest::decode(payload, origin, request_id, limits)
         }
-        Origin::Alb { .. } => alb::decode(payload, origin, request_id),
-        Origin::VpcLatticeV1 | Origin::VpcLatticeV2 => lattice::decode(payload, origin, request_id),
+        Origin::ApigwHttpV2 | Origin::FunctionUrl => {
+            apigw_http::decode(payload, origin, request_id, limits)
+        }
+        Origin::Alb { .. } => alb::decode(payload, origin, request_id, limits),
+        Origin::VpcLatticeV1 | Origin::VpcLatticeV2 => {
+            lattice::decode(payload, origin, request_id, limits)
+        }
     }?;
+    headers::check(origin, &request.headers)
+        .map_err(|error| DecodeError::Rejected { origin, error })?;
     Ok((origin, request))
+}
+
+/// A 400 for `origin`, for the per-source decoders.
+fn bad_request(origin: Origin, message: String) -> DecodeError {
+    DecodeError::Rejected {
+        origin,
+        error: Error::BadRequest { message },
+    }
 }
 
 /// Encodes a response in the proxy-response shape `origin` expects.
@@ -299,43 +474,67 @@ pub fn encode(origin: Origin, response: &Response) -> Vec<u8> {
 /// with path tracking, so the error names the field, e.g. `requestContext.http.method`.
 fn parse<'a, T: Deserialize<'a>>(payload: &'a [u8], origin: Origin) -> Result<T, DecodeError> {
     serde_json::from_slice(payload).map_err(|error| {
+        if std::str::from_utf8(payload).is_err() {
+            return not_json(payload, &error);
+        }
         let mut de = serde_json::Deserializer::from_slice(payload);
-        match serde_path_to_error::deserialize::<_, T>(&mut de) {
-            Err(e) => DecodeError::Malformed {
-                origin,
-                field: e.path().to_string(),
-                error: e.into_inner(),
-            },
-            Ok(_) => DecodeError::Malformed {
-                origin,
-                field: ".".to_owned(),
-                error,
-            },
+        let (field, problem) = match serde_path_to_error::deserialize::<_, T>(&mut de) {
+            Err(e) => field_problem(&e),
+            Ok(_) => (".".to_owned(), describe(&error)),
+        };
+        DecodeError::Malformed {
+            origin,
+            field,
+            problem,
         }
     })
 }
 
-/// Decodes a request body that the event may have base64-encoded.
+/// Decodes a request body that the event may have base64-encoded, refusing one larger
+/// than `limits.max_body` before decoding it (a base64 body's decoded size is known from
+/// its length). `body` borrows from the payload when the JSON string has no escapes.
 fn decode_body(
-    body: Option<String>,
+    body: Option<Cow<'_, str>>,
     base64: bool,
     origin: Origin,
+    limits: &DecodeLimits,
 ) -> Result<bytes::Bytes, DecodeError> {
     let Some(body) = body else {
         return Ok(bytes::Bytes::new());
     };
+    let too_large = |size: usize| DecodeError::Rejected {
+        origin,
+        error: Error::PayloadTooLarge {
+            size: Some(size),
+            limit: limits.max_body,
+        },
+    };
     if !base64 {
-        return Ok(bytes::Bytes::from(body));
+        if body.len() > limits.max_body {
+            return Err(too_large(body.len()));
+        }
+        return Ok(bytes::Bytes::from(body.into_owned()));
     }
-    base64::engine::general_purpose::STANDARD
-        .decode(body.trim())
-        .map(bytes::Bytes::from)
-        .map_err(|e| DecodeError::BadRequest {
-            origin,
-            message: format!(
-                "the event says the body is base64 (`isBase64Encoded`), but it is not: {e}"
-            ),
-        })
+    let encoded = body.trim();
+    // Every 4 base64 characters carry 3 bytes; padding only shortens the last group.
+    let decoded_at_least = (encoded.len() / 4 * 3).saturating_sub(2);
+    if decoded_at_least > limits.max_body {
+        return Err(too_large(encoded.len() / 4 * 3));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|e| {
+            bad_request(
+                origin,
+                format!(
+                    "the event says the body is base64 (`isBase64Encoded`), but it is not: {e}"
+                ),
+            )
+        })?;
+    if bytes.len() > limits.max_body {
+        return Err(too_large(bytes.len()));
+    }
+    Ok(bytes::Bytes::from(bytes))
 }
 
 /// A response body as the proxy response carries it: text, or base64 and a flag.
@@ -435,17 +634,6 @@ fn forwarded_client(context: &mut crate::request::Context, headers: &[(String, S
         .and_then(|xff| xff.rsplit(',').next())
         .map(|ip| ip.trim().to_owned());
     context.user_agent = header("user-agent").map(str::to_owned);
-}
-
-/// A header value as text. Values that came from guests or events are UTF-8; anything else
-/// (obs-text from a raw HTTP client) is carried as Latin-1, which is what those bytes mean.
-fn header_text(value: &http::HeaderValue) -> String {
-    match value.to_str() {
-        Ok(s) => s.to_owned(),
-        Err(_) => std::str::from_utf8(value.as_bytes())
-            .map(str::to_owned)
-            .unwrap_or_else(|_| value.as_bytes().iter().map(|&b| char::from(b)).collect()),
-    }
 }
 
 #[cfg(test)]

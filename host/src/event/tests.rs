@@ -355,7 +355,7 @@ fn non_http_payloads_are_rejected_naming_what_was_detected() {
         ),
         (
             "<html>",
-            "payload is not JSON: expected value at line 1 column 1",
+            "the payload is not JSON: expected value at line 1 column 1",
         ),
         ("[1, 2]", "a JSON value that is not an object"),
         ("{}", "a JSON object without `requestContext`"),
@@ -371,7 +371,7 @@ fn non_http_payloads_are_rejected_naming_what_was_detected() {
         ),
         (
             r#"{"version": "2.0", "requestContext": {"http": {"method": 7}}}"#,
-            "API Gateway HTTP API (payload 2.0) event is malformed at `requestContext.http.method`: invalid type: integer `7`",
+            "API Gateway HTTP API (payload 2.0) event is malformed at `requestContext.http.method`: must be a string, not integer `7`",
         ),
         (
             r#"{"version": "2.0", "requestContext": {"http": {"path": "/"}}}"#,
@@ -381,19 +381,72 @@ fn non_http_payloads_are_rejected_naming_what_was_detected() {
             r#"{"httpMethod": ["GET"], "requestContext": {"stage": "prod"}}"#,
             "API Gateway REST event is malformed at `httpMethod`",
         ),
+        // Wrong types and repeated keys name the field and the type the event needs, not
+        // the host's internal struct names.
+        (
+            r#"{"version": 2, "requestContext": {"http": {"method": "GET"}}}"#,
+            "the event's `version` must be a string, not integer `2`",
+        ),
+        (
+            r#"{"httpMethod": "GET", "requestContext": "prod"}"#,
+            "the event's `requestContext` must be an object, not string \"prod\"",
+        ),
+        (
+            r#"{"version": "2.0", "requestContext": {"domainName": 5, "http": {"method": "GET"}}}"#,
+            "the event's `requestContext.domainName` must be a string, not integer `5`",
+        ),
+        (
+            r#"{"version": "2.0", "version": "2.0", "requestContext": {"http": {"method": "GET"}}}"#,
+            "the event's `version` appears more than once",
+        ),
+        (
+            r#"{"version": "2.0", "requestContext": {"stage": "a", "stage": "b", "http": {"method": "GET"}}}"#,
+            "the event's `requestContext` has a duplicate key `stage`",
+        ),
+        (
+            r#"{"version": "2.0", "requestContext": {"http": "GET"}}"#,
+            "malformed at `requestContext.http`: must be an object, not string \"GET\"",
+        ),
+        ("", "the payload is not JSON: it is empty"),
+        ("\u{feff}{}", "starts with a UTF-8 byte order mark"),
+        (
+            r#"{"httpMethod": "GET""#,
+            "the payload is not JSON: EOF while parsing",
+        ),
+        (
+            r#"{"httpMethod": "GET", "requestContext": {"stage": "p"}} xyz"#,
+            "the payload is not JSON: trailing characters",
+        ),
+        (
+            r#"{"httpMethod": "GET", "requestContext": {"stage": "p"}}{"httpMethod": "GET"}"#,
+            "the payload is not JSON: trailing characters",
+        ),
     ];
     for (payload, expected) in cases {
         let error = decode(payload.as_bytes(), "id").unwrap_err();
-        assert!(
-            !matches!(error, DecodeError::BadRequest { .. }),
-            "{payload}"
-        );
+        assert!(!matches!(error, DecodeError::Rejected { .. }), "{payload}");
         let message = error.to_string();
+        for internal in ["struct", "Probe", "elements", "untagged"] {
+            assert!(!message.contains(internal), "{payload}: {message}");
+        }
         assert!(
             message.contains(expected),
             "{payload}\n  got: {message}\n  want: {expected}"
         );
     }
+}
+
+#[test]
+fn invalid_utf8_payloads_are_not_json_with_a_stable_error_type() {
+    let error = decode(
+        b"{\"httpMethod\": \"GET\", \"path\": \"/\xff\", \"requestContext\": {\"stage\": \"p\"}}",
+        "id",
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("not valid UTF-8"), "{error}");
+    assert_eq!(error.error_type(), "Lamina.InvalidEvent");
+    let error = decode(br#"{"hello": "world"}"#, "id").unwrap_err();
+    assert_eq!(error.error_type(), "Lamina.UnsupportedEvent");
 }
 
 #[test]
@@ -406,9 +459,10 @@ fn invalid_base64_body_is_a_bad_request_not_a_panic() {
         "isBase64Encoded": true,
     });
     match decode(payload.to_string().as_bytes(), "id") {
-        Err(DecodeError::BadRequest { origin, message }) => {
+        Err(DecodeError::Rejected { origin, error }) => {
             assert_eq!(origin, Origin::ApigwHttpV2);
-            assert!(message.contains("body is base64"), "{message}");
+            assert_eq!(error.status(), 400);
+            assert!(error.to_string().contains("body is base64"), "{error}");
         }
         other => panic!("expected a bad request, got {other:?}"),
     }

@@ -230,7 +230,8 @@ fn error_format_and_request_size_limit_are_configurable() {
 #[test]
 fn impossible_cors_configs_are_rejected_at_load() {
     let text = format!(
-        "[cors]\nallow-origins = [\"*\"]\nallow-credentials = true\n[components.hello]\nsource = \"{}\"\n",
+        "[cors]\nallow-origins = [\"*\"]\nallow-credentials = true\n[components.hello]\nsource = \"{}\"\n\
+         [[routes]]\nmethod = \"GET\"\npath = \"/\"\ncomponent = \"hello\"\n",
         guest("hello").display()
     );
     let config = Config::parse(&text, PathBuf::from("/")).unwrap();

@@ -214,7 +214,7 @@ fn config_errors_name_the_setting() {
             "routes[0].method: \"FETCH IT\" is not an HTTP method",
         ),
         (
-            "[components.a]\nsource = \"nope.wasm\"\n".to_owned(),
+            "not-found = \"a\"\n[components.a]\nsource = \"nope.wasm\"\n".to_owned(),
             "components.a: loading /nope/nope.wasm",
         ),
     ];
