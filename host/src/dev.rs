@@ -25,32 +25,40 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-/// How long a client has to send a request's headers (also how long an idle keep-alive
-/// connection stays open).
+/// How long a client has to send a request's headers unless configured (also how long an
+/// idle keep-alive connection stays open).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a client has to send a request's body once its headers are in.
+/// How long a client has to send a request's body once its headers are in, unless
+/// configured.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How many requests run at once, and how many may wait for a turn.
+/// How many requests run at once, how many may wait for a turn, and how long clients have
+/// to send them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Capacity {
     /// Requests in the pipeline at once.
     pub concurrency: usize,
     /// Requests waiting for one of those slots; beyond this they get `503`.
     pub queue: usize,
+    /// Time to send the headers; the connection is closed after it.
+    pub header_timeout: Duration,
+    /// Time to send the body; `408` after it.
+    pub body_timeout: Duration,
 }
 
 impl Capacity {
     /// The capacity an instance pool of `instances` slots sustains for `app`: each request
     /// holds one instance per component of its longest chain (middleware that `next` keep
     /// theirs until the response), so `instances / chain` requests can never run out of
-    /// them; the queue holds twice that.
+    /// them; the queue holds twice that. Default read timeouts.
     #[must_use]
     pub fn for_pool(instances: usize, app: &App) -> Self {
         let concurrency = (instances / app.longest_chain().max(1)).max(1);
         Self {
             concurrency,
             queue: concurrency * 2,
+            header_timeout: HEADER_READ_TIMEOUT,
+            body_timeout: BODY_READ_TIMEOUT,
         }
     }
 }
@@ -140,6 +148,7 @@ pub async fn serve(
         let swap = swap.clone();
         let counter = counter.clone();
         let admission = admission.clone();
+        let capacity = admission.capacity;
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 // Each request runs on the version current when it arrived.
@@ -150,7 +159,7 @@ pub async fn serve(
             });
             if let Err(e) = http1::Builder::new()
                 .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .header_read_timeout(capacity.header_timeout)
                 .serve_connection(TokioIo::new(stream), service)
                 .await
             {
@@ -168,7 +177,8 @@ async fn handle(
     id: u64,
 ) -> hyper::Response<Full<Bytes>> {
     let request_id = format!("local-{:x}-{id}", std::process::id());
-    let response = match into_request(app, req, peer, request_id.clone()).await {
+    let body_timeout = admission.capacity.body_timeout;
+    let response = match into_request(app, req, peer, request_id.clone(), body_timeout).await {
         Ok(request) => match admission.admit().await {
             Ok(_permit) => app.handle(request).await,
             Err(error) => app.reject(error, &request_id),
@@ -179,12 +189,13 @@ async fn handle(
 }
 
 /// Converts a hyper request into the normalized request, as an event source would, within
-/// the app's body limit (`413`) and [`BODY_READ_TIMEOUT`] (`408`).
+/// the app's body limit (`413`) and `body_timeout` (`408`).
 async fn into_request(
     app: &App,
     req: hyper::Request<Incoming>,
     peer: SocketAddr,
     request_id: String,
+    body_timeout: Duration,
 ) -> Result<Request, Error> {
     let (parts, body) = req.into_parts();
     let limit = app.max_request_body();
@@ -199,29 +210,25 @@ async fn into_request(
             limit,
         });
     }
-    let body =
-        match tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, limit).collect()).await {
-            Err(_elapsed) => {
-                return Err(Error::RequestTimeout {
-                    message: format!(
-                        "the request body did not arrive within {}s",
-                        BODY_READ_TIMEOUT.as_secs()
-                    ),
-                });
-            }
-            Ok(Err(e))
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some() =>
-            {
-                return Err(Error::PayloadTooLarge { size: None, limit });
-            }
-            Ok(Err(e)) => {
-                return Err(Error::BadRequest {
-                    message: format!("reading the request body failed: {e}"),
-                });
-            }
-            Ok(Ok(collected)) => collected.to_bytes(),
-        };
+    let body = match tokio::time::timeout(body_timeout, Limited::new(body, limit).collect()).await {
+        Err(_elapsed) => {
+            return Err(Error::RequestTimeout {
+                message: format!("the request body did not arrive within {body_timeout:?}"),
+            });
+        }
+        Ok(Err(e))
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return Err(Error::PayloadTooLarge { size: None, limit });
+        }
+        Ok(Err(e)) => {
+            return Err(Error::BadRequest {
+                message: format!("reading the request body failed: {e}"),
+            });
+        }
+        Ok(Ok(collected)) => collected.to_bytes(),
+    };
     let raw_path = parts.uri.path().to_owned();
     let raw_query = parts.uri.query().unwrap_or_default().to_owned();
     let mut headers = Vec::with_capacity(parts.headers.len());

@@ -89,7 +89,12 @@ fn parse_size(text: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("invalid size {text:?}: too large"))
 }
 
-fn parse_duration(text: &str) -> Result<Duration, String> {
+/// Parses a duration written as `"3s"`, `"250ms"`, `"2m"`.
+///
+/// # Errors
+///
+/// A message naming the text when it has no number, an unknown unit, or is zero.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())

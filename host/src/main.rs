@@ -46,6 +46,13 @@ enum Command {
         /// (default: twice the concurrency).
         #[arg(long)]
         queue: Option<usize>,
+        /// Time a client has to send a request's headers ("10s"); also the idle keep-alive
+        /// time.
+        #[arg(long, value_parser = parse_duration, default_value = "10s")]
+        header_timeout: Duration,
+        /// Time a client has to send a request's body ("30s"); 408 after it.
+        #[arg(long, value_parser = parse_duration, default_value = "30s")]
+        body_timeout: Duration,
     },
     /// Send one Lambda event (a JSON file, or - for stdin) through the pipeline and print
     /// the response JSON the function would return.
@@ -98,6 +105,11 @@ fn parse_location(text: &str) -> Result<Location, String> {
     Location::parse(text, &cwd).map_err(|e| format!("{e:#}"))
 }
 
+/// A duration argument: `"250ms"`, `"10s"`, `"2m"`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    lamina::limits::parse_duration(text)
+}
+
 fn load(config: &Location) -> anyhow::Result<App> {
     let runtime = Runtime::new()?;
     let config = Config::fetch(config, runtime.fetcher())?;
@@ -121,6 +133,8 @@ fn run(command: Command) -> anyhow::Result<()> {
             instances,
             concurrency,
             queue,
+            header_timeout,
+            body_timeout,
         } => {
             let runtime = Runtime::with_tuning(&lamina::component::EngineTuning {
                 instances,
@@ -132,6 +146,8 @@ fn run(command: Command) -> anyhow::Result<()> {
             let capacity = lamina::dev::Capacity {
                 concurrency,
                 queue: queue.unwrap_or(concurrency * 2),
+                header_timeout,
+                body_timeout,
             };
             let swap = Arc::new(Swap::new(app));
             // Development: look at the files twice a second and swap in what changed.

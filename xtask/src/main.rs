@@ -86,10 +86,23 @@ fn cargo() -> Command {
 fn test(extra: &[String]) -> anyhow::Result<()> {
     // The S3 tests run against a real S3-compatible server on loopback.
     let moto = python::moto_server(&root())?;
+    // The Lambda tier runs the real `lamina` binary under AWS's own emulator. Without a
+    // registry to fetch it from, that tier is skipped, loudly; the Runtime API tests
+    // still run the real loop.
+    let rie = match python::lambda_rie(&root()) {
+        Ok(rie) => rie.into_os_string(),
+        Err(e) => {
+            eprintln!(
+                "xtask: WARNING: no Lambda Runtime Interface Emulator ({e:#}); its test tier is skipped"
+            );
+            "skip".into()
+        }
+    };
     run(cargo()
         .args(["test", "--workspace"])
         .args(extra)
-        .env("LAMINA_MOTO_SERVER", moto))
+        .env("LAMINA_MOTO_SERVER", moto)
+        .env("LAMINA_RIE", rie))
 }
 
 fn bench() -> anyhow::Result<()> {

@@ -87,3 +87,65 @@ pub(crate) fn moto_server(root: &Path) -> anyhow::Result<PathBuf> {
         .context("installing moto[server] from PyPI for the S3 tests")?;
     Ok(dir.join("bin/moto_server"))
 }
+
+/// The AWS Lambda Runtime Interface Emulator: AWS ships it inside the `aws-sam-cli` wheel
+/// on PyPI (`samcli/local/rapid/aws-lambda-rie-<arch>`), so it is downloaded with pip
+/// (the wheel only, no dependencies) and taken out of the wheel into `target/rie/`.
+/// Pinned, and reused when present.
+///
+/// # Errors
+///
+/// When pip cannot download the wheel (no registry) or it has no emulator for this
+/// architecture.
+pub(crate) fn lambda_rie(root: &Path) -> anyhow::Result<PathBuf> {
+    const SAM_CLI: &str = "aws-sam-cli==1.170.0";
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "x86_64",
+        "aarch64" => "arm64",
+        other => bail!("no Lambda Runtime Interface Emulator is shipped for {other}"),
+    };
+    let dir = root.join("target/rie");
+    let rie = dir.join("aws-lambda-rie");
+    if rie.is_file() {
+        return Ok(rie);
+    }
+    std::fs::create_dir_all(&dir)?;
+    let status = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--dest",
+        ])
+        .arg(&dir)
+        .arg(SAM_CLI)
+        .status()
+        .context("running python3 -m pip download")?;
+    if !status.success() {
+        bail!("pip download {SAM_CLI} failed");
+    }
+    let extract = format!(
+        "import glob, os, sys, zipfile\n\
+         wheel = glob.glob(os.path.join(sys.argv[1], 'aws_sam_cli-*.whl'))[0]\n\
+         data = zipfile.ZipFile(wheel).read('samcli/local/rapid/aws-lambda-rie-{arch}')\n\
+         tmp = sys.argv[2] + '.tmp'\n\
+         open(tmp, 'wb').write(data)\n\
+         os.chmod(tmp, 0o755)\n\
+         os.rename(tmp, sys.argv[2])\n\
+         os.remove(wheel)\n"
+    );
+    let status = Command::new("python3")
+        .arg("-c")
+        .arg(extract)
+        .arg(&dir)
+        .arg(&rie)
+        .status()
+        .context("extracting the emulator from the aws-sam-cli wheel")?;
+    if !status.success() {
+        bail!("the aws-sam-cli wheel has no samcli/local/rapid/aws-lambda-rie-{arch}");
+    }
+    Ok(rie)
+}

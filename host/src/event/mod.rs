@@ -231,8 +231,6 @@ fn not_json(payload: &[u8], error: &serde_json::Error) -> DecodeError {
         "it is empty (expected a Lambda HTTP event, a JSON object)".to_owned()
     } else if payload.starts_with(b"\xEF\xBB\xBF") {
         "it starts with a UTF-8 byte order mark, which JSON does not allow".to_owned()
-    } else if std::str::from_utf8(payload).is_err() {
-        format!("it is not valid UTF-8 ({error})")
     } else {
         error.to_string()
     };
@@ -272,6 +270,16 @@ struct ProbeContext {
 }
 
 fn detect(payload: &[u8]) -> Result<Origin, DecodeError> {
+    // JSON is UTF-8 (RFC 8259 §8.1). Checked up front (a fast pass) because serde does not
+    // look inside the fields detection skips.
+    if let Err(e) = std::str::from_utf8(payload) {
+        return Err(DecodeError::NotJson {
+            problem: format!(
+                "it is not valid UTF-8 (invalid byte at offset {})",
+                e.valid_up_to()
+            ),
+        });
+    }
     // serde would read a JSON array into the probe's fields by position.
     let kind = json_kind(payload);
     if kind != "an object" && serde_json::from_slice::<IgnoredAny>(payload).is_ok() {
@@ -474,9 +482,6 @@ pub fn encode(origin: Origin, response: &Response) -> Vec<u8> {
 /// with path tracking, so the error names the field, e.g. `requestContext.http.method`.
 fn parse<'a, T: Deserialize<'a>>(payload: &'a [u8], origin: Origin) -> Result<T, DecodeError> {
     serde_json::from_slice(payload).map_err(|error| {
-        if std::str::from_utf8(payload).is_err() {
-            return not_json(payload, &error);
-        }
         let mut de = serde_json::Deserializer::from_slice(payload);
         let (field, problem) = match serde_path_to_error::deserialize::<_, T>(&mut de) {
             Err(e) => field_problem(&e),

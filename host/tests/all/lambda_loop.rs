@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, mpsc};
 
 /// What the function reported back.
@@ -27,13 +27,21 @@ pub(crate) enum Outcome {
 
 pub(crate) struct RuntimeApi {
     pub(crate) addr: SocketAddr,
-    events: mpsc::UnboundedSender<(String, Vec<u8>)>,
-    outcomes: mpsc::UnboundedReceiver<Outcome>,
+    events: mpsc::UnboundedSender<Invocation>,
+    outcomes: mpsc::UnboundedReceiver<(Outcome, Instant)>,
+}
+
+/// One invocation waiting for the function's `next`: request id, payload bytes, and how
+/// long the function has once it takes it.
+struct Invocation {
+    id: String,
+    payload: Vec<u8>,
+    timeout: Duration,
 }
 
 struct Shared {
-    events: Mutex<mpsc::UnboundedReceiver<(String, Vec<u8>)>>,
-    outcomes: mpsc::UnboundedSender<Outcome>,
+    events: Mutex<mpsc::UnboundedReceiver<Invocation>>,
+    outcomes: mpsc::UnboundedSender<(Outcome, Instant)>,
 }
 
 const PREFIX: &str = "/2018-06-01/runtime";
@@ -59,7 +67,12 @@ async fn runtime_api(
     let as_json = |bytes: &Bytes| serde_json::from_slice::<Value>(bytes).unwrap_or(Value::Null);
     if method == hyper::Method::GET && path == format!("{PREFIX}/invocation/next") {
         let next = shared.events.lock().await.recv().await;
-        let Some((id, payload)) = next else {
+        let Some(Invocation {
+            id,
+            payload,
+            timeout,
+        }) = next
+        else {
             // No more events: hold the poll open like Lambda does between invocations.
             return std::future::pending().await;
         };
@@ -67,7 +80,7 @@ async fn runtime_api(
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_millis()
-            + 30_000;
+            + timeout.as_millis();
         return hyper::Response::builder()
             .header("lambda-runtime-aws-request-id", id)
             .header("lambda-runtime-deadline-ms", deadline.to_string())
@@ -85,10 +98,13 @@ async fn runtime_api(
     if method == hyper::Method::POST && path == format!("{PREFIX}/init/error") {
         shared
             .outcomes
-            .send(Outcome::InitError {
-                error_type,
-                body: as_json(&body),
-            })
+            .send((
+                Outcome::InitError {
+                    error_type,
+                    body: as_json(&body),
+                },
+                Instant::now(),
+            ))
             .unwrap();
         return accepted();
     }
@@ -107,7 +123,7 @@ async fn runtime_api(
             },
             other => panic!("unexpected runtime API call {other}"),
         };
-        shared.outcomes.send(outcome).unwrap();
+        shared.outcomes.send((outcome, Instant::now())).unwrap();
         return accepted();
     }
 
@@ -147,12 +163,26 @@ impl RuntimeApi {
     }
 
     pub(crate) fn invoke(&self, id: &str, payload: &Value) {
+        self.invoke_raw(id, payload.to_string().as_bytes(), Duration::from_secs(30));
+    }
+
+    /// Queues `payload` as it is (any bytes) with `timeout` for the function to answer.
+    pub(crate) fn invoke_raw(&self, id: &str, payload: &[u8], timeout: Duration) {
         self.events
-            .send((id.to_owned(), payload.to_string().into_bytes()))
+            .send(Invocation {
+                id: id.to_owned(),
+                payload: payload.to_vec(),
+                timeout,
+            })
             .unwrap();
     }
 
     pub(crate) async fn next_outcome(&mut self) -> Outcome {
+        self.next_outcome_at().await.0
+    }
+
+    /// The next report and when it arrived.
+    pub(crate) async fn next_outcome_at(&mut self) -> (Outcome, Instant) {
         tokio::time::timeout(Duration::from_secs(60), self.outcomes.recv())
             .await
             .expect("the function did not report within 60 s")
@@ -161,7 +191,7 @@ impl RuntimeApi {
 }
 
 /// The `lamina` process, killed when the test ends.
-pub(crate) struct Function(Child);
+pub(crate) struct Function(pub(crate) Child);
 
 impl Drop for Function {
     fn drop(&mut self) {
@@ -176,7 +206,7 @@ fn start_function(api: SocketAddr, config: &Path) -> Function {
 
 /// `log` is the `LAMINA_LOG` filter: the fault suite turns it off so 350 expected faults do
 /// not bury the test output.
-fn start_function_logging(api: SocketAddr, config: &Path, log: &str) -> Function {
+pub(crate) fn start_function_logging(api: SocketAddr, config: &Path, log: &str) -> Function {
     Function(
         function_command(api, &config.display().to_string(), log)
             .spawn()
@@ -214,7 +244,7 @@ fn function_command(api: SocketAddr, config: &str, log_filter: &str) -> Command 
     command
 }
 
-fn rest_event(method: &str, path: &str, body: Option<&str>) -> Value {
+pub(crate) fn rest_event(method: &str, path: &str, body: Option<&str>) -> Value {
     json!({
         "resource": "/{proxy+}",
         "path": path,

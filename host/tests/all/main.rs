@@ -3,12 +3,16 @@
 //! builds the guests first.
 
 mod cli;
+mod event_limits;
 mod guests;
 mod http;
+mod lambda_events;
 mod lambda_loop;
 mod loading;
 mod middleware;
+mod rie;
 mod s3;
 mod serve;
+mod serve_limits;
 mod sources;
 mod support;

@@ -2,7 +2,7 @@
 //! per-request data, isolation, and the example middleware (auth, timing, envelope),
 //! through the local source and real Lambda event shapes.
 
-use crate::sources::{Kind, event};
+use crate::sources::{Kind, event, with_header};
 use crate::support::{JWT_SECRET, app, block_on, guest, jwt, request, runtime};
 use lamina::{App, Config, Request, Response, event as lambda_event};
 use serde_json::{Value, json};
@@ -244,25 +244,6 @@ fn components_of_the_wrong_kind_are_refused_at_load() {
         format!("{error:#}").contains("middleware[0]: no component named \"nope\""),
         "{error:#}"
     );
-}
-
-/// Adds a request header to an event of any shape.
-fn with_header(mut e: Value, name: &str, value: &str) -> Value {
-    if let Some(headers) = e
-        .get_mut("multiValueHeaders")
-        .and_then(Value::as_object_mut)
-    {
-        headers.insert(name.to_owned(), json!([value]));
-    }
-    if let Some(headers) = e.get_mut("headers").and_then(Value::as_object_mut) {
-        let entry = if headers.values().next().is_some_and(Value::is_array) {
-            json!([value])
-        } else {
-            json!(value)
-        };
-        headers.insert(name.to_owned(), entry);
-    }
-    e
 }
 
 /// The reply's header `name`, whichever way the source's shape carries it.

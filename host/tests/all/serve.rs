@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Drop for Server {
@@ -21,21 +21,41 @@ impl Drop for Server {
     }
 }
 
+impl Server {
+    /// `host:port` of the server, for raw TCP clients.
+    pub(crate) fn addr(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+}
+
 fn start() -> Server {
     start_with(&test_config_file("serve"))
 }
 
 /// `lamina serve --config config --port 0`, once it prints its address.
-fn start_with(config: &std::path::Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lamina"))
+pub(crate) fn start_with(config: &std::path::Path) -> Server {
+    start_with_args(config, &[], None)
+}
+
+/// [`start_with`], with more arguments, and the server's log written to `log`.
+pub(crate) fn start_with_args(
+    config: &std::path::Path,
+    args: &[&str],
+    log: Option<&std::path::Path>,
+) -> Server {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lamina"));
+    command
         .arg("serve")
         .arg("--config")
         .arg(config)
         .args(["--port", "0"])
+        .args(args)
         .stdout(Stdio::piped())
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
+        .stdin(Stdio::null());
+    if let Some(log) = log {
+        command.stderr(std::fs::File::create(log).unwrap());
+    }
+    let mut child = command.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line).unwrap();
@@ -47,19 +67,19 @@ fn start_with(config: &std::path::Path) -> Server {
     Server { child, base }
 }
 
-struct Reply {
-    status: u16,
-    headers: hyper::HeaderMap,
-    body: Bytes,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) headers: hyper::HeaderMap,
+    pub(crate) body: Bytes,
 }
 
 impl Reply {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap()
     }
 }
 
-async fn send(
+pub(crate) async fn send(
     server: &Server,
     method: &str,
     path: &str,

@@ -28,6 +28,26 @@ const ALL: [Kind; 8] = [
     Kind::LatticeV2,
 ];
 
+/// Adds a request header to an event of any shape: `name: value` in each header object it
+/// has, in that object's shape.
+pub(crate) fn with_header(mut e: Value, name: &str, value: &str) -> Value {
+    if let Some(headers) = e
+        .get_mut("multiValueHeaders")
+        .and_then(Value::as_object_mut)
+    {
+        headers.insert(name.to_owned(), json!([value]));
+    }
+    if let Some(headers) = e.get_mut("headers").and_then(Value::as_object_mut) {
+        let entry = if headers.values().next().is_some_and(Value::is_array) {
+            json!([value])
+        } else {
+            json!(value)
+        };
+        headers.insert(name.to_owned(), entry);
+    }
+    e
+}
+
 /// `raw_path` percent-encoded, `query` a raw query string, `body` base64.
 pub(crate) fn event(
     kind: Kind,

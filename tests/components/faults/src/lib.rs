@@ -55,7 +55,12 @@ fn handle(req: Request) -> Result<Response> {
                 std::hint::black_box(&chunks);
             }
         }
-        "big-body" => Ok(Response::bytes("application/octet-stream", vec![b'x'; 2 << 20])),
+        "big-body" => {
+            // `?size=N` bytes (default 2 MiB), `?type=` the content type.
+            let size = req.query("size").and_then(|s| s.parse().ok()).unwrap_or(2 << 20);
+            let content_type = req.query("type").unwrap_or("application/octet-stream");
+            Ok(Response::bytes(content_type, vec![b'x'; size]))
+        }
         "bad-cookie" => Ok(Response::text("x").with_header("set-cookie", "no-equals-sign")),
         "env" => Ok(Response::text(format!(
             "GRANTED={:?} HOME={:?} vars={}",
