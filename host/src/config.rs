@@ -106,8 +106,12 @@ pub struct ComponentConfig {
     /// Wall-clock limit per request (`"3s"`); default
     /// [`DEFAULT_TIMEOUT`](crate::limits::DEFAULT_TIMEOUT).
     pub timeout: Option<Timeout>,
-    /// Response body limit; default [`DEFAULT_MAX_RESPONSE`](crate::limits::DEFAULT_MAX_RESPONSE).
+    /// Response size limit (status line, headers and body); default
+    /// [`DEFAULT_MAX_RESPONSE`](crate::limits::DEFAULT_MAX_RESPONSE).
     pub max_response: Option<ByteSize>,
+    /// Bytes of stdout/stderr kept per request; default
+    /// [`DEFAULT_MAX_OUTPUT`](crate::component::DEFAULT_MAX_OUTPUT).
+    pub max_output: Option<ByteSize>,
     /// Environment variables granted to the guest (none by default).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
@@ -148,6 +152,7 @@ impl ComponentConfig {
             memory: self.memory.map_or(default.memory, |m| m.0),
             timeout: self.timeout.map_or(default.timeout, |t| t.0),
             max_response: self.max_response.map_or(default.max_response, |m| m.0),
+            max_output: self.max_output.map_or(default.max_output, |m| m.0),
         }
     }
 }
@@ -272,12 +277,12 @@ impl Config {
                 PathBuf::from,
             ),
         };
-        let mut config: Self =
-            toml::from_str(text).with_context(|| format!("in config {location}"))?;
+        let mut config =
+            Self::deserialize(text).with_context(|| format!("in config {location}"))?;
         config.base_dir = base_dir;
         config.location = Some(location.clone());
         config
-            .validate()
+            .checked(text)
             .with_context(|| format!("in config {location}"))?;
         Ok(config)
     }
@@ -288,10 +293,23 @@ impl Config {
     ///
     /// As [`Config::load`], without the I/O.
     pub fn parse(text: &str, base_dir: PathBuf) -> anyhow::Result<Self> {
-        let mut config: Self = toml::from_str(text)?;
+        let mut config = Self::deserialize(text)?;
         config.base_dir = base_dir;
-        config.validate()?;
+        config.checked(text)?;
         Ok(config)
+    }
+
+    /// [`Config::validate`], with any secret value of `text` that a message might quote
+    /// redacted (messages name keys, not values, but this holds whatever they say).
+    fn checked(&self, text: &str) -> anyhow::Result<()> {
+        self.validate()
+            .map_err(|e| anyhow::Error::msg(crate::redact::scrub(text, &format!("{e:#}"))))
+    }
+
+    /// The TOML in `text`, unvalidated. A syntax or type error names the line and column
+    /// but never shows a secret ([`crate::redact`]).
+    fn deserialize(text: &str) -> anyhow::Result<Self> {
+        toml::from_str(text).map_err(|e| crate::redact::toml_error(text, &e))
     }
 
     /// Every route, top-level ones first, then each group's with its prefix and inherited
@@ -597,7 +615,8 @@ mod tests {
             Limits {
                 memory: 32 << 20,
                 timeout: std::time::Duration::from_millis(250),
-                max_response: 1024
+                max_response: 1024,
+                max_output: crate::component::DEFAULT_MAX_OUTPUT,
             }
         );
         assert_eq!(

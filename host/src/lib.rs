@@ -56,6 +56,7 @@ pub mod event;
 pub mod fetch;
 pub mod lambda;
 pub mod limits;
+mod redact;
 pub mod request;
 pub mod response;
 pub mod route;
@@ -84,8 +85,15 @@ pub fn init_logging() {
     let not_a_copy = filter_fn(|meta| {
         meta.target() != "lambda_runtime::layers::panic" || meta.fields().field("error").is_some()
     });
+    let json = std::env::var("LAMINA_LOG_FORMAT").as_deref() == Ok("json");
+    // Guest lines are written by the log capability itself, in the same format.
+    component::log::set_format(if json {
+        component::log::Format::Json
+    } else {
+        component::log::Format::Text
+    });
     let format = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-    let format = if std::env::var("LAMINA_LOG_FORMAT").as_deref() == Ok("json") {
+    let format = if json {
         format.json().boxed()
     } else {
         format.with_ansi(false).boxed()

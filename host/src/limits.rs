@@ -4,7 +4,8 @@
 //! [components.orders]
 //! memory = "64MiB"          # linear memory, all of the component's memories together
 //! timeout = "3s"            # wall clock per request (also bounded by Lambda's deadline) → 504
-//! max-response = "1MiB"     # response body bytes → 500 when exceeded
+//! max-response = "1MiB"     # response bytes (status line, headers, body) → 500 when exceeded
+//! max-output = "64KiB"      # stdout/stderr kept per request (start and end; middle dropped)
 //! env = { REGION = "eu-west-1" }          # environment variables (none by default)
 //! files = { host = "data", guest = "/data" }   # one read-only directory (none by default)
 //! secrets = { api-key = "…" }             # like `config`, but never logged or listed
@@ -33,8 +34,11 @@ pub struct Limits {
     pub memory: usize,
     /// Wall-clock time per request.
     pub timeout: Duration,
-    /// Bytes of response body.
+    /// Bytes of response: status line, headers and body, as HTTP/1.1 would carry them.
     pub max_response: usize,
+    /// Bytes of stdout/stderr kept per request (the start and the end; the middle is
+    /// dropped past it).
+    pub max_output: usize,
 }
 
 impl Default for Limits {
@@ -43,6 +47,7 @@ impl Default for Limits {
             memory: DEFAULT_MEMORY,
             timeout: DEFAULT_TIMEOUT,
             max_response: DEFAULT_MAX_RESPONSE,
+            max_output: crate::component::DEFAULT_MAX_OUTPUT,
         }
     }
 }

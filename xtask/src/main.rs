@@ -114,6 +114,8 @@ fn bench() -> anyhow::Result<()> {
         "pipeline",
         "--bench",
         "coldstart",
+        "--bench",
+        "serve_load",
     ]))?;
     // The same route on Powertools for AWS Lambda (Python), for comparison in one run.
     let python = python::venv(&root(), "bench-venv", &["aws-lambda-powertools"])

@@ -112,8 +112,9 @@ impl Component {
         })
     }
 
-    /// The guest's response, checked: status in range, body within `max-response`, headers
-    /// valid HTTP, `set-cookie` values that start with a cookie name.
+    /// The guest's response, checked: status in range, status line + headers + body
+    /// within `max-response` (counted as HTTP/1.1 carries them, the same for every front
+    /// door), headers valid HTTP, `set-cookie` values that start with a cookie name.
     pub(super) fn response_from_wit(&self, response: wit::Response) -> Result<Response, Error> {
         let invalid = |problem: String| Error::InvalidResponse {
             component: self.name.clone(),
@@ -123,9 +124,12 @@ impl Component {
             .ok()
             .filter(|s| (100..=599).contains(&s.as_u16()))
             .ok_or_else(|| invalid(format!("status {} is not in 100..=599", response.status)))?;
-        if response.body.len() > self.limits.max_response {
+        let size = wire_size(&response);
+        if size > self.limits.max_response {
             return Err(invalid(format!(
-                "body of {} bytes exceeds max-response ({} bytes)",
+                "response of {size} bytes (status line, {} headers, {}-byte body) exceeds \
+                 max-response ({} bytes)",
+                response.headers.len(),
                 response.body.len(),
                 self.limits.max_response
             )));
@@ -179,6 +183,17 @@ impl Component {
             details,
         }
     }
+}
+
+/// The size of `response` as HTTP/1.1 would carry it: `HTTP/1.1 200 OK\r\n` (counted as
+/// 17 bytes), each header as `name: value\r\n`, the blank line, the body.
+fn wire_size(response: &wit::Response) -> usize {
+    let headers: usize = response
+        .headers
+        .iter()
+        .map(|(name, value)| name.len() + value.len() + 4)
+        .sum();
+    17 + headers + 2 + response.body.len()
 }
 
 /// A host response as a middleware's `on-response` sees it.

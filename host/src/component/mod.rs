@@ -10,7 +10,9 @@ mod cache;
 mod convert;
 mod engine;
 mod loader;
+pub mod log;
 mod middleware;
+mod output;
 mod state;
 
 pub use cache::{CACHE_ENV, CompileCache};
@@ -18,6 +20,7 @@ pub(crate) use convert::RouteInfo;
 pub use engine::{DEFAULT_INSTANCES, EngineTuning, Runtime};
 pub use loader::{CodeSource, sha256_hex};
 pub(crate) use middleware::{Entered, Flow};
+pub use output::DEFAULT_MAX_OUTPUT;
 
 use crate::error::Error;
 use crate::fetch::Location;
@@ -326,12 +329,16 @@ impl<'c> Session<'c> {
         // ticker thread falls behind when the cores are busy, and ticks counted from a
         // late ticker would let a spinning guest outlive the Lambda deadline. Until the
         // deadline the guest yields to the executor once per tick, so a guest in a loop
-        // cannot hold an async worker (or, in Lambda, the only thread) to itself.
+        // cannot hold an async worker (or, in Lambda, the only thread) to itself. The
+        // yield is tokio's own: it puts the task at the back of the run queue, where
+        // wasmtime's plain `Yield` wakes it at once into the worker's LIFO slot and the
+        // tasks waiting behind it still starve (measured: 18 req/s for `/hello` beside two
+        // loopers, docs/BENCHMARKS.md).
         store.epoch_deadline_callback(|store| {
             Ok(if Instant::now() >= store.data().deadline {
                 UpdateDeadline::Interrupt
             } else {
-                UpdateDeadline::Yield(1)
+                UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))
             })
         });
         Ok(Self {
@@ -425,16 +432,18 @@ impl<'c> Session<'c> {
 }
 
 impl Drop for Session<'_> {
-    /// Logs what the guest wrote to stdout/stderr (a panic message, for example).
+    /// Logs what the guest wrote to stdout/stderr (a panic message, for example), and how
+    /// many log lines it lost to the caps.
     fn drop(&mut self) {
-        let output = self.store.data().output.contents();
-        if !output.is_empty() {
-            tracing::warn!(
-                component = &*self.component.name,
-                output = %String::from_utf8_lossy(&output).trim_end(),
-                "guest wrote to stdout/stderr"
-            );
-        }
+        let state = self.store.data();
+        log::write_output(
+            &state.component,
+            &state.request_id,
+            &state.output.contents(),
+        );
+        state
+            .log_budget
+            .summarize(&state.component, &state.request_id);
     }
 }
 

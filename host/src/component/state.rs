@@ -1,17 +1,15 @@
 //! What each request's `Store` holds, and the host side of the `log` and `config` imports.
 
-use super::bindings::{config, log, wit as types};
+use super::bindings::{config, wit as types};
+use super::log::Budget;
+use super::output::GuestOutput;
 use crate::limits::{Grants, Limits};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
-
-/// Bytes of guest stdout/stderr kept per request (a panic message fits many times over).
-const OUTPUT_CAPACITY: usize = 64 * 1024;
 
 /// Enforces a component's memory limit (per linear memory; a Rust guest has one) and
 /// remembers whether the guest hit it, so a
@@ -71,9 +69,11 @@ pub(crate) struct State {
     wasi: WasiCtx,
     table: ResourceTable,
     /// Guest stdout and stderr (panic messages land here), logged after the call.
-    pub(crate) output: MemoryOutputPipe,
-    component: Arc<str>,
-    request_id: String,
+    pub(crate) output: GuestOutput,
+    /// What the guest has logged this request, against the per-request caps.
+    pub(crate) log_budget: Budget,
+    pub(crate) component: Arc<str>,
+    pub(crate) request_id: String,
     config: Arc<BTreeMap<String, String>>,
     pub(crate) limiter: Limiter,
     /// When the export call running now must end: checked against the clock at every
@@ -95,7 +95,7 @@ impl State {
         limits: &Limits,
         grants: &Grants,
     ) -> anyhow::Result<Self> {
-        let output = MemoryOutputPipe::new(OUTPUT_CAPACITY);
+        let output = GuestOutput::new(limits.max_output);
         // The builder's defaults already deny every socket address, name lookups, the
         // environment and preopens; turning TCP and UDP off says so explicitly.
         let mut builder = WasiCtx::builder();
@@ -116,6 +116,7 @@ impl State {
             wasi: builder.build(),
             table: ResourceTable::new(),
             output,
+            log_budget: Budget::default(),
             component,
             request_id,
             config,
@@ -133,38 +134,6 @@ impl WasiView for State {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
-        }
-    }
-}
-
-impl log::Host for State {
-    fn log(&mut self, level: log::Level, message: String, fields: Vec<(String, String)>) {
-        let component = &*self.component;
-        let request_id = &self.request_id;
-        let fields = (!fields.is_empty()).then(|| {
-            fields
-                .iter()
-                .map(|(k, v)| format!("{k}={v:?}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        });
-        let fields = fields.as_deref();
-        match level {
-            log::Level::Trace => {
-                tracing::trace!(target: "guest", component, request_id, fields, "{message}")
-            }
-            log::Level::Debug => {
-                tracing::debug!(target: "guest", component, request_id, fields, "{message}")
-            }
-            log::Level::Info => {
-                tracing::info!(target: "guest", component, request_id, fields, "{message}")
-            }
-            log::Level::Warn => {
-                tracing::warn!(target: "guest", component, request_id, fields, "{message}")
-            }
-            log::Level::Error => {
-                tracing::error!(target: "guest", component, request_id, fields, "{message}")
-            }
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod cli;
 mod event_limits;
+mod guest_output;
 mod guests;
 mod http;
 mod lambda_events;

@@ -26,6 +26,11 @@ impl Server {
     pub(crate) fn addr(&self) -> &str {
         self.base.trim_start_matches("http://")
     }
+
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 fn start() -> Server {

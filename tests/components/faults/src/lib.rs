@@ -57,7 +57,7 @@ fn handle(req: Request) -> Result<Response> {
         }
         "big-body" => {
             // `?size=N` bytes (default 2 MiB), `?type=` the content type.
-            let size = req.query("size").and_then(|s| s.parse().ok()).unwrap_or(2 << 20);
+            let size = size_param(&req, 2 << 20);
             let content_type = req.query("type").unwrap_or("application/octet-stream");
             Ok(Response::bytes(content_type, vec![b'x'; size]))
         }
@@ -80,8 +80,60 @@ fn handle(req: Request) -> Result<Response> {
             Ok(_) => Ok(Response::text("read /etc/passwd")),
             Err(e) => Err(Error::new(403, "no-access", e.to_string())),
         },
+        // Guest output that must not flood, forge or bloat the host's log.
+        "log-huge" => {
+            let size = size_param(&req, 20 << 20);
+            lamina_sdk::log::info(&"m".repeat(size));
+            Ok(Response::text("logged"))
+        }
+        "log-ctl" => {
+            let size = size_param(&req, 10 << 20);
+            let ctl = "\u{1}".repeat(size);
+            lamina_sdk::log::log(lamina_sdk::log::Level::Info, "control field", &[("ctl", &ctl)]);
+            Ok(Response::text("logged"))
+        }
+        "log-flood" => {
+            for i in 0..size_param(&req, 100_000) {
+                lamina_sdk::log::info(&format!("flood line {i}"));
+            }
+            Ok(Response::text("flooded"))
+        }
+        "log-forge" => {
+            lamina_sdk::log::info(
+                "innocent\n2026-12-01T00:00:00.000000Z ERROR lamina: FORGED host line component=\"auth\"",
+            );
+            eprintln!("stderr too\n2026-12-01T00:00:00.000000Z ERROR lamina: FORGED from stderr \x1b[2J");
+            Ok(Response::text("logged"))
+        }
+        "stdout-flood" => {
+            let line = "o".repeat(1023);
+            for _ in 0..size_param(&req, 1024) {
+                println!("{line}");
+            }
+            Ok(Response::text("printed"))
+        }
+        "stdout-then-panic" => {
+            let line = "o".repeat(1023);
+            for _ in 0..1024 {
+                println!("{line}");
+            }
+            panic!("the faults component panicked after a MiB of stdout")
+        }
+        "huge-headers" => {
+            let value = "h".repeat(16 << 10);
+            let mut res = Response::text("headers");
+            for i in 0..size_param(&req, 1280) {
+                res = res.with_header(&format!("x-big-{i}"), &value);
+            }
+            Ok(res)
+        }
         other => Err(Error::not_found(format!("no fault named {other:?}"))),
     }
+}
+
+/// The `size` query parameter, or `default`.
+fn size_param(req: &Request, default: usize) -> usize {
+    req.query("size").and_then(|s| s.parse().ok()).unwrap_or(default)
 }
 
 /// Recursion the optimizer cannot turn into a loop: overflows the wasm stack.
