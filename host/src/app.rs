@@ -7,13 +7,15 @@ use crate::cors::{self, CorsPolicy};
 use crate::error::{Error, ErrorFormat};
 use crate::event::{self, DecodeError, DecodeLimits, Origin};
 use crate::limits::DEFAULT_MAX_REQUEST_BODY;
-use crate::request::{Request, strip_segment_prefix};
+use crate::prefix::Prefix;
+use crate::request::Request;
 use crate::response::Response;
 use crate::route::{MethodFilter, Miss, Routes};
 use crate::validate::Validation;
 use anyhow::Context as _;
 use bytes::Bytes;
 use http::{HeaderValue, Method, header};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -57,6 +59,8 @@ struct Route {
     cors: Option<Arc<CorsPolicy>>,
     /// Added to successful responses that have no `Cache-Control` of their own.
     cache_control: Option<HeaderValue>,
+    /// `Cache-Control` for this route's errors; `None` uses the global one.
+    error_cache_control: Option<HeaderValue>,
     /// `None` when compression is off for this route.
     compression: Option<Arc<CompressionConfig>>,
     /// Checks before the component runs.
@@ -69,7 +73,7 @@ pub struct App {
     components: BTreeMap<String, Arc<Component>>,
     /// The global middleware chain.
     middleware: Vec<Arc<Component>>,
-    strip_prefixes: Vec<String>,
+    strip_prefixes: Vec<Prefix>,
     cors: Option<Arc<CorsPolicy>>,
     compression: Option<Arc<CompressionConfig>>,
     error_format: ErrorFormat,
@@ -111,7 +115,12 @@ impl App {
     /// a route is invalid or conflicts with another (naming both).
     pub fn from_config(config: &Config, runtime: &Runtime) -> anyhow::Result<Self> {
         let mut app = Self::empty();
-        app.strip_prefixes.clone_from(&config.strip_prefixes);
+        app.strip_prefixes = config
+            .strip_prefixes
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Prefix::compile(p, i))
+            .collect::<anyhow::Result<_>>()?;
         app.cors = config
             .cors
             .as_ref()
@@ -179,6 +188,11 @@ impl App {
                 .as_deref()
                 .map(|v| header_value(v, &format!("{origin}.cache-control")))
                 .transpose()?;
+            let error_cache_control = route
+                .error_cache_control
+                .as_deref()
+                .map(|v| header_value(v, &format!("{origin}.error-cache-control")))
+                .transpose()?;
             let compression = match &route.compression {
                 Some(RouteCompression::Enabled(false)) => None,
                 None | Some(RouteCompression::Enabled(true)) => app.compression.clone(),
@@ -195,6 +209,7 @@ impl App {
                 middleware,
                 cors,
                 cache_control,
+                error_cache_control,
                 compression,
                 validation,
             };
@@ -218,6 +233,7 @@ impl App {
             middleware: Vec::new(),
             cors: self.cors.clone(),
             cache_control: None,
+            error_cache_control: None,
             compression: self.compression.clone(),
             validation: None,
         };
@@ -319,7 +335,7 @@ impl App {
                 Ok(self.encode(origin, response, accept_encoding.as_deref(), request_id))
             }
             Err(DecodeError::Rejected { origin, error }) => {
-                Ok(event::encode(origin, &self.render(error, request_id)))
+                Ok(event::encode(origin, &self.render(error, request_id, None)))
             }
             Err(error) => Err(error),
         }
@@ -349,9 +365,11 @@ impl App {
     ) -> (Response, Option<String>) {
         let request_id = request.context.request_id.clone();
         let origin = request.header("origin").map(str::to_owned);
-        let accept_encoding = request.header("accept-encoding").map(str::to_owned);
+        // Every `Accept-Encoding` line counts: REST and multi-value ALB events, and clients,
+        // may send the list on several lines (RFC 9110 §5.3).
+        let accept_encoding = request.header_list("accept-encoding").map(Cow::into_owned);
         let head = request.method == Method::HEAD;
-        self.strip_prefix(&mut request.path);
+        self.strip_prefix(&mut request);
         if cors::is_preflight(&request)
             && let Some(response) = self.preflight(&request, origin.as_deref())
         {
@@ -364,7 +382,7 @@ impl App {
                 size: Some(request.body.len()),
                 limit: self.max_request_body,
             };
-            self.render(error, &request_id)
+            self.render(error, &request_id, route)
         } else {
             self.through_chain(request, routed, timings).await
         };
@@ -399,8 +417,8 @@ impl App {
         let asked = request
             .header("access-control-request-method")
             .and_then(|m| Method::from_bytes(m.as_bytes()).ok())?;
-        let methods = self.routes.methods(&request.path)?;
-        let policy = match self.routes.at(&asked, &request.path) {
+        let methods = self.routes.methods(&request.route_path)?;
+        let policy = match self.routes.at(&asked, &request.route_path) {
             Ok(hit) => hit.target.cors.as_ref()?,
             Err(_) => self.cors.as_ref()?,
         };
@@ -409,7 +427,7 @@ impl App {
 
     /// Where the route table sends the request.
     fn resolve(&self, request: &Request) -> Routed<'_> {
-        match self.routes.at(&request.method, &request.path) {
+        match self.routes.at(&request.method, &request.route_path) {
             Ok(hit) => Routed::Matched {
                 route: hit.target,
                 template: hit.template,
@@ -418,7 +436,7 @@ impl App {
             Err(Miss::NotFound) => Routed::NotFound,
             Err(Miss::MethodNotAllowed { allow }) => Routed::MethodNotAllowed {
                 allow,
-                first: self.routes.first(&request.path),
+                first: self.routes.first(&request.route_path),
             },
         }
     }
@@ -435,6 +453,7 @@ impl App {
         timings: Option<&mut CallTimings>,
     ) -> Response {
         let request_id = request.context.request_id.clone();
+        let route = routed.route();
         let route_chain = match &routed {
             Routed::Matched { route, .. } => route.middleware.as_slice(),
             _ => &[],
@@ -457,13 +476,13 @@ impl App {
         };
         let mut response = match result {
             Ok(response) => response,
-            Err(error) => self.render(error, &request_id),
+            Err(error) => self.render(error, &request_id, route),
         };
         while let Some(waiting) = entered.pop() {
             // A failed on-response is replaced by its error (rendering logs it).
             response = match waiting.on_response(response).await {
                 Ok(response) => response,
-                Err(error) => self.render(error, &request_id),
+                Err(error) => self.render(error, &request_id, route),
             };
         }
         response
@@ -512,10 +531,14 @@ impl App {
         }
     }
 
-    /// An error as a response in this app's format, with `error-cache-control`.
-    fn render(&self, error: Error, request_id: &str) -> Response {
+    /// An error as a response in this app's format, with the `error-cache-control` of
+    /// `route` (its own or its group's), else the global one.
+    fn render(&self, error: Error, request_id: &str, route: Option<&Route>) -> Response {
         let mut response = error.into_response(request_id, self.error_format);
-        if let Some(value) = &self.error_cache_control {
+        let cache_control = route
+            .and_then(|r| r.error_cache_control.as_ref())
+            .or(self.error_cache_control.as_ref());
+        if let Some(value) = cache_control {
             response
                 .headers
                 .insert(header::CACHE_CONTROL, value.clone());
@@ -523,15 +546,24 @@ impl App {
         response
     }
 
-    /// Removes the first configured prefix that matches whole segments of `path`.
-    fn strip_prefix(&self, path: &mut String) {
-        if let Some(rest) = self
+    /// Removes the first configured prefix that matches whole segments of the path, from
+    /// the routing form and from the decoded path alike.
+    fn strip_prefix(&self, request: &mut Request) {
+        let Some(len) = self
             .strip_prefixes
             .iter()
-            .find_map(|prefix| strip_segment_prefix(path, prefix))
-        {
-            *path = rest.to_owned();
-        }
+            .find_map(|prefix| prefix.matched_len(&request.route_path))
+        else {
+            return;
+        };
+        // The decoded path is the routing form decoded, so its prefix is the decoded prefix.
+        let decoded_len = event::decode_param(&request.route_path[..len]).len();
+        let rest = |path: &str, at: usize| match &path[at.min(path.len())..] {
+            "" => "/".to_owned(),
+            rest => rest.to_owned(),
+        };
+        request.path = rest(&request.path, decoded_len);
+        request.route_path = rest(&request.route_path, len);
     }
 
     /// Encodes `response` for `origin`, keeping it under the source's payload limit: if
@@ -568,7 +600,7 @@ impl App {
     /// routing (a header that is not valid HTTP, a body over the limit, ...).
     #[must_use]
     pub fn reject(&self, error: Error, request_id: &str) -> Response {
-        self.render(error, request_id)
+        self.render(error, request_id, None)
     }
 
     /// The largest request body the app accepts (`max-request-body`).

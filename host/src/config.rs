@@ -21,6 +21,7 @@ use crate::cors::CorsConfig;
 use crate::error::ErrorFormat;
 use crate::fetch::{Fetcher, Location};
 use crate::limits::{ByteSize, Grants, Limits, Timeout};
+use crate::prefix::{Prefix, PrefixConfig};
 use crate::validate::ValidateConfig;
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
@@ -54,7 +55,7 @@ pub struct Config {
     /// (`/api` makes `/api/todos` route as `/todos`). The first that matches a whole
     /// segment wins; `raw_path` keeps what the client sent.
     #[serde(default)]
-    pub strip_prefixes: Vec<String>,
+    pub strip_prefixes: Vec<PrefixConfig>,
     /// CORS for every route (routes may override it or opt out); none when absent.
     pub cors: Option<CorsConfig>,
     /// Response compression for every route (routes may opt out); none when absent.
@@ -172,6 +173,9 @@ pub struct RouteConfig {
     /// `Cache-Control` added to this route's successful responses unless the handler set
     /// its own, e.g. `"public, max-age=60"`.
     pub cache_control: Option<String>,
+    /// `Cache-Control` on this route's error responses (instead of the global
+    /// `error-cache-control`), e.g. `"no-store"`.
+    pub error_cache_control: Option<String>,
     /// `false` turns compression off for this route; a `[compression]`-shaped table
     /// replaces the global settings for it.
     pub compression: Option<RouteCompression>,
@@ -194,6 +198,8 @@ pub struct GroupConfig {
     pub cors: Option<RouteCors>,
     /// The routes' `Cache-Control` unless they set their own.
     pub cache_control: Option<String>,
+    /// The routes' `error-cache-control` unless they set their own.
+    pub error_cache_control: Option<String>,
     /// The routes' compression setting unless they set their own.
     pub compression: Option<RouteCompression>,
     /// Middleware for every route in the group, run before each route's own.
@@ -328,6 +334,9 @@ impl Config {
                 route.path = format!("{}{}", group.prefix, route.path);
                 route.cors = route.cors.or_else(|| group.cors.clone());
                 route.cache_control = route.cache_control.or_else(|| group.cache_control.clone());
+                route.error_cache_control = route
+                    .error_cache_control
+                    .or_else(|| group.error_cache_control.clone());
                 route.compression = route.compression.or_else(|| group.compression.clone());
                 route.middleware = group
                     .middleware
@@ -380,11 +389,7 @@ impl Config {
                 .with_context(|| format!("components.{name}.source"))?;
         }
         for (i, prefix) in self.strip_prefixes.iter().enumerate() {
-            if !prefix.starts_with('/') || prefix.ends_with('/') {
-                bail!(
-                    "strip-prefixes[{i}]: {prefix:?} must start with '/' and not end with one (e.g. \"/api\")"
-                );
-            }
+            Prefix::compile(prefix, i)?;
         }
         for (g, group) in self.groups.iter().enumerate() {
             if !group.prefix.starts_with('/') || group.prefix.ends_with('/') {

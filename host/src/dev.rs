@@ -240,10 +240,12 @@ async fn into_request(
     let mut context = Context::new(Source::Local, request_id);
     context.source_ip = Some(peer.ip().to_string());
     context.user_agent = parts.headers.get(http::header::USER_AGENT).map(header_text);
+    let paths = crate::event::Paths::from_encoded(&raw_path)
+        .map_err(|message| Error::BadRequest { message })?;
     Ok(Request {
         method: parts.method,
-        path: crate::event::decode_path(&raw_path)
-            .map_err(|message| Error::BadRequest { message })?,
+        path: paths.path,
+        route_path: paths.route_path,
         query: crate::event::parse_query(&raw_query),
         raw_path,
         raw_query,

@@ -1,5 +1,6 @@
 //! Everything that can go wrong on the request path, and how each becomes a response.
 
+pub use crate::error_format::ErrorFormat;
 use crate::response::Response;
 use http::{HeaderValue, Method, StatusCode, header};
 use std::sync::Arc;
@@ -174,7 +175,7 @@ impl Error {
     }
 
     /// The machine-readable code in the error body.
-    fn code(&self) -> &str {
+    pub(crate) fn code(&self) -> &str {
         match self {
             Self::NotFound { .. } => "not-found",
             Self::MethodNotAllowed { .. } => "method-not-allowed",
@@ -195,7 +196,7 @@ impl Error {
     }
 
     /// The message the client sees: no internals.
-    fn public_message(&self) -> String {
+    pub(crate) fn public_message(&self) -> String {
         match self {
             Self::NotFound { path } => format!("no route for {path}"),
             Self::MethodNotAllowed { method, .. } => format!("method {method} is not allowed here"),
@@ -225,6 +226,14 @@ impl Error {
         }
     }
 
+    /// Structured details sent with the error (schema violations, a guest's details).
+    pub(crate) fn details(&self) -> Option<&serde_json::Value> {
+        match self {
+            Self::GuestError { details, .. } | Self::Invalid { details, .. } => details.as_ref(),
+            _ => None,
+        }
+    }
+
     /// Logs the error (with internals) and renders it in `format`, with the request id and
     /// without internals.
     #[must_use]
@@ -235,17 +244,7 @@ impl Error {
         } else {
             tracing::info!(request_id, status = status.as_u16(), error = %self, "request rejected");
         }
-        let details = match &self {
-            Self::GuestError { details, .. } | Self::Invalid { details, .. } => details.as_ref(),
-            _ => None,
-        };
-        let mut response = format.render(
-            status,
-            self.code(),
-            &self.public_message(),
-            request_id,
-            details,
-        );
+        let mut response = format.render_error(&self, request_id);
         if let Self::MethodNotAllowed { allow, .. } = &self {
             let allow: Vec<&str> = allow.iter().map(Method::as_str).collect();
             if let Ok(value) = HeaderValue::from_str(&allow.join(", ")) {
@@ -258,119 +257,5 @@ impl Error {
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
-    }
-}
-
-/// How error responses look: one format for host errors, validation errors and the
-/// guest's typed errors alike (`error-format` in the config).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ErrorFormat {
-    /// `{"error": {"code", "message", "request-id", "details"?}}`
-    #[default]
-    Lamina,
-    /// Powertools Event Handler's `{"statusCode", "message"}`.
-    Powertools,
-    /// aws-lambda-api-event-utils' `{"Error": {"Code", "Message"}}`.
-    ApiEventUtils,
-    /// RFC 9457 `application/problem+json`: `type`, `title`, `status`, `detail`, plus
-    /// `code`, `request-id` and `details` as extension members.
-    Problem,
-}
-
-impl ErrorFormat {
-    /// Builds the response body for an error.
-    #[must_use]
-    pub fn render(
-        self,
-        status: StatusCode,
-        code: &str,
-        message: &str,
-        request_id: &str,
-        details: Option<&serde_json::Value>,
-    ) -> Response {
-        let mut body = match self {
-            Self::Lamina => serde_json::json!({
-                "error": {"code": code, "message": message, "request-id": request_id}
-            }),
-            Self::Powertools => {
-                serde_json::json!({"statusCode": status.as_u16(), "message": message})
-            }
-            Self::ApiEventUtils => serde_json::json!({"Error": {"Code": code, "Message": message}}),
-            Self::Problem => serde_json::json!({
-                "type": "about:blank",
-                "title": status.canonical_reason().unwrap_or("Error"),
-                "status": status.as_u16(),
-                "detail": message,
-                "code": code,
-                "request-id": request_id,
-            }),
-        };
-        if let Some(details) = details {
-            match self {
-                Self::Lamina => body["error"]["details"] = details.clone(),
-                Self::Problem => body["details"] = details.clone(),
-                Self::Powertools | Self::ApiEventUtils => {}
-            }
-        }
-        let mut response = Response::json(status, &body);
-        if self == Self::Problem {
-            response.headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/problem+json"),
-            );
-        }
-        response
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn every_format_renders_the_same_error() {
-        let details = json!([{"field": "title"}]);
-        let cases = [
-            (
-                ErrorFormat::Lamina,
-                "application/json",
-                json!({"error": {"code": "invalid", "message": "bad title", "request-id": "r1", "details": [{"field": "title"}]}}),
-            ),
-            (
-                ErrorFormat::Powertools,
-                "application/json",
-                json!({"statusCode": 422, "message": "bad title"}),
-            ),
-            (
-                ErrorFormat::ApiEventUtils,
-                "application/json",
-                json!({"Error": {"Code": "invalid", "Message": "bad title"}}),
-            ),
-            (
-                ErrorFormat::Problem,
-                "application/problem+json",
-                json!({"type": "about:blank", "title": "Unprocessable Entity", "status": 422, "detail": "bad title",
-                       "code": "invalid", "request-id": "r1", "details": [{"field": "title"}]}),
-            ),
-        ];
-        for (format, content_type, expected) in cases {
-            let res = format.render(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid",
-                "bad title",
-                "r1",
-                Some(&details),
-            );
-            assert_eq!(res.status, 422);
-            assert_eq!(
-                res.headers[header::CONTENT_TYPE],
-                content_type,
-                "{format:?}"
-            );
-            let body: serde_json::Value = serde_json::from_slice(&res.body).unwrap();
-            assert_eq!(body, expected, "{format:?}");
-        }
     }
 }

@@ -100,8 +100,13 @@ pub fn now_epoch_ms() -> u64 {
 pub struct Request {
     /// The method.
     pub method: Method,
-    /// Percent-decoded path used for routing (stage removed).
+    /// The percent-decoded path (stage removed): what handlers see.
     pub path: String,
+    /// The path routing matches: percent-decoded except for encoded slashes and percent
+    /// signs (`%2F`, `%25`), so `/files/reports%2F2024.csv` is one segment and matches
+    /// `/files/{name}`; parameters are decoded after matching. Sources that deliver the path
+    /// already decoded (HTTP APIs) cannot carry an encoded slash.
+    pub route_path: String,
     /// The path as sent.
     pub raw_path: String,
     /// Query parameters, decoded once, in order.
@@ -125,6 +130,7 @@ impl Request {
         Self {
             method,
             path: path.to_owned(),
+            route_path: crate::event::route_form(path),
             raw_path: path.to_owned(),
             query: Vec::new(),
             raw_query: String::new(),
@@ -142,6 +148,28 @@ impl Request {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// A list-valued header (`Accept-Encoding`, `Cache-Control`, ...) as one list: every
+    /// field line of `name` joined with `, `, as RFC 9110 §5.3 defines repeated lines to
+    /// mean. Borrowed when there is one line.
+    #[must_use]
+    pub fn header_list(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
+        let mut lines = self
+            .headers
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str());
+        let first = lines.next()?;
+        let Some(second) = lines.next() else {
+            return Some(std::borrow::Cow::Borrowed(first));
+        };
+        let mut joined = format!("{first}, {second}");
+        for line in lines {
+            joined.push_str(", ");
+            joined.push_str(line);
+        }
+        Some(std::borrow::Cow::Owned(joined))
     }
 }
 

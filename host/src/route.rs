@@ -2,7 +2,9 @@
 //!
 //! Templates use `{name}` for one segment and `{*name}` for the rest of the path; API
 //! Gateway's `{name+}` is accepted as a spelling of `{*name}`. Matching is exact: a
-//! trailing slash is part of the path (`/todos/` does not match `/todos`).
+//! trailing slash is part of the path (`/todos/` does not match `/todos`). Paths are
+//! matched in routing form (decoded except `%2F` and `%25`), so `/files/a%2Fb` matches
+//! `/files/{name}` with `name = "a/b"`.
 
 use crate::request::Fields;
 use http::Method;
@@ -65,7 +67,9 @@ pub struct Hit<'a, T> {
     pub target: &'a T,
     /// The template as written in the config.
     pub template: &'a Arc<str>,
-    /// Parameters in template order (already decoded: routing runs on the decoded path).
+    /// Parameters in template order, percent-decoded after matching (routing runs on the
+    /// routing form of the path, [`crate::Request::route_path`], where an encoded slash is
+    /// still one segment).
     pub params: Fields,
 }
 
@@ -205,7 +209,7 @@ impl<T> Routes<T> {
         let params = matched
             .params
             .iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .map(|(k, v)| (k.to_owned(), crate::event::decode_param(v)))
             .collect();
         Ok(Hit {
             target: &binding.target,

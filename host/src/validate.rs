@@ -231,7 +231,18 @@ fn violations(
 ) -> Result<(), Error> {
     let list: Vec<Value> = validator
         .iter_errors(instance)
-        .map(|e| json!({"path": e.instance_path().to_string(), "message": e.to_string()}))
+        .map(|e| {
+            let mut item = json!({
+                "path": e.instance_path().to_string(),
+                "keyword": e.kind().keyword(),
+                "message": e.to_string(),
+            });
+            // The missing property is in the error, not in the instance path.
+            if let jsonschema::error::ValidationErrorKind::Required { property } = e.kind() {
+                item["property"] = property.clone();
+            }
+            item
+        })
         .collect();
     if list.is_empty() {
         return Ok(());

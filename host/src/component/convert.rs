@@ -82,6 +82,8 @@ impl Component {
         let c = request.context;
         Ok(Request {
             method,
+            // Routing happened before the chain; this only keeps the field consistent.
+            route_path: crate::event::route_form(&request.path),
             path: request.path,
             raw_path: request.raw_path,
             query: request.query,

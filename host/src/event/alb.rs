@@ -47,7 +47,7 @@ pub(super) fn decode(
     let method = http::Method::from_bytes(event.http_method.as_bytes())
         .map_err(|_| bad(format!("invalid HTTP method {:?}", event.http_method)))?;
     let raw_path = event.path.unwrap_or_else(|| "/".to_owned());
-    let path = uri::decode_path(&raw_path).map_err(bad)?;
+    let paths = uri::Paths::from_encoded(&raw_path).map_err(bad)?;
 
     let encoded: Vec<(String, String)> = match event.multi_value_query_string_parameters {
         Some(multi) => multi
@@ -89,7 +89,8 @@ pub(super) fn decode(
     forwarded_client(&mut context, &headers);
     Ok(Request {
         method,
-        path,
+        path: paths.path,
+        route_path: paths.route_path,
         raw_path,
         query,
         raw_query,

@@ -86,10 +86,10 @@ pub(super) fn decode(
     // HTTP APIs deliver `rawPath` already percent-decoded; Function URLs deliver it as the
     // client sent it. Decode exactly once.
     let staged = strip_stage(&raw_path, rc.stage.as_deref());
-    let path = if origin == Origin::FunctionUrl {
-        uri::decode_path(staged).map_err(bad)?
+    let paths = if origin == Origin::FunctionUrl {
+        uri::Paths::from_encoded(staged).map_err(bad)?
     } else {
-        staged.to_owned()
+        uri::Paths::from_decoded(staged.to_owned())
     };
 
     let (query, raw_query) = match event.raw_query_string {
@@ -140,7 +140,8 @@ pub(super) fn decode(
     };
     Ok(Request {
         method,
-        path,
+        path: paths.path,
+        route_path: paths.route_path,
         raw_path,
         query,
         raw_query,

@@ -70,10 +70,10 @@ pub(super) fn decode(
     // (payload 1.0 too) already decoded: decode exactly once. The context's path is what
     // the client sent, stage included.
     let event_path = event.path.unwrap_or_else(|| "/".to_owned());
-    let path = if origin == Origin::ApigwRest {
-        uri::decode_path(&event_path).map_err(bad)?
+    let paths = if origin == Origin::ApigwRest {
+        uri::Paths::from_encoded(&event_path).map_err(bad)?
     } else {
-        event_path.clone()
+        uri::Paths::from_decoded(event_path.clone())
     };
     let raw_path = rc.path.unwrap_or(event_path);
 
@@ -112,7 +112,8 @@ pub(super) fn decode(
     };
     Ok(Request {
         method,
-        path,
+        path: paths.path,
+        route_path: paths.route_path,
         raw_path,
         query,
         raw_query,

@@ -126,7 +126,7 @@ pub(super) fn decode(
         Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
         None => (parts.raw_path, None),
     };
-    let path = uri::decode_path(&raw_path).map_err(bad)?;
+    let paths = uri::Paths::from_encoded(&raw_path).map_err(bad)?;
     let (query, raw_query) = match in_path_query {
         Some(raw) => (uri::parse_query(&raw), raw),
         None => {
@@ -141,7 +141,8 @@ pub(super) fn decode(
     forwarded_client(&mut context, &headers);
     Ok(Request {
         method,
-        path,
+        path: paths.path,
+        route_path: paths.route_path,
         raw_path,
         query,
         raw_query,

@@ -22,7 +22,7 @@ mod headers;
 mod lattice;
 mod uri;
 
-pub(crate) use uri::{decode_path, parse_query};
+pub(crate) use uri::{Paths, decode_param, parse_query, route_form};
 
 pub use headers::HeaderLimits;
 pub(crate) use headers::check_fields as check_headers;

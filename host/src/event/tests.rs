@@ -716,6 +716,22 @@ fn lattice_replies_with_status_description_and_single_headers() {
 }
 
 #[test]
+fn lattice_replies_carry_status_description_and_one_cookie() {
+    // AWS's Lattice response type (aws-lambda-go `VPCLatticeResponse`) has single-value
+    // `headers` and no `cookies`: one `Set-Cookie` is all it can carry.
+    let res = response_with(&[("set-cookie", "a=1"), ("set-cookie", "b=2")], b"ok");
+    for origin in [Origin::VpcLatticeV1, Origin::VpcLatticeV2] {
+        let reply: Value = serde_json::from_slice(&encode(origin, &res)).unwrap();
+        assert_eq!(reply["headers"]["set-cookie"], "a=1", "{origin}");
+        assert!(reply.get("cookies").is_none(), "{origin}: {reply}");
+        assert!(
+            reply.get("multiValueHeaders").is_none(),
+            "{origin}: {reply}"
+        );
+    }
+}
+
+#[test]
 fn alb_multi_value_query_and_headers_keep_repeats_and_decode_once() {
     let payload = json!({
         "requestContext": {"elb": {"targetGroupArn": "arn"}},

@@ -25,6 +25,79 @@ pub(crate) fn decode_path(raw: &str) -> Result<String, String> {
         .map_err(|_| format!("path {raw:?} is not valid UTF-8 once percent-decoded"))
 }
 
+/// A request path two ways: decoded, as handlers see it, and in the form routing matches
+/// (see [`crate::Request::route_path`]).
+pub(crate) struct Paths {
+    pub(crate) path: String,
+    pub(crate) route_path: String,
+}
+
+impl Paths {
+    /// From a path as the client sent it (REST, Function URL, ALB, VPC Lattice, `lamina
+    /// serve`): decoded once, and for routing decoded except `%2F` and `%25`, so an encoded
+    /// slash stays inside its segment (`/files/a%2Fb` matches `/files/{name}`).
+    ///
+    /// # Errors
+    ///
+    /// As [`decode_path`].
+    pub(crate) fn from_encoded(raw: &str) -> Result<Self, String> {
+        let path = decode_path(raw)?;
+        let mut bytes = Vec::with_capacity(raw.len());
+        let mut rest = raw.as_bytes();
+        while let Some((&first, tail)) = rest.split_first() {
+            let escape = (first == b'%' && tail.len() >= 2)
+                .then(|| std::str::from_utf8(&tail[..2]).ok())
+                .flatten()
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+            match escape {
+                Some(b'/') => {
+                    bytes.extend_from_slice(b"%2F");
+                    rest = &tail[2..];
+                }
+                Some(b'%') => {
+                    bytes.extend_from_slice(b"%25");
+                    rest = &tail[2..];
+                }
+                Some(byte) => {
+                    bytes.push(byte);
+                    rest = &tail[2..];
+                }
+                None => {
+                    bytes.push(first);
+                    rest = tail;
+                }
+            }
+        }
+        let route_path = String::from_utf8(bytes)
+            .map_err(|_| format!("path {raw:?} is not valid UTF-8 once percent-decoded"))?;
+        Ok(Self { path, route_path })
+    }
+
+    /// From a path the source already decoded (HTTP APIs): an encoded slash was decoded
+    /// before Lamina saw it and cannot be told from a real one.
+    pub(crate) fn from_decoded(path: String) -> Self {
+        Self {
+            route_path: route_form(&path),
+            path,
+        }
+    }
+}
+
+/// A decoded path in routing form: `%` written `%25`, so decoding a matched parameter
+/// gives back exactly what was there.
+pub(crate) fn route_form(path: &str) -> String {
+    if path.contains('%') {
+        path.replace('%', "%25")
+    } else {
+        path.to_owned()
+    }
+}
+
+/// A route parameter matched on a routing-form path, decoded (`a%2Fb` → `a/b`).
+pub(crate) fn decode_param(value: &str) -> String {
+    percent_decode_str(value).decode_utf8_lossy().into_owned()
+}
+
 /// Decodes one query component: `+` is a space, then percent-decoding. Bytes that are not
 /// UTF-8 once decoded are replaced (U+FFFD) rather than failing the whole request.
 fn decode_component(raw: &str) -> String {
@@ -87,6 +160,33 @@ mod tests {
     fn encode_then_parse_round_trips() {
         let pairs: Fields = vec![("q".into(), "a b&c=d".into()), ("ü".into(), "100%".into())];
         assert_eq!(parse_query(&encode_query(&pairs)), pairs);
+    }
+
+    #[test]
+    fn encoded_slashes_and_percents_stay_encoded_for_routing() {
+        let cases = [
+            (
+                "/files/reports%2F2024.csv",
+                "/files/reports/2024.csv",
+                "/files/reports%2F2024.csv",
+            ),
+            ("/files/a%2fb", "/files/a/b", "/files/a%2Fb"),
+            ("/hell%6F/caf%C3%A9", "/hello/café", "/hello/café"),
+            ("/100%25/x", "/100%/x", "/100%25/x"),
+            ("/bad%zz/%", "/bad%zz/%", "/bad%zz/%"),
+        ];
+        for (raw, path, route) in cases {
+            let paths = Paths::from_encoded(raw).unwrap();
+            assert_eq!(
+                (paths.path.as_str(), paths.route_path.as_str()),
+                (path, route),
+                "{raw}"
+            );
+        }
+        let decoded = Paths::from_decoded("/100%/a".to_owned());
+        assert_eq!(decoded.route_path, "/100%25/a");
+        assert_eq!(decode_param("reports%2F2024.csv"), "reports/2024.csv");
+        assert_eq!(decode_param("100%25"), "100%");
     }
 
     #[test]

@@ -223,7 +223,7 @@ fn error_format_and_request_size_limit_are_configurable() {
     let body: Value = serde_json::from_slice(&res.body).unwrap();
     assert_eq!(
         body,
-        serde_json::json!({"statusCode": 405, "message": "method PUT is not allowed here"})
+        serde_json::json!({"statusCode": 405, "message": "Method not allowed"})
     );
 }
 

@@ -13,6 +13,7 @@ mod loading;
 mod middleware;
 mod rie;
 mod s3;
+mod semantics;
 mod serve;
 mod serve_limits;
 mod sources;
