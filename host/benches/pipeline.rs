@@ -7,10 +7,11 @@
 
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
-use lamina::component::{CallTimings, EngineTuning};
+use lamina::component::{CallStage, EngineTuning, Observer};
 use lamina::{App, Config, Error, NativeHandler, Request, Response, Runtime, Target, event};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use wasmtime::PoolingAllocationConfig;
 
@@ -71,17 +72,52 @@ fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-/// Runs event → response bytes `ITERATIONS` times; returns per-request durations.
-async fn measure(app: &App, payload: &[u8], timings: &mut CallTimings) -> Vec<Duration> {
+/// Time spent in each stage of component calls, summed, as the runtime's observer reports
+/// it (nanoseconds: store, instantiate, call, drop).
+#[derive(Default)]
+struct Timings([AtomicU64; 4]);
+
+impl Observer for Timings {
+    fn stage(&self, _component: &str, _request_id: &str, stage: CallStage, took: Duration) {
+        let slot = match stage {
+            CallStage::Store => 0,
+            CallStage::Instantiate => 1,
+            CallStage::Call => 2,
+            CallStage::Drop => 3,
+        };
+        self.0[slot].fetch_add(
+            u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+}
+
+impl Timings {
+    fn reset(&self) {
+        for slot in &self.0 {
+            slot.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Microseconds per request in `stage` (0..4) over `ITERATIONS`.
+    fn per_request(&self, stage: usize) -> f64 {
+        self.0[stage].load(Ordering::Relaxed) as f64 / 1e3 / ITERATIONS as f64
+    }
+}
+
+/// Runs event → response bytes `ITERATIONS` times after the warm-up; returns per-request
+/// durations. `timings`, when given, is reset after the warm-up.
+async fn measure(app: &App, payload: &[u8], timings: Option<&Timings>) -> Vec<Duration> {
     let mut samples = Vec::with_capacity(ITERATIONS);
     for i in 0..WARMUP + ITERATIONS {
+        if i == WARMUP
+            && let Some(timings) = timings
+        {
+            timings.reset();
+        }
         let start = Instant::now();
         let (origin, request) = event::decode(payload, "bench").expect("bench event decodes");
-        let response = if i >= WARMUP {
-            app.handle_timed(request, timings).await
-        } else {
-            app.handle(request).await
-        };
+        let response = app.handle(request).await;
         let bytes = event::encode(origin, &response);
         let elapsed = start.elapsed();
         assert_eq!(response.status, 200, "{}", String::from_utf8_lossy(&bytes));
@@ -129,8 +165,7 @@ fn main() -> anyhow::Result<()> {
         "{:<44} {:>8} {:>8} {:>8} {:>7} | {:>6} {:>6} {:>6} {:>6}",
         "path", "p50 µs", "p99 µs", "mean µs", "x nat", "store", "inst", "call", "drop"
     );
-    let mut unused = CallTimings::default();
-    let n = stats(rt.block_on(measure(&native, &payload, &mut unused)));
+    let n = stats(rt.block_on(measure(&native, &payload, None)));
     println!(
         "{:<44} {:>8.1} {:>8.1} {:>8.1} {:>7}",
         "native handler",
@@ -182,11 +217,10 @@ fn main() -> anyhow::Result<()> {
     variants.push(("wasm, lamina default (again)", default.clone()));
     let compression_table = compression();
     for (label, tuning) in variants {
-        let runtime = Runtime::with_tuning(&tuning)?;
+        let timings = Arc::new(Timings::default());
+        let runtime = Runtime::with_tuning(&tuning)?.observe(timings.clone());
         let wasm = App::from_config(&config, &runtime)?;
-        let mut timings = CallTimings::default();
-        let w = stats(rt.block_on(measure(&wasm, &payload, &mut timings)));
-        let per = |d: Duration| us(d) / ITERATIONS as f64;
+        let w = stats(rt.block_on(measure(&wasm, &payload, Some(&timings))));
         println!(
             "{:<44} {:>8.1} {:>8.1} {:>8.1} {:>7.1} | {:>6.1} {:>6.1} {:>6.1} {:>6.1}",
             label,
@@ -194,10 +228,10 @@ fn main() -> anyhow::Result<()> {
             us(w.p99),
             us(w.mean),
             w.p50.as_secs_f64() / n.p50.as_secs_f64(),
-            per(timings.store),
-            per(timings.instantiate),
-            per(timings.call),
-            per(timings.drop)
+            timings.per_request(0),
+            timings.per_request(1),
+            timings.per_request(2),
+            timings.per_request(3)
         );
     }
     middleware_rows(&rt, &payload, &hello, n.p50)?;
@@ -292,8 +326,7 @@ fn middleware_rows(
             "[[routes]]\nmethod = \"GET\"\npath = \"/hello/{{name}}\"\ncomponent = \"hello\"\nmiddleware = {names:?}\n"
         ));
         let app = App::from_config(&Config::parse(&text, PathBuf::from("/"))?, &runtime)?;
-        let mut unused = CallTimings::default();
-        let s = stats(rt.block_on(measure(&app, payload, &mut unused)));
+        let s = stats(rt.block_on(measure(&app, payload, None)));
         let base_p50 = *base.get_or_insert(s.p50);
         println!(
             "{:<44} {:>8.1} {:>8.1} {:>8.1} {:>7.1} | x 0 mw {:>4.2}",

@@ -1,21 +1,19 @@
 //! `App`: one immutable snapshot of routes and components, and the request pipeline.
 
-use crate::component::{CallTimings, Component, Entered, Flow, Kind, RouteInfo, Runtime};
-use crate::compress::{self, CompressionConfig};
-use crate::config::{Config, RouteCompression, RouteCors};
+use crate::component::{Entered, Flow, Guest, Handler, Kind, Middleware, RouteInfo, Runtime};
+use crate::config::Config;
 use crate::cors::{self, CorsPolicy};
 use crate::error::{Error, ErrorFormat};
-use crate::event::{self, DecodeError, DecodeLimits, Origin};
+use crate::event::{self, DecodeError, DecodeLimits, EventFormat};
+use crate::fetch::Location;
 use crate::limits::DEFAULT_MAX_REQUEST_BODY;
+use crate::policy::{Defaults, Policies, Seen};
 use crate::prefix::Prefix;
 use crate::request::Request;
 use crate::response::Response;
 use crate::route::{MethodFilter, Miss, Routes};
-use crate::validate::Validation;
 use anyhow::Context as _;
-use bytes::Bytes;
 use http::{HeaderValue, Method, header};
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -45,7 +43,7 @@ pub trait NativeHandler: Send + Sync {
 #[derive(Clone)]
 pub enum Target {
     /// A handler component, instantiated fresh per request.
-    Component(Arc<Component>),
+    Component(Handler),
     /// A native handler.
     Native(Arc<dyn NativeHandler>),
 }
@@ -54,35 +52,27 @@ pub enum Target {
 struct Route {
     target: Target,
     /// The route's middleware chain (group's, then its own), run after the global one.
-    middleware: Vec<Arc<Component>>,
-    /// `None` when CORS is off for this route (no global policy, or opted out).
-    cors: Option<Arc<CorsPolicy>>,
-    /// Added to successful responses that have no `Cache-Control` of their own.
-    cache_control: Option<HeaderValue>,
-    /// `Cache-Control` for this route's errors; `None` uses the global one.
-    error_cache_control: Option<HeaderValue>,
-    /// `None` when compression is off for this route.
-    compression: Option<Arc<CompressionConfig>>,
-    /// Checks before the component runs.
-    validation: Option<Validation>,
+    middleware: Vec<Middleware>,
+    /// Its host stages: validation, Cache-Control, CORS, compression.
+    policies: Policies,
 }
 
 /// Routes and the components behind them: built whole, then served, never mutated.
 pub struct App {
     routes: Routes<Route>,
-    components: BTreeMap<String, Arc<Component>>,
+    components: BTreeMap<String, Arc<Guest>>,
     /// The global middleware chain.
-    middleware: Vec<Arc<Component>>,
+    middleware: Vec<Middleware>,
     strip_prefixes: Vec<Prefix>,
-    cors: Option<Arc<CorsPolicy>>,
-    compression: Option<Arc<CompressionConfig>>,
+    /// The global policies: for requests no route matches, and routes' defaults.
+    policies: Policies,
     error_format: ErrorFormat,
     error_cache_control: Option<HeaderValue>,
     max_request_body: usize,
     /// Whether the Lambda loop answers admin events.
     admin_events: bool,
     /// Answers requests no route matches, when configured.
-    not_found: Option<Arc<Component>>,
+    not_found: Option<Handler>,
     /// The most middleware any route has of its own (group's and route's).
     longest_route_chain: usize,
 }
@@ -96,8 +86,7 @@ impl App {
             components: BTreeMap::new(),
             middleware: Vec::new(),
             strip_prefixes: Vec::new(),
-            cors: None,
-            compression: None,
+            policies: Policies::default(),
             error_format: ErrorFormat::default(),
             error_cache_control: None,
             max_request_body: DEFAULT_MAX_REQUEST_BODY,
@@ -105,6 +94,18 @@ impl App {
             not_found: None,
             longest_route_chain: 0,
         }
+    }
+
+    /// Reads the config at `location` and builds the app from it: the one way every front
+    /// door (the Lambda loop, `lamina serve`, `invoke`, `check`, a reload) makes an app.
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::fetch`] and [`App::from_config`].
+    pub fn load(location: &Location, runtime: &Runtime) -> anyhow::Result<(Config, Self)> {
+        let config = Config::fetch(location, runtime.fetcher())?;
+        let app = Self::from_config(&config, runtime)?;
+        Ok((config, app))
     }
 
     /// Loads every component in `config` and builds the route table.
@@ -121,12 +122,18 @@ impl App {
             .enumerate()
             .map(|(i, p)| Prefix::compile(p, i))
             .collect::<anyhow::Result<_>>()?;
-        app.cors = config
+        let cors = config
             .cors
             .as_ref()
             .map(|c| CorsPolicy::from_config(c, "cors").map(Arc::new))
             .transpose()?;
-        app.compression = config.compression.clone().map(Arc::new);
+        let compression = config.compression.clone().map(Arc::new);
+        let defaults = Defaults {
+            cors: cors.as_ref(),
+            compression: compression.as_ref(),
+            base_dir: &config.base_dir,
+        };
+        app.policies = Policies::global(&defaults);
         app.error_format = config.error_format;
         app.error_cache_control = config
             .error_cache_control
@@ -137,84 +144,50 @@ impl App {
         app.max_request_body = config
             .max_request_body
             .map_or(DEFAULT_MAX_REQUEST_BODY, |b| b.0);
-        for (name, component) in &config.components {
-            let spec = config.component_spec(component);
-            let component = Component::load(runtime, name, &spec)
-                .with_context(|| format!("components.{name}: loading {}", spec.source))?;
+        for name in config.components.keys() {
+            let spec = config.component_spec(name)?;
+            let source = spec.source.to_string();
+            let guest = Guest::load(runtime, name, spec)
+                .with_context(|| format!("components.{name}: loading {source}"))?;
             tracing::info!(
                 component = name.as_str(),
-                kind = component.kind().as_str(),
-                source = %spec.source,
-                sha256 = component.digest(),
-                code = component.code_source().as_str(),
+                kind = guest.kind().as_str(),
+                source = %source,
+                sha256 = guest.digest(),
+                code = guest.code_source().as_str(),
                 "component loaded"
             );
-            app.components.insert(name.clone(), Arc::new(component));
+            app.components.insert(name.clone(), Arc::new(guest));
         }
         app.not_found = config
             .not_found
             .as_ref()
-            .map(|name| app.component(name, Kind::Handler, "not-found"))
+            .map(|name| app.handler(name, "not-found"))
             .transpose()?;
         app.middleware = config
             .middleware
             .iter()
             .enumerate()
-            .map(|(i, name)| app.component(name, Kind::Middleware, &format!("middleware[{i}]")))
+            .map(|(i, name)| app.middleware_named(name, &format!("middleware[{i}]")))
             .collect::<anyhow::Result<_>>()?;
-        for (origin, route) in config.all_routes() {
+        for (at, route) in config.all_routes() {
             let method = MethodFilter::parse(&route.method)
-                .map_err(|e| anyhow::anyhow!("{origin}.method: {e}"))?;
-            let handler = app.component(
-                &route.component,
-                Kind::Handler,
-                &format!("{origin}.component"),
-            )?;
-            let middleware: Vec<Arc<Component>> = route
+                .map_err(|e| anyhow::anyhow!("{at}.method: {e}"))?;
+            let handler = app.handler(&route.component, &format!("{at}.component"))?;
+            let middleware: Vec<Middleware> = route
                 .middleware
                 .iter()
-                .map(|name| app.component(name, Kind::Middleware, &format!("{origin}.middleware")))
+                .map(|name| app.middleware_named(name, &format!("{at}.middleware")))
                 .collect::<anyhow::Result<_>>()?;
-            let cors = match &route.cors {
-                None | Some(RouteCors::Enabled(true)) => app.cors.clone(),
-                Some(RouteCors::Enabled(false)) => None,
-                Some(RouteCors::Policy(policy)) => Some(Arc::new(CorsPolicy::from_config(
-                    policy,
-                    &format!("{origin}.cors"),
-                )?)),
-            };
-            let cache_control = route
-                .cache_control
-                .as_deref()
-                .map(|v| header_value(v, &format!("{origin}.cache-control")))
-                .transpose()?;
-            let error_cache_control = route
-                .error_cache_control
-                .as_deref()
-                .map(|v| header_value(v, &format!("{origin}.error-cache-control")))
-                .transpose()?;
-            let compression = match &route.compression {
-                Some(RouteCompression::Enabled(false)) => None,
-                None | Some(RouteCompression::Enabled(true)) => app.compression.clone(),
-                Some(RouteCompression::Settings(settings)) => Some(Arc::new(settings.clone())),
-            };
-            let validation = route
-                .validate
-                .as_ref()
-                .map(|v| Validation::compile(v, &config.base_dir, &origin))
-                .transpose()?;
+            let policies = Policies::compile(&route, &defaults, &at)?;
             app.longest_route_chain = app.longest_route_chain.max(middleware.len());
             let bound = Route {
                 target: Target::Component(handler),
                 middleware,
-                cors,
-                cache_control,
-                error_cache_control,
-                compression,
-                validation,
+                policies,
             };
             app.routes
-                .add(method, &route.path, bound, &origin)
+                .add(method, &route.path, bound, &at)
                 .map_err(anyhow::Error::msg)?;
         }
         Ok(app)
@@ -227,17 +200,13 @@ impl App {
     /// As [`Routes::add`].
     pub fn route(&mut self, method: &str, path: &str, target: Target) -> Result<(), String> {
         let method = MethodFilter::parse(method)?;
-        let origin = format!("{method:?} {path}");
+        let at = format!("{method} {path}");
         let route = Route {
             target,
             middleware: Vec::new(),
-            cors: self.cors.clone(),
-            cache_control: None,
-            error_cache_control: None,
-            compression: self.compression.clone(),
-            validation: None,
+            policies: self.policies.clone(),
         };
-        self.routes.add(method, path, route, &origin)
+        self.routes.add(method, path, route, &at)
     }
 
     /// Whether the config enables admin events (`admin-events = true`).
@@ -256,39 +225,64 @@ impl App {
 
     /// The loaded components, by name.
     #[must_use]
-    pub fn components(&self) -> &BTreeMap<String, Arc<Component>> {
+    pub fn components(&self) -> &BTreeMap<String, Arc<Guest>> {
         &self.components
     }
 
-    /// The loaded component `name`, which `setting` needs to be of `kind`.
-    fn component(&self, name: &str, kind: Kind, setting: &str) -> anyhow::Result<Arc<Component>> {
-        let component = &self.components[name];
-        if component.kind() != kind {
-            anyhow::bail!(
-                "{setting}: {name:?} is a {} component, not a {} (it exports lamina:http/request-{})",
-                component.kind().as_str(),
-                kind.as_str(),
-                component.kind().as_str(),
-            );
-        }
-        Ok(component.clone())
+    /// The loaded component `name` as a handler, which `setting` needs it to be.
+    fn handler(&self, name: &str, setting: &str) -> anyhow::Result<Handler> {
+        let guest = self.guest(name, setting)?;
+        guest
+            .as_handler()
+            .ok_or_else(|| wrong_kind(setting, name, guest.kind(), Kind::Handler))
     }
 
-    /// Puts `middleware` (a middleware component) in front of every request, after the
-    /// middleware already there (for apps built in code).
-    ///
-    /// # Errors
-    ///
-    /// When `middleware` is a handler component.
-    pub fn wrap(&mut self, middleware: Arc<Component>) -> anyhow::Result<()> {
-        if middleware.kind() != Kind::Middleware {
-            anyhow::bail!(
-                "{:?} is a handler component, not a middleware",
-                middleware.name()
-            );
-        }
+    /// The loaded component `name` as a middleware, which `setting` needs it to be.
+    fn middleware_named(&self, name: &str, setting: &str) -> anyhow::Result<Middleware> {
+        let guest = self.guest(name, setting)?;
+        guest
+            .as_middleware()
+            .ok_or_else(|| wrong_kind(setting, name, guest.kind(), Kind::Middleware))
+    }
+
+    fn guest(&self, name: &str, setting: &str) -> anyhow::Result<&Arc<Guest>> {
+        self.components
+            .get(name)
+            .with_context(|| format!("{setting}: no component named {name:?}"))
+    }
+
+    /// Puts `middleware` in front of every request, after the middleware already there
+    /// (for apps built in code).
+    pub fn wrap(&mut self, middleware: Middleware) {
         self.middleware.push(middleware);
-        Ok(())
+    }
+
+    /// One line per route, for `lamina check`: `GET /todos/{id} -> auth -> todos`, the
+    /// route's own chain (group and route middleware) before its handler; the global
+    /// chain is [`App::global_middleware`].
+    #[must_use]
+    pub fn describe_routes(&self) -> Vec<String> {
+        self.routes
+            .iter()
+            .map(|(method, template, route)| {
+                let chain: String = route
+                    .middleware
+                    .iter()
+                    .map(|m| format!("{} -> ", m.guest().name()))
+                    .collect();
+                let target = match &route.target {
+                    Target::Component(handler) => handler.guest().name().to_owned(),
+                    Target::Native(_) => "(native)".to_owned(),
+                };
+                format!("{method} {template} -> {chain}{target}")
+            })
+            .collect()
+    }
+
+    /// The global middleware chain, by component name.
+    #[must_use]
+    pub fn global_middleware(&self) -> Vec<&str> {
+        self.middleware.iter().map(|m| m.guest().name()).collect()
     }
 
     /// The limits events are decoded within (`max-request-body`).
@@ -308,7 +302,7 @@ impl App {
         &self,
         payload: &[u8],
         request_id: &str,
-    ) -> Result<(Origin, Request), DecodeError> {
+    ) -> Result<(EventFormat, Request), DecodeError> {
         event::decode_with(payload, request_id, &self.decode_limits())
     }
 
@@ -329,13 +323,13 @@ impl App {
         deadline: Option<SystemTime>,
     ) -> Result<Vec<u8>, DecodeError> {
         match self.decode(payload, request_id) {
-            Ok((origin, mut request)) => {
+            Ok((format, mut request)) => {
                 request.context.deadline = deadline;
-                let (response, accept_encoding) = self.run(request, None).await;
-                Ok(self.encode(origin, response, accept_encoding.as_deref(), request_id))
+                let (response, accept_encoding) = self.run(request).await;
+                Ok(self.encode(format, response, accept_encoding.as_deref(), request_id))
             }
-            Err(DecodeError::Rejected { origin, error }) => {
-                Ok(event::encode(origin, &self.render(error, request_id, None)))
+            Err(DecodeError::Rejected { format, error }) => {
+                Ok(event::encode(format, &self.render(error, request_id, None)))
             }
             Err(error) => Err(error),
         }
@@ -343,14 +337,7 @@ impl App {
 
     /// Runs the pipeline. Never fails: every error becomes a response with the request id.
     pub async fn handle(&self, request: Request) -> Response {
-        self.run(request, None).await.0
-    }
-
-    /// [`App::handle`], adding the time each stage of a component call took to `timings`
-    /// (for the pipeline benchmark). Native routes add nothing.
-    #[doc(hidden)]
-    pub async fn handle_timed(&self, request: Request, timings: &mut CallTimings) -> Response {
-        self.run(request, Some(timings)).await.0
+        self.run(request).await.0
     }
 
     /// The pipeline: what later stages need (origin, HEAD) is read before the request is
@@ -358,22 +345,14 @@ impl App {
     /// it, and `Cache-Control`, CORS headers and compression are added to whatever comes
     /// out of it, errors and short-circuits included. Returns the response and the
     /// client's `Accept-Encoding`, which encoding for the source may need again.
-    async fn run(
-        &self,
-        mut request: Request,
-        timings: Option<&mut CallTimings>,
-    ) -> (Response, Option<String>) {
+    async fn run(&self, mut request: Request) -> (Response, Option<String>) {
         let request_id = request.context.request_id.clone();
-        let origin = request.header("origin").map(str::to_owned);
-        // Every `Accept-Encoding` line counts: REST and multi-value ALB events, and clients,
-        // may send the list on several lines (RFC 9110 §5.3).
-        let accept_encoding = request.header_list("accept-encoding").map(Cow::into_owned);
-        let head = request.method == Method::HEAD;
+        let seen = Seen::of(&request);
         self.strip_prefix(&mut request);
         if cors::is_preflight(&request)
-            && let Some(response) = self.preflight(&request, origin.as_deref())
+            && let Some(response) = self.preflight(&request, seen.origin.as_deref())
         {
-            return (response, accept_encoding);
+            return (response, seen.accept_encoding);
         }
         let routed = self.resolve(&request);
         let route = routed.route();
@@ -384,31 +363,13 @@ impl App {
             };
             self.render(error, &request_id, route)
         } else {
-            self.through_chain(request, routed, timings).await
+            self.through_chain(request, routed).await
         };
-        if let Some(value) = route.and_then(|r| r.cache_control.as_ref())
-            && response.status.is_success()
-            && !response.headers.contains_key(header::CACHE_CONTROL)
-        {
-            response
-                .headers
-                .insert(header::CACHE_CONTROL, value.clone());
-        }
-        // The route's policy when one matched, the global one for 404s and the like.
-        let cors = route.map_or(self.cors.as_ref(), |r| r.cors.as_ref());
-        if let Some(policy) = cors {
-            policy.apply(origin.as_deref(), &mut response.headers);
-        }
-        // Compression comes last on the way out, after every header is in place.
-        let compression = route.map_or(self.compression.as_ref(), |r| r.compression.as_ref());
-        if let Some(config) = compression {
-            compress::compress(&mut response, accept_encoding.as_deref(), config);
-        }
-        if head {
-            // HEAD is answered by the GET route; the body goes, the headers stay.
-            response.body = Bytes::new();
-        }
-        (response, accept_encoding)
+        // The route's policies when one matched, the global ones for 404s and the like.
+        route
+            .map_or(&self.policies, |r| &r.policies)
+            .finish(&seen, &mut response);
+        (response, seen.accept_encoding)
     }
 
     /// Answers a CORS preflight for a path that exists; `None` lets routing answer it
@@ -419,8 +380,8 @@ impl App {
             .and_then(|m| Method::from_bytes(m.as_bytes()).ok())?;
         let methods = self.routes.methods(&request.route_path)?;
         let policy = match self.routes.at(&asked, &request.route_path) {
-            Ok(hit) => hit.target.cors.as_ref()?,
-            Err(_) => self.cors.as_ref()?,
+            Ok(hit) => hit.target.policies.cors.as_ref()?,
+            Err(_) => self.policies.cors.as_ref()?,
         };
         Some(policy.preflight(origin, &methods))
     }
@@ -446,12 +407,7 @@ impl App {
     /// route's own middleware only its requests. On the way back every middleware that
     /// asked to see the response gets it, in reverse order, with errors already rendered:
     /// a short-circuit, a failing middleware or a failing handler all unwind the same way.
-    async fn through_chain(
-        &self,
-        request: Request,
-        routed: Routed<'_>,
-        timings: Option<&mut CallTimings>,
-    ) -> Response {
+    async fn through_chain(&self, request: Request, routed: Routed<'_>) -> Response {
         let request_id = request.context.request_id.clone();
         let route = routed.route();
         let route_chain = match &routed {
@@ -472,7 +428,7 @@ impl App {
                     Err(error) => break 'chain Err(error),
                 }
             }
-            self.call(request, routed, timings).await
+            self.call(request, routed).await
         };
         let mut response = match result {
             Ok(response) => response,
@@ -490,25 +446,18 @@ impl App {
 
     /// Calls what routing found: the route's validation then its target, the not-found
     /// component, or the host's 404/405.
-    async fn call(
-        &self,
-        request: Request,
-        routed: Routed<'_>,
-        timings: Option<&mut CallTimings>,
-    ) -> Result<Response, Error> {
+    async fn call(&self, request: Request, routed: Routed<'_>) -> Result<Response, Error> {
         match routed {
             Routed::Matched {
                 route,
                 template,
                 params,
             } => {
-                if let Some(validation) = &route.validation {
-                    validation.check(&request, &params)?;
-                }
+                route.policies.check(&request, &params)?;
                 match &route.target {
                     Target::Component(handler) => {
                         let info = RouteInfo { template, params };
-                        handler.handle(request, info, timings).await
+                        handler.handle(request, info).await
                     }
                     Target::Native(native) => native.handle(request, template, params),
                 }
@@ -520,7 +469,7 @@ impl App {
                         template: "",
                         params: Vec::new(),
                     };
-                    handler.handle(request, info, timings).await
+                    handler.handle(request, info).await
                 }
                 None => Err(Error::NotFound { path: request.path }),
             },
@@ -536,7 +485,7 @@ impl App {
     fn render(&self, error: Error, request_id: &str, route: Option<&Route>) -> Response {
         let mut response = error.into_response(request_id, self.error_format);
         let cache_control = route
-            .and_then(|r| r.error_cache_control.as_ref())
+            .and_then(|r| r.policies.error_cache_control.as_ref())
             .or(self.error_cache_control.as_ref());
         if let Some(value) = cache_control {
             response
@@ -566,25 +515,25 @@ impl App {
         request.route_path = rest(&request.route_path, len);
     }
 
-    /// Encodes `response` for `origin`, keeping it under the source's payload limit: if
+    /// Encodes `response` for `format`, keeping it under the source's payload limit: if
     /// the encoded reply is too large it is compressed with what the client accepts, and if
     /// it still does not fit it becomes a `502` naming the size and the limit, instead of
     /// the Lambda-level failure the client would otherwise get.
     #[must_use]
     pub fn encode(
         &self,
-        origin: Origin,
+        format: EventFormat,
         mut response: Response,
         accept_encoding: Option<&str>,
         request_id: &str,
     ) -> Vec<u8> {
-        let limit = origin.response_limit();
-        let encoded = event::encode(origin, &response);
+        let limit = format.response_limit();
+        let encoded = event::encode(format, &response);
         if encoded.len() <= limit {
             return encoded;
         }
-        if compress::compress_to_fit(&mut response, accept_encoding) {
-            let encoded = event::encode(origin, &response);
+        if crate::compress::compress_to_fit(&mut response, accept_encoding) {
+            let encoded = event::encode(format, &response);
             if encoded.len() <= limit {
                 return encoded;
             }
@@ -593,7 +542,7 @@ impl App {
             size: encoded.len(),
             limit,
         };
-        event::encode(origin, &error.into_response(request_id, self.error_format))
+        event::encode(format, &error.into_response(request_id, self.error_format))
     }
 
     /// `error` as a response in this app's error format, for requests refused before
@@ -608,6 +557,16 @@ impl App {
     pub fn max_request_body(&self) -> usize {
         self.max_request_body
     }
+}
+
+/// The error for a component bound where the other kind is needed.
+fn wrong_kind(setting: &str, name: &str, is: Kind, needs: Kind) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{setting}: {name:?} is a {} component, not a {} (it exports lamina:http/request-{})",
+        is.as_str(),
+        needs.as_str(),
+        is.as_str(),
+    )
 }
 
 /// What routing found for a request.

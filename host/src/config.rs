@@ -15,12 +15,12 @@
 //! Unknown keys are errors; so are routes naming missing components and conflicting routes
 //! (checked when the route table is built).
 
-use crate::component::ComponentSpec;
+use crate::component::{CapabilityConfig, ComponentSpec, Grants};
 use crate::compress::CompressionConfig;
 use crate::cors::CorsConfig;
 use crate::error::ErrorFormat;
 use crate::fetch::{Fetcher, Location};
-use crate::limits::{ByteSize, Grants, Limits, Timeout};
+use crate::limits::{ByteSize, Limits, Timeout};
 use crate::prefix::{Prefix, PrefixConfig};
 use crate::validate::ValidateConfig;
 use anyhow::{Context as _, bail};
@@ -29,120 +29,100 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The whole config file.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Config {
     /// Components by name.
     #[serde(default)]
-    pub components: BTreeMap<String, ComponentConfig>,
+    pub(crate) components: BTreeMap<String, ComponentConfig>,
     /// Route bindings, in file order.
     #[serde(default)]
-    pub routes: Vec<RouteConfig>,
+    pub(crate) routes: Vec<RouteConfig>,
     /// Groups of routes under a common prefix, sharing host settings.
     #[serde(default)]
-    pub groups: Vec<GroupConfig>,
+    pub(crate) groups: Vec<GroupConfig>,
     /// A component that answers requests no route matches (instead of the host's 404).
-    pub not_found: Option<String>,
+    pub(crate) not_found: Option<String>,
     /// Middleware components in front of every request that reaches routing (matched or
     /// not), in order; each route's own chain runs after these.
     #[serde(default)]
-    pub middleware: Vec<String>,
+    pub(crate) middleware: Vec<String>,
     /// In Lambda: when an invocation arrives and this long has passed since the last
     /// check, look for changed config or component files and swap in the new version
     /// (in the background). Off when absent. `lamina serve` always watches.
-    pub reload_interval: Option<Timeout>,
+    pub(crate) reload_interval: Option<Timeout>,
     /// Path prefixes removed before routing, e.g. a custom domain's base path mapping
     /// (`/api` makes `/api/todos` route as `/todos`). The first that matches a whole
     /// segment wins; `raw_path` keeps what the client sent.
     #[serde(default)]
-    pub strip_prefixes: Vec<PrefixConfig>,
+    pub(crate) strip_prefixes: Vec<PrefixConfig>,
     /// CORS for every route (routes may override it or opt out); none when absent.
-    pub cors: Option<CorsConfig>,
+    pub(crate) cors: Option<CorsConfig>,
     /// Response compression for every route (routes may opt out); none when absent.
-    pub compression: Option<CompressionConfig>,
+    pub(crate) compression: Option<CompressionConfig>,
     /// How error responses look.
     #[serde(default)]
-    pub error_format: ErrorFormat,
+    pub(crate) error_format: ErrorFormat,
     /// `Cache-Control` added to error responses (none by default).
-    pub error_cache_control: Option<String>,
+    pub(crate) error_cache_control: Option<String>,
     /// Request bodies larger than this get a `413` before any component runs (default
     /// 6 MiB, Lambda's request payload limit).
-    pub max_request_body: Option<ByteSize>,
+    pub(crate) max_request_body: Option<ByteSize>,
     /// Answer direct invocations of `{"lamina": {"reload": true}}` (check every source
     /// now and swap in what changed) in the Lambda loop. Off by default: anyone who can
     /// invoke the function could otherwise make it re-read its sources.
     #[serde(default)]
-    pub admin_events: bool,
+    pub(crate) admin_events: bool,
     /// The directory relative local paths (schemas, granted directories, and component
     /// sources of a local config) resolve against: the config file's directory.
     #[serde(skip)]
-    pub base_dir: PathBuf,
+    pub(crate) base_dir: PathBuf,
     /// Where the config itself was read from, when it was read from a location (relative
     /// component sources of an S3 config resolve next to it).
     #[serde(skip)]
-    pub location: Option<Location>,
+    pub(crate) location: Option<Location>,
 }
 
-/// One component: where it is and what it may read.
+/// One component: where it is, how it is verified, what it may consume, and — in the
+/// keys its capabilities own ([`CapabilityConfig`]) — what it may reach.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case")]
 pub struct ComponentConfig {
     /// A `.wasm` component or a `.cwasm` produced by `lamina compile`: a path (relative to
     /// the config) or `s3://bucket/key` (optionally `?versionId=...`).
-    pub source: String,
+    pub(crate) source: String,
     /// The expected SHA-256 of the source file's bytes, in hex.
-    pub sha256: Option<String>,
+    pub(crate) sha256: Option<String>,
     /// Load a `.cwasm` without a `sha256` pin. Precompiled code is trusted native code:
     /// set this only for artifacts your own pipeline produced with `lamina compile`.
     #[serde(default)]
-    pub trust_precompiled: bool,
-    /// Read-only values the guest reads through the `config` import.
-    #[serde(default)]
-    pub config: BTreeMap<String, String>,
-    /// Like `config`, but never logged, listed or shown by `lamina check`.
-    #[serde(default)]
-    pub secrets: Secrets,
+    pub(crate) trust_precompiled: bool,
     /// Linear memory limit (`"64MiB"`); default [`DEFAULT_MEMORY`](crate::limits::DEFAULT_MEMORY).
-    pub memory: Option<ByteSize>,
+    pub(crate) memory: Option<ByteSize>,
     /// Wall-clock limit per request (`"3s"`); default
     /// [`DEFAULT_TIMEOUT`](crate::limits::DEFAULT_TIMEOUT).
-    pub timeout: Option<Timeout>,
+    pub(crate) timeout: Option<Timeout>,
     /// Response size limit (status line, headers and body); default
     /// [`DEFAULT_MAX_RESPONSE`](crate::limits::DEFAULT_MAX_RESPONSE).
-    pub max_response: Option<ByteSize>,
-    /// Bytes of stdout/stderr kept per request; default
-    /// [`DEFAULT_MAX_OUTPUT`](crate::component::DEFAULT_MAX_OUTPUT).
-    pub max_output: Option<ByteSize>,
-    /// Environment variables granted to the guest (none by default).
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
-    /// One host directory granted read-only (none by default).
-    pub files: Option<FilesGrant>,
+    pub(crate) max_response: Option<ByteSize>,
+    /// The keys each capability reads (`env`, `files`, `config`, `secrets`, ...).
+    #[serde(flatten)]
+    pub(crate) capabilities: CapabilityConfig,
+    /// The keys the struct itself did not read (serde cannot deny unknown keys of a struct
+    /// with flattened parts): validation refuses any that no capability reads either.
+    #[serde(flatten)]
+    unknown: BTreeMap<String, toml::Value>,
 }
 
-/// Config values whose text must never appear in logs or listings: `Debug` shows the
-/// keys only.
-#[derive(Clone, Default, Deserialize)]
-#[serde(transparent)]
-pub struct Secrets(pub BTreeMap<String, String>);
-
-impl std::fmt::Debug for Secrets {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_map()
-            .entries(self.0.keys().map(|k| (k, "<redacted>")))
-            .finish()
-    }
-}
-
-/// A read-only directory grant.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct FilesGrant {
-    /// The host directory (relative paths resolve against the config file).
-    pub host: String,
-    /// Where the guest sees it, e.g. `/data`.
-    pub guest: String,
-}
+/// The keys of `[components.NAME]` besides the capabilities'.
+const COMPONENT_KEYS: [&str; 6] = [
+    "source",
+    "sha256",
+    "trust-precompiled",
+    "memory",
+    "timeout",
+    "max-response",
+];
 
 impl ComponentConfig {
     /// The enforced limits, defaults filled in.
@@ -153,7 +133,6 @@ impl ComponentConfig {
             memory: self.memory.map_or(default.memory, |m| m.0),
             timeout: self.timeout.map_or(default.timeout, |t| t.0),
             max_response: self.max_response.map_or(default.max_response, |m| m.0),
-            max_output: self.max_output.map_or(default.max_output, |m| m.0),
         }
     }
 }
@@ -163,28 +142,28 @@ impl ComponentConfig {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RouteConfig {
     /// `GET`, `POST`, ... or `ANY`. `HEAD` is served by the `GET` route when not bound.
-    pub method: String,
+    pub(crate) method: String,
     /// The path template: `/todos/{id}`, `/files/{*rest}` or API Gateway's `/{proxy+}`.
-    pub path: String,
+    pub(crate) path: String,
     /// The name of the component that handles it.
-    pub component: String,
+    pub(crate) component: String,
     /// `false` turns CORS off for this route; a table replaces the global `[cors]` for it.
-    pub cors: Option<RouteCors>,
+    pub(crate) cors: Option<RouteCors>,
     /// `Cache-Control` added to this route's successful responses unless the handler set
     /// its own, e.g. `"public, max-age=60"`.
-    pub cache_control: Option<String>,
+    pub(crate) cache_control: Option<String>,
     /// `Cache-Control` on this route's error responses (instead of the global
     /// `error-cache-control`), e.g. `"no-store"`.
-    pub error_cache_control: Option<String>,
+    pub(crate) error_cache_control: Option<String>,
     /// `false` turns compression off for this route; a `[compression]`-shaped table
     /// replaces the global settings for it.
-    pub compression: Option<RouteCompression>,
+    pub(crate) compression: Option<RouteCompression>,
     /// Checks run on the request the handler will receive (after the middleware chain):
     /// JSON body, JSON Schemas.
-    pub validate: Option<ValidateConfig>,
+    pub(crate) validate: Option<ValidateConfig>,
     /// Middleware components for this route, in order, after the global and group ones.
     #[serde(default)]
-    pub middleware: Vec<String>,
+    pub(crate) middleware: Vec<String>,
 }
 
 /// Routes under one prefix (`/api/v1`), with settings each route inherits unless it sets
@@ -193,21 +172,21 @@ pub struct RouteConfig {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct GroupConfig {
     /// Prepended to every route path in the group.
-    pub prefix: String,
+    pub(crate) prefix: String,
     /// The routes' CORS setting unless they set their own.
-    pub cors: Option<RouteCors>,
+    pub(crate) cors: Option<RouteCors>,
     /// The routes' `Cache-Control` unless they set their own.
-    pub cache_control: Option<String>,
+    pub(crate) cache_control: Option<String>,
     /// The routes' `error-cache-control` unless they set their own.
-    pub error_cache_control: Option<String>,
+    pub(crate) error_cache_control: Option<String>,
     /// The routes' compression setting unless they set their own.
-    pub compression: Option<RouteCompression>,
+    pub(crate) compression: Option<RouteCompression>,
     /// Middleware for every route in the group, run before each route's own.
     #[serde(default)]
-    pub middleware: Vec<String>,
+    pub(crate) middleware: Vec<String>,
     /// The routes, with paths relative to `prefix`.
     #[serde(default)]
-    pub routes: Vec<RouteConfig>,
+    pub(crate) routes: Vec<RouteConfig>,
 }
 
 /// A route's compression setting.
@@ -236,17 +215,11 @@ impl Config {
     /// # Errors
     ///
     /// When the file cannot be read, is not valid TOML, has an unknown key (the message
-    /// names the key, line and column), or fails [`Config::validate`].
+    /// names the key, line and column), or fails validation.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading config {}", path.display()))?;
-        let base_dir = path
-            .parent()
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        let mut config = Self::parse(&text, base_dir)
-            .with_context(|| format!("in config {}", path.display()))?;
-        config.location = Some(Location::File(path.to_path_buf()));
-        Ok(config)
+        let bytes =
+            std::fs::read(path).with_context(|| format!("reading config {}", path.display()))?;
+        Self::from_bytes(&Location::File(path.to_path_buf()), &bytes)
     }
 
     /// Reads and validates the config at `location`: a file, or an S3 object (whose
@@ -275,9 +248,7 @@ impl Config {
         let text = std::str::from_utf8(bytes)
             .with_context(|| format!("config {location} is not UTF-8"))?;
         let base_dir = match location {
-            Location::File(path) => path
-                .parent()
-                .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+            Location::File(path) => crate::fetch::parent_dir(path),
             Location::S3 { .. } => std::env::var_os("LAMBDA_TASK_ROOT").map_or_else(
                 || std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
                 PathBuf::from,
@@ -308,7 +279,7 @@ impl Config {
     /// [`Config::validate`], with any secret value of `text` that a message might quote
     /// redacted (messages name keys, not values, but this holds whatever they say).
     fn checked(&self, text: &str) -> anyhow::Result<()> {
-        self.validate()
+        self.validate(text)
             .map_err(|e| anyhow::Error::msg(crate::redact::scrub(text, &format!("{e:#}"))))
     }
 
@@ -350,12 +321,13 @@ impl Config {
         out
     }
 
-    /// Checks what serde cannot: references between sections and value formats.
+    /// Checks what serde cannot: references between sections, value formats, and every
+    /// component's grants. `text` is the file, for the line of an unknown key.
     ///
     /// # Errors
     ///
     /// A message naming the setting, e.g. `routes[2].component: no component named "x"`.
-    pub fn validate(&self) -> anyhow::Result<()> {
+    fn validate(&self, text: &str) -> anyhow::Result<()> {
         for (name, component) in &self.components {
             if name.is_empty()
                 || !name
@@ -364,29 +336,28 @@ impl Config {
             {
                 bail!("components.{name:?}: names use letters, digits, '-' and '_' only");
             }
+            // serde hands every key it did not match itself to each flattened part, so the
+            // catch-all holds the capabilities' keys too: unknown is what none of them read.
+            let mut known: Vec<&str> = COMPONENT_KEYS.to_vec();
+            known.extend(crate::component::caps::keys());
+            if let Some(key) = component
+                .unknown
+                .keys()
+                .find(|k| !known.contains(&k.as_str()))
+            {
+                let expected: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+                bail!(
+                    "{}components.{name}: unknown field `{key}`, expected one of {}",
+                    key_position(text, key),
+                    expected.join(", ")
+                );
+            }
             if let Some(pin) = &component.sha256
                 && (pin.len() != 64 || !pin.chars().all(|c| c.is_ascii_hexdigit()))
             {
                 bail!("components.{name}.sha256: expected 64 hex digits, got {pin:?}");
             }
-            if let Some(dup) = component
-                .secrets
-                .0
-                .keys()
-                .find(|k| component.config.contains_key(*k))
-            {
-                bail!("components.{name}: {dup:?} is in both config and secrets");
-            }
-            if let Some(files) = &component.files
-                && !files.guest.starts_with('/')
-            {
-                bail!(
-                    "components.{name}.files.guest: {:?} must be an absolute path such as \"/data\"",
-                    files.guest
-                );
-            }
-            Location::parse(&component.source, &self.source_base())
-                .with_context(|| format!("components.{name}.source"))?;
+            self.component_spec(name)?;
         }
         for (i, prefix) in self.strip_prefixes.iter().enumerate() {
             Prefix::compile(prefix, i)?;
@@ -470,14 +441,9 @@ impl Config {
 
     /// Where a component's `source` points: a file (relative to the config's directory) or
     /// an S3 object.
-    ///
-    /// # Panics
-    ///
-    /// Never for a validated config ([`Config::validate`] parses every source).
-    #[must_use]
-    pub fn source_location(&self, component: &ComponentConfig) -> Location {
+    fn location(&self, name: &str, component: &ComponentConfig) -> anyhow::Result<Location> {
         Location::parse(&component.source, &self.source_base())
-            .expect("sources are checked by Config::validate")
+            .with_context(|| format!("components.{name}.source"))
     }
 
     /// What relative component sources resolve against: next to the config (in its S3
@@ -489,53 +455,80 @@ impl Config {
         }
     }
 
-    /// A path from the config, relative ones resolved against the config file's directory.
-    fn resolve(&self, path: &str) -> PathBuf {
-        let path = Path::new(path);
-        if path.is_absolute() {
-            path.to_path_buf()
-        } else {
-            self.base_dir.join(path)
-        }
-    }
-
-    /// Everything needed to load `component`: paths resolved, secrets merged into its
-    /// config values, limits and grants filled in.
-    #[must_use]
-    pub fn component_spec(&self, component: &ComponentConfig) -> ComponentSpec {
-        let mut values = component.config.clone();
-        values.extend(
-            component
-                .secrets
-                .0
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone())),
-        );
-        ComponentSpec {
-            source: self.source_location(component),
+    /// Everything needed to load component `name`: its source resolved, limits filled in,
+    /// each capability's grant compiled.
+    ///
+    /// # Errors
+    ///
+    /// When there is no such component, its source is not a valid location, or a
+    /// capability refuses its settings (naming the key).
+    pub fn component_spec(&self, name: &str) -> anyhow::Result<ComponentSpec> {
+        let component = self
+            .components
+            .get(name)
+            .with_context(|| format!("no component named {name:?}"))?;
+        let scope = crate::component::caps::Scope {
+            component: name,
+            base_dir: &self.base_dir,
+        };
+        Ok(ComponentSpec {
+            source: self.location(name, component)?,
             sha256: component.sha256.clone(),
             trust_precompiled: component.trust_precompiled,
-            config: values,
             limits: component.limits(),
-            grants: self.grants(component),
-        }
+            grants: Grants::compile(&component.capabilities, &scope)?,
+        })
     }
 
-    /// The capabilities granted to a component, paths resolved.
+    /// Every component's name and source, as the config resolves them.
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::component_spec`] (never for a config that was loaded: those are
+    /// validated).
+    pub fn sources(&self) -> anyhow::Result<Vec<(String, Location)>> {
+        self.components
+            .iter()
+            .map(|(name, c)| Ok((name.clone(), self.location(name, c)?)))
+            .collect()
+    }
+
+    /// The global middleware chain, by component name.
     #[must_use]
-    pub fn grants(&self, component: &ComponentConfig) -> Grants {
-        Grants {
-            env: component
-                .env
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            files: component
-                .files
-                .as_ref()
-                .map(|f| (self.resolve(&f.host), f.guest.clone())),
+    pub fn middleware(&self) -> &[String] {
+        &self.middleware
+    }
+
+    /// When the Lambda loop looks for new versions (`reload-interval`).
+    #[must_use]
+    pub fn reload_interval(&self) -> Option<std::time::Duration> {
+        self.reload_interval.map(|t| t.0)
+    }
+}
+
+/// `TOML parse error at line L, column C: ` for the first line of `text` that sets `key`,
+/// or nothing when it cannot be found (a key in an inline table written oddly).
+fn key_position(text: &str, key: &str) -> String {
+    for (i, line) in text.lines().enumerate() {
+        let mut rest = line;
+        let mut offset = 0;
+        while let Some(at) = rest.find(key) {
+            let before = line[..offset + at].chars().last();
+            let after = rest[at + key.len()..].trim_start();
+            let boundary =
+                before.is_none_or(|c| c.is_whitespace() || c == '{' || c == ',' || c == '.');
+            if boundary && after.starts_with('=') {
+                return format!(
+                    "TOML parse error at line {}, column {}: ",
+                    i + 1,
+                    offset + at + 1
+                );
+            }
+            offset += at + key.len();
+            rest = &rest[at + key.len()..];
         }
     }
+    String::new()
 }
 
 #[cfg(test)]
@@ -546,26 +539,33 @@ mod tests {
         Config::parse(text, PathBuf::from("/base"))
     }
 
+    /// What `lamina check` would list for component `name`'s grants.
+    fn described(config: &Config, name: &str) -> String {
+        let spec = config.component_spec(name).unwrap();
+        spec.grants
+            .describe()
+            .iter()
+            .map(|(cap, line)| format!("{cap}: {line}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     #[test]
     fn relative_paths_resolve_next_to_where_the_config_came_from() {
         let text = "[components.a]\nsource = \"a.wasm\"\nfiles = { host = \"data\", guest = \"/data\" }\n\
                     [[routes]]\nmethod = \"GET\"\npath = \"/\"\ncomponent = \"a\"\n";
         let file = Location::File(PathBuf::from("/cfg/lamina.toml"));
         let config = Config::from_bytes(&file, text.as_bytes()).unwrap();
-        let a = &config.components["a"];
         assert_eq!(
-            config.source_location(a),
+            config.component_spec("a").unwrap().source,
             Location::File(PathBuf::from("/cfg/a.wasm"))
         );
-        assert_eq!(
-            config.grants(a).files.unwrap().0,
-            PathBuf::from("/cfg/data")
-        );
+        assert!(described(&config, "a").contains("files /cfg/data -> /data"));
 
         let s3 = Location::parse("s3://bucket/app/lamina.toml", &file).unwrap();
         let config = Config::from_bytes(&s3, text.as_bytes()).unwrap();
         assert_eq!(
-            config.source_location(&config.components["a"]).to_string(),
+            config.component_spec("a").unwrap().source.to_string(),
             "s3://bucket/app/a.wasm"
         );
         let bad = "[components.a]\nsource = \"s3://bucket\"\n";
@@ -597,40 +597,40 @@ mod tests {
             "#,
         )
         .unwrap();
-        let hello = &config.components["hello"];
+        let hello = config.component_spec("hello").unwrap();
         assert_eq!(
-            config.source_location(hello),
+            hello.source,
             Location::File(PathBuf::from("/base/hello.wasm"))
         );
-        assert_eq!(hello.config["greeting"], "Hi");
-        assert_eq!(hello.limits(), Limits::default());
+        assert_eq!(hello.limits, Limits::default());
         assert_eq!(
-            config.grants(hello),
-            Grants::default(),
-            "nothing is granted by default"
+            described(&config, "hello"),
+            "wasi: env [], files none, stdout/stderr 64 KiB kept per request\n\
+             log: 1000 lines and 1024 KiB per request, 8 KiB per message\n\
+             config: [greeting]",
+            "nothing is granted by default but the values"
         );
         assert_eq!(config.routes[0].path, "/hello/{name}");
-        let limited = &config.components["limited"];
+        let limited = config.component_spec("limited").unwrap();
         assert_eq!(
-            config.source_location(limited),
+            limited.source,
             Location::File(PathBuf::from("/abs/limited.wasm"))
         );
         assert_eq!(
-            limited.limits(),
+            limited.limits,
             Limits {
                 memory: 32 << 20,
                 timeout: std::time::Duration::from_millis(250),
                 max_response: 1024,
-                max_output: crate::component::DEFAULT_MAX_OUTPUT,
             }
         );
-        assert_eq!(
-            config.grants(limited),
-            Grants {
-                env: vec![("REGION".into(), "eu-west-1".into())],
-                files: Some((PathBuf::from("/base/data"), "/data".into())),
-            }
+        let listed = described(&config, "limited");
+        assert!(
+            listed.contains("env [REGION], files /base/data -> /data"),
+            "{listed}"
         );
+        assert!(listed.contains("config: [api-key (secret)]"), "{listed}");
+        assert!(!listed.contains("s3cr3t"));
     }
 
     #[test]

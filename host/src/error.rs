@@ -94,7 +94,7 @@ pub enum Error {
     },
     /// The guest trapped, panicked, or could not be instantiated.
     #[error("component {component} failed: {source:#}")]
-    Guest {
+    Fault {
         /// The component's name.
         component: Arc<str>,
         /// The trap or instantiation error.
@@ -140,7 +140,7 @@ pub enum Error {
     },
     /// The guest returned its own typed error.
     #[error("{status} {code}: {message}")]
-    GuestError {
+    Typed {
         /// The status the guest chose (4xx/5xx).
         status: StatusCode,
         /// The guest's machine-readable code.
@@ -165,12 +165,12 @@ impl Error {
             Self::Overloaded { .. } | Self::PoolExhausted { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ResponseTooLarge { .. } => StatusCode::BAD_GATEWAY,
-            Self::Guest { .. }
+            Self::Fault { .. }
             | Self::InvalidResponse { .. }
             | Self::InvalidRequest { .. }
             | Self::OutOfMemory { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            Self::GuestError { status, .. } | Self::Invalid { status, .. } => *status,
+            Self::Typed { status, .. } | Self::Invalid { status, .. } => *status,
         }
     }
 
@@ -185,12 +185,12 @@ impl Error {
             Self::Overloaded { .. } | Self::PoolExhausted { .. } => "overloaded",
             Self::PayloadTooLarge { .. } => "payload-too-large",
             Self::ResponseTooLarge { .. } => "response-too-large",
-            Self::Guest { .. }
+            Self::Fault { .. }
             | Self::InvalidResponse { .. }
             | Self::InvalidRequest { .. }
             | Self::OutOfMemory { .. } => "internal",
             Self::Timeout { .. } => "timeout",
-            Self::GuestError { code, .. } => code,
+            Self::Typed { code, .. } => code,
             Self::Invalid { code, .. } => code,
         }
     }
@@ -203,7 +203,7 @@ impl Error {
             Self::BadRequest { message }
             | Self::HeadersTooLarge { message }
             | Self::RequestTimeout { message }
-            | Self::GuestError { message, .. }
+            | Self::Typed { message, .. }
             | Self::Invalid { message, .. } => message.clone(),
             Self::PayloadTooLarge {
                 size: Some(size),
@@ -215,7 +215,7 @@ impl Error {
             Self::ResponseTooLarge { size, limit } => format!(
                 "the response is {size} bytes once encoded for this source, which accepts at most {limit}"
             ),
-            Self::Guest { .. }
+            Self::Fault { .. }
             | Self::InvalidResponse { .. }
             | Self::InvalidRequest { .. }
             | Self::OutOfMemory { .. } => "internal error".to_owned(),
@@ -229,7 +229,7 @@ impl Error {
     /// Structured details sent with the error (schema violations, a guest's details).
     pub(crate) fn details(&self) -> Option<&serde_json::Value> {
         match self {
-            Self::GuestError { details, .. } | Self::Invalid { details, .. } => details.as_ref(),
+            Self::Typed { details, .. } | Self::Invalid { details, .. } => details.as_ref(),
             _ => None,
         }
     }

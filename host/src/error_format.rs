@@ -122,14 +122,14 @@ fn powertools_message(error: &Error) -> String {
         Error::HeadersTooLarge { .. } => "Request header fields too large".to_owned(),
         Error::RequestTimeout { .. } => "Request timeout".to_owned(),
         Error::ResponseTooLarge { .. } => "Response too large".to_owned(),
-        Error::Guest { .. }
+        Error::Fault { .. }
         | Error::InvalidResponse { .. }
         | Error::InvalidRequest { .. }
         | Error::OutOfMemory { .. } => "Internal server error".to_owned(),
         Error::Overloaded { .. } | Error::PoolExhausted { .. } => "Service unavailable".to_owned(),
         Error::Timeout { .. } => "Gateway timeout".to_owned(),
         // As `BadRequestError(msg)` and a raised `ServiceError`: the message as written.
-        Error::BadRequest { message } | Error::GuestError { message, .. } => message.clone(),
+        Error::BadRequest { message } | Error::Typed { message, .. } => message.clone(),
         Error::Invalid { message, .. } => message.clone(),
     }
 }
@@ -221,8 +221,8 @@ fn api_event_utils(error: &Error) -> (String, String) {
             _ => ("InvalidRequest".to_owned(), message.clone()),
         },
         Error::BadRequest { message } => ("InvalidRequest".to_owned(), message.clone()),
-        Error::GuestError { code, message, .. } => (code.clone(), message.clone()),
-        Error::Guest { .. }
+        Error::Typed { code, message, .. } => (code.clone(), message.clone()),
+        Error::Fault { .. }
         | Error::InvalidResponse { .. }
         | Error::InvalidRequest { .. }
         | Error::OutOfMemory { .. } => pair("InternalServerError", "An error occurred."),

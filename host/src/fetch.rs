@@ -92,10 +92,7 @@ impl Location {
     #[must_use]
     pub fn base(&self) -> Location {
         match self {
-            Self::File(path) => Self::File(
-                path.parent()
-                    .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
-            ),
+            Self::File(path) => Self::File(parent_dir(path)),
             Self::S3 { bucket, key, .. } => Self::S3 {
                 bucket: bucket.clone(),
                 key: key
@@ -154,6 +151,39 @@ pub enum Tag {
         /// The version id, when the bucket is versioned.
         version: Option<String>,
     },
+}
+
+/// The directory `path` is in (`.` for a bare file name): what its relative paths resolve
+/// against.
+pub(crate) fn parent_dir(path: &Path) -> PathBuf {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// Writes `bytes` to `path` as a deploy tool should: to a temporary file beside it (unique
+/// to this process and moment), then renamed over it, so a reader only ever sees the old
+/// file or the whole new one.
+///
+/// # Errors
+///
+/// When the temporary file cannot be written or renamed (it is removed then).
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = parent_dir(path).join(format!(
+        ".{name}.{}.{:x}.tmp",
+        std::process::id(),
+        SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("renaming into {}", path.display())
+    })
 }
 
 /// One artifact's bytes and the version they are.

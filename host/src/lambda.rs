@@ -2,7 +2,6 @@
 
 use crate::App;
 use crate::component::Runtime;
-use crate::config::Config;
 use crate::fetch::Location;
 use crate::swap::{Outcome, Reloader, Swap};
 use anyhow::Context as _;
@@ -71,12 +70,10 @@ pub async fn run(config: Location) -> anyhow::Result<()> {
         );
     }
     let started = std::time::Instant::now();
-    let loaded = (|| {
-        let runtime = Runtime::new()?;
-        let parsed = Config::fetch(&config, runtime.fetcher())?;
-        let app = App::from_config(&parsed, &runtime)?;
-        anyhow::Ok((runtime, parsed, app))
-    })();
+    let loaded = Runtime::new().and_then(|runtime| {
+        let (parsed, app) = App::load(&config, &runtime)?;
+        Ok((runtime, parsed, app))
+    });
     let (runtime, parsed, app) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => {
@@ -86,7 +83,7 @@ pub async fn run(config: Location) -> anyhow::Result<()> {
     };
     tracing::info!(config = %config, took = ?started.elapsed(), "ready");
     let swap = Arc::new(Swap::new(app));
-    let interval = parsed.reload_interval.map(|t| t.0);
+    let interval = parsed.reload_interval();
     // Without `reload-interval` the reloader only serves admin events.
     let reloader = Arc::new(Reloader::new(
         config,

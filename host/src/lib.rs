@@ -5,41 +5,46 @@
 //!
 //! 1. [`event::decode`] recognizes the event source by its markers (API Gateway REST,
 //!    HTTP API 1.0/2.0, Function URL, ALB, VPC Lattice v1/v2) and normalizes the payload
-//!    into a [`Request`], keeping the [`Origin`]; anything else is an invocation error that
-//!    says what was detected.
-//! 2. [`App::handle`] strips configured prefixes, answers CORS preflights ([`cors`]) for
-//!    paths that exist, and routes ([`route::Routes`], `matchit`): no path → 404 (or the
-//!    not-found component), wrong method → 405 with `Allow`, `HEAD` → the `GET` route.
-//! 3. The middleware chain runs: global, group and route middleware components, each
-//!    `on-request` in order (changing the request, or answering it), then the route's
-//!    [`validate`] checks (415/400/422), then its handler component in a fresh instance
-//!    from the pre-instantiated [`component::Component`] (one `Engine`, pooling allocator,
-//!    a new `Store` per request) within its [`limits`]: memory, wall-clock deadline,
-//!    response size. A trap, panic or timeout becomes a 500/504 with the request id; the
-//!    host keeps serving. Responses unwind through each middleware's `on-response` in
-//!    reverse order, errors already rendered.
-//! 4. On the way out: `Cache-Control`, CORS headers (errors included), then [`compress`]
-//!    per `Accept-Encoding`. Errors of every kind render in one [`error::ErrorFormat`].
-//! 5. [`App::encode`] shapes the [`Response`] for the origin (`multiValueHeaders`,
+//!    into a [`Request`], keeping the [`EventFormat`] the reply needs; headers that are not
+//!    valid HTTP, too many headers and an oversized body are answered (400 / 431 / 413) in
+//!    the source's shape; anything that is not an event is an invocation error that says
+//!    what was detected.
+//! 2. [`App::handle`] runs the host's stages in the order [`policy::STAGES`] lists:
+//!    strip prefixes, answer CORS preflights ([`cors`]) for paths that exist, route
+//!    ([`route::Routes`], `matchit`; 404, 405 with `Allow`, `HEAD` via `GET`), refuse an
+//!    oversized body, then the middleware chain: global, group and route middleware
+//!    components, each `on-request` in order (changing the request, or answering it), the
+//!    route's [`validate`] checks (415/400/422), and its handler component.
+//! 3. Each component runs in a fresh instance from its pre-instantiated [`Guest`] (one
+//!    `Engine`, pooling allocator, one `Store` per component per request) within its
+//!    [`limits`] — memory (all its memories together), wall-clock deadline, response size —
+//!    and with only what its capabilities grant ([`component::caps`]: WASI with its env and
+//!    files grants, log, config values). A trap, panic or timeout becomes a 500/504 with
+//!    the request id; the host keeps serving. Responses unwind through each middleware's
+//!    `on-response` in reverse order, errors already rendered.
+//! 4. On the way out: `Cache-Control`, CORS headers (errors included), [`compress`]ion per
+//!    `Accept-Encoding`, no body for `HEAD`. Errors of every kind render in one
+//!    [`error::ErrorFormat`].
+//! 5. [`App::encode`] shapes the [`Response`] for the source (`multiValueHeaders`,
 //!    `cookies`, `statusDescription`, base64 for binary bodies) and keeps it under the
 //!    source's payload limit.
 //!
-//! The same `App::handle` serves three front doors: the Lambda runtime loop
-//! ([`lambda::run`]), `lamina invoke` (an event file in, the response JSON out) and
-//! `lamina serve` ([`dev::serve`], plain HTTP on loopback).
+//! Every front door builds its app the one way ([`App::load`]) and runs an invocation the
+//! one way ([`App::answer`]: decode, handle, encode): the Lambda runtime loop
+//! ([`lambda::run`]), `lamina invoke` (an event file in, the response JSON out); `lamina
+//! serve` ([`dev::serve`], plain HTTP on loopback) calls [`App::handle`] with requests it
+//! builds from HTTP.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
-//! use lamina::{App, Config, Runtime, event};
+//! use lamina::fetch::Location;
+//! use lamina::{App, Runtime};
 //!
 //! let runtime = Runtime::new()?;
-//! let config = Config::load("examples/lamina.toml".as_ref())?;
-//! let app = App::from_config(&config, &runtime)?;
+//! let (_config, app) = App::load(&Location::File("examples/lamina.toml".into()), &runtime)?;
 //!
 //! let payload = std::fs::read("examples/events/hello-http-api.json")?;
-//! let (origin, request) = event::decode(&payload, "request-1")?;
-//! let response = app.handle(request).await;
-//! let reply = app.encode(origin, response, None, "request-1");
+//! let reply = app.answer(&payload, "request-1", None).await?;
 //! println!("{}", String::from_utf8_lossy(&reply));
 //! # Ok(())
 //! # }
@@ -57,6 +62,7 @@ pub mod event;
 pub mod fetch;
 pub mod lambda;
 pub mod limits;
+pub mod policy;
 pub mod prefix;
 mod redact;
 pub mod request;
@@ -66,10 +72,10 @@ pub mod swap;
 pub mod validate;
 
 pub use app::{App, NativeHandler, Target};
-pub use component::{Component, Runtime};
+pub use component::{Guest, Handler, Middleware, Runtime};
 pub use config::Config;
 pub use error::Error;
-pub use event::Origin;
+pub use event::EventFormat;
 pub use request::{Context, Request, Source};
 pub use response::Response;
 
@@ -89,10 +95,10 @@ pub fn init_logging() {
     });
     let json = std::env::var("LAMINA_LOG_FORMAT").as_deref() == Ok("json");
     // Guest lines are written by the log capability itself, in the same format.
-    component::log::set_format(if json {
-        component::log::Format::Json
+    component::caps::set_log_format(if json {
+        component::caps::LogFormat::Json
     } else {
-        component::log::Format::Text
+        component::caps::LogFormat::Text
     });
     let format = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let format = if json {

@@ -1,18 +1,15 @@
-//! Per-component sandbox limits and capability grants, as configured and as enforced.
+//! Per-component sandbox limits, as configured and as enforced. (What a component may
+//! reach — environment, files, config values — is its capabilities' business:
+//! [`crate::component::caps`].)
 //!
 //! ```toml
 //! [components.orders]
 //! memory = "64MiB"          # linear memory, all of the component's memories together
-//! timeout = "3s"            # wall clock per request (also bounded by Lambda's deadline) → 504
+//! timeout = "3s"            # wall clock per call (also bounded by Lambda's deadline) → 504
 //! max-response = "1MiB"     # response bytes (status line, headers, body) → 500 when exceeded
-//! max-output = "64KiB"      # stdout/stderr kept per request (start and end; middle dropped)
-//! env = { REGION = "eu-west-1" }          # environment variables (none by default)
-//! files = { host = "data", guest = "/data" }   # one read-only directory (none by default)
-//! secrets = { api-key = "…" }             # like `config`, but never logged or listed
 //! ```
 
 use serde::{Deserialize, Deserializer};
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// Linear memory a component may use unless its config says otherwise.
@@ -36,9 +33,6 @@ pub struct Limits {
     pub timeout: Duration,
     /// Bytes of response: status line, headers and body, as HTTP/1.1 would carry them.
     pub max_response: usize,
-    /// Bytes of stdout/stderr kept per request (the start and the end; the middle is
-    /// dropped past it).
-    pub max_output: usize,
 }
 
 impl Default for Limits {
@@ -47,18 +41,8 @@ impl Default for Limits {
             memory: DEFAULT_MEMORY,
             timeout: DEFAULT_TIMEOUT,
             max_response: DEFAULT_MAX_RESPONSE,
-            max_output: crate::component::DEFAULT_MAX_OUTPUT,
         }
     }
-}
-
-/// Capabilities a component is granted beyond computing: none by default.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Grants {
-    /// Environment variables the guest sees.
-    pub env: Vec<(String, String)>,
-    /// A host directory the guest may read, and where it appears in the guest.
-    pub files: Option<(PathBuf, String)>,
 }
 
 /// A byte size written as `"64MiB"`, `"512KiB"`, `"1GiB"`, `"1000B"`, or a bare integer.

@@ -4,7 +4,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use lamina::fetch::Location;
 use lamina::swap::{Reloader, Swap};
-use lamina::{App, Config, Runtime};
+use lamina::{App, Runtime};
 use std::io::Read as _;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -110,12 +110,6 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     lamina::limits::parse_duration(text)
 }
 
-fn load(config: &Location) -> anyhow::Result<App> {
-    let runtime = Runtime::new()?;
-    let config = Config::fetch(config, runtime.fetcher())?;
-    App::from_config(&config, &runtime)
-}
-
 fn current_thread() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -140,7 +134,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                 instances,
                 ..Default::default()
             })?;
-            let app = App::from_config(&Config::fetch(&config, runtime.fetcher())?, &runtime)?;
+            let (_, app) = App::load(&config, &runtime)?;
             let derived = lamina::dev::Capacity::for_pool(runtime.instances(), &app);
             let concurrency = concurrency.unwrap_or(derived.concurrency).max(1);
             let capacity = lamina::dev::Capacity {
@@ -190,7 +184,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             } else {
                 std::fs::read(&event).with_context(|| format!("reading {}", event.display()))?
             };
-            let app = load(&config)?;
+            let (_, app) = App::load(&config, &Runtime::new()?)?;
             let request_id = format!("invoke-{:x}", std::process::id());
             let encoded = current_thread()?
                 .block_on(app.answer(&payload, &request_id, None))
@@ -200,63 +194,38 @@ fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Check { config: path } => {
             let runtime = Runtime::new()?;
-            let config = Config::fetch(&path, runtime.fetcher())?;
-            let app = App::from_config(&config, &runtime)?;
+            let (_, app) = App::load(&path, &runtime)?;
             println!("{path}: ok");
             match runtime.cache() {
                 Some(cache) => println!("compile cache: {}", cache.dir().display()),
                 None => println!("compile cache: off"),
             }
-            for (name, handler) in app.components() {
-                let component = &config.components[name];
-                let source = config.source_location(component);
+            for (name, guest) in app.components() {
                 println!(
-                    "component {name} ({}): {source} sha256={} code={}",
-                    handler.kind().as_str(),
-                    handler.digest(),
-                    handler.code_source().as_str(),
+                    "component {name} ({}): {} sha256={} code={}",
+                    guest.kind().as_str(),
+                    guest.source(),
+                    guest.digest(),
+                    guest.code_source().as_str(),
                 );
-                let limits = handler.limits();
+                let limits = guest.limits();
                 println!(
                     "  limits: memory {} MiB, timeout {:?}, max-response {} bytes",
                     limits.memory >> 20,
                     limits.timeout,
                     limits.max_response
                 );
-                let grants = handler.grants();
-                let env: Vec<&str> = grants.env.iter().map(|(k, _)| k.as_str()).collect();
-                println!(
-                    "  grants: env [{}], files {}",
-                    env.join(", "),
-                    grants.files.as_ref().map_or_else(
-                        || "none".to_owned(),
-                        |(host, guest)| format!("{} -> {guest} (read-only)", host.display())
-                    )
-                );
-                let keys: Vec<String> = component
-                    .config
-                    .keys()
-                    .cloned()
-                    .chain(component.secrets.0.keys().map(|k| format!("{k} (secret)")))
-                    .collect();
-                println!("  config: [{}]", keys.join(", "));
+                // Each capability says what it grants (keys only, never a secret's value).
+                for (capability, line) in guest.grants().describe() {
+                    println!("  {capability}: {line}");
+                }
             }
-            if !config.middleware.is_empty() {
-                println!(
-                    "middleware (every request): {}",
-                    config.middleware.join(" -> ")
-                );
+            let global = app.global_middleware();
+            if !global.is_empty() {
+                println!("middleware (every request): {}", global.join(" -> "));
             }
-            for (_, route) in config.all_routes() {
-                let chain: String = route
-                    .middleware
-                    .iter()
-                    .map(|m| format!("{m} -> "))
-                    .collect();
-                println!(
-                    "route {} {} -> {chain}{}",
-                    route.method, route.path, route.component
-                );
+            for route in app.describe_routes() {
+                println!("route {route}");
             }
             Ok(())
         }
@@ -269,12 +238,8 @@ fn run(command: Command) -> anyhow::Result<()> {
                 .precompile_component(&bytes)
                 .map_err(anyhow::Error::from)
                 .with_context(|| format!("compiling {}", input.display()))?;
-            // Write beside the target and rename, so a reader never sees half a file.
-            let tmp = output.with_extension("cwasm.tmp");
-            std::fs::write(&tmp, &compiled)
-                .with_context(|| format!("writing {}", tmp.display()))?;
-            std::fs::rename(&tmp, &output)
-                .with_context(|| format!("renaming to {}", output.display()))?;
+            // A reader (a reloading host) never sees half a file.
+            lamina::fetch::write_atomically(&output, &compiled)?;
             println!(
                 "{}: sha256 = \"{}\"",
                 output.display(),

@@ -42,6 +42,15 @@ impl MethodFilter {
     }
 }
 
+impl std::fmt::Display for MethodFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Any => f.write_str("ANY"),
+            Self::One(method) => f.write_str(method.as_str()),
+        }
+    }
+}
+
 struct Binding<T> {
     method: MethodFilter,
     target: T,
@@ -177,6 +186,16 @@ impl<T> Routes<T> {
             origin: origin.to_owned(),
         });
         Ok(())
+    }
+
+    /// Every binding: its methods, its template and its target, path by path in the
+    /// order the paths were first added.
+    pub fn iter(&self) -> impl Iterator<Item = (&MethodFilter, &str, &T)> {
+        self.paths.iter().flat_map(|path| {
+            path.bindings
+                .iter()
+                .map(move |b| (&b.method, &*path.template, &b.target))
+        })
     }
 
     /// Finds the binding for `method` and `path`. `HEAD` falls back to `GET`.

@@ -84,7 +84,7 @@ impl Reloader {
     #[must_use]
     pub fn new(config: Location, runtime: Runtime, swap: Arc<Swap>, interval: Duration) -> Self {
         let seen = known(&config, &runtime, &swap.current())
-            .or_else(|| watched(&config, &runtime).ok())
+            .or_else(|| watched(&config, &runtime).ok().map(|s| s.versions))
             .unwrap_or_default();
         Self {
             config,
@@ -101,7 +101,7 @@ impl Reloader {
     /// Checks the sources now and swaps in a new app if they changed and it loads.
     /// Blocking: call it off the async runtime.
     pub fn reload_if_changed(&self) -> Outcome {
-        let now = match self.settled(watched(&self.config, &self.runtime)) {
+        let now = match watched(&self.config, &self.runtime).and_then(|first| self.settled(first)) {
             Ok(now) => now,
             Err(error) => {
                 let error = format!("{error:#}");
@@ -122,16 +122,18 @@ impl Reloader {
         }
         {
             let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-            if *seen == now {
+            if *seen == now.versions {
                 return Outcome::Unchanged;
             }
             // Remember this state even if it fails to load, so a broken upload is reported
             // once, not on every poll; the next change is tried again.
-            *seen = now;
+            seen.clone_from(&now.versions);
         }
         let started = Instant::now();
-        let loaded = Config::fetch(&self.config, self.runtime.fetcher())
-            .and_then(|c| App::from_config(&c, &self.runtime));
+        // The config parsed while checking is the one loaded: it is read once per check.
+        let loaded = now
+            .config
+            .and_then(|config| App::from_config(&config, &self.runtime));
         match loaded {
             Ok(app) => {
                 let old = self.swap.current();
@@ -167,16 +169,14 @@ impl Reloader {
     /// time to finish, so a half-written config or component is not what gets loaded.
     /// Objects in S3 are replaced whole, so only files wait. A file that is still changing
     /// after [`SETTLE_LIMIT`] is left for the next check (reported as unchanged now).
-    fn settled(
-        &self,
-        first: anyhow::Result<Vec<(Location, Tag)>>,
-    ) -> anyhow::Result<Vec<(Location, Tag)>> {
-        let mut now = first?;
+    fn settled(&self, first: Snapshot) -> anyhow::Result<Snapshot> {
+        let mut now = first;
         let started = Instant::now();
         loop {
             let files_changed = {
                 let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-                now.iter()
+                now.versions
+                    .iter()
                     .any(|entry| matches!(entry.0, Location::File(_)) && !seen.contains(entry))
             };
             if !files_changed {
@@ -184,16 +184,20 @@ impl Reloader {
             }
             std::thread::sleep(SETTLE);
             let again = watched(&self.config, &self.runtime)?;
-            if again == now {
-                return Ok(now);
+            if again.versions == now.versions {
+                return Ok(again);
             }
             if started.elapsed() >= SETTLE_LIMIT {
                 tracing::info!(config = %self.config, "files are still being written; checking again later");
-                return Ok(self
+                let seen = self
                     .seen
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .clone());
+                    .clone();
+                return Ok(Snapshot {
+                    versions: seen,
+                    config: Err(anyhow::anyhow!("still being written")),
+                });
             }
             now = again;
         }
@@ -243,30 +247,42 @@ fn known(config: &Location, runtime: &Runtime, app: &App) -> Option<Vec<(Locatio
     Some(out)
 }
 
-/// The sources a config depends on (itself and every component) and the version of each.
+/// What a check saw: the version of every source a config depends on (itself and every
+/// component), and the config as parsed then (or why it does not parse).
+struct Snapshot {
+    versions: Vec<(Location, Tag)>,
+    config: anyhow::Result<Config>,
+}
+
+/// The sources a config depends on and the version of each, with the config parsed.
 ///
 /// # Errors
 ///
 /// When a source cannot be checked (a missing file, S3 unreachable).
-fn watched(config: &Location, runtime: &Runtime) -> anyhow::Result<Vec<(Location, Tag)>> {
+fn watched(config: &Location, runtime: &Runtime) -> anyhow::Result<Snapshot> {
     let fetcher = runtime.fetcher();
     // One request for an S3 config: the conditional GET that checks it also gives the
     // bytes to parse (kept from the last read when it answers 304).
     let (tag, parsed) = match config {
-        Location::File(path) => (fetcher.tag(config)?, Config::load(path).ok()),
+        Location::File(path) => (fetcher.tag(config)?, Config::load(path)),
         Location::S3 { .. } => match fetcher.read_if_present(config)? {
-            None => (Tag::Missing, None),
-            Some(fetched) => (fetched.tag, Config::from_bytes(config, &fetched.bytes).ok()),
+            None => (
+                Tag::Missing,
+                Err(anyhow::anyhow!("{config} does not exist")),
+            ),
+            Some(fetched) => (fetched.tag, Config::from_bytes(config, &fetched.bytes)),
         },
     };
-    let mut out = vec![(config.clone(), tag)];
+    let mut versions = vec![(config.clone(), tag)];
     // A config that does not parse is still watched (itself): fixing it is a change.
-    if let Some(parsed) = parsed {
-        for component in parsed.components.values() {
-            let location = parsed.source_location(component);
+    if let Ok(parsed) = &parsed {
+        for (_, location) in parsed.sources()? {
             let tag = fetcher.tag(&location)?;
-            out.push((location, tag));
+            versions.push((location, tag));
         }
     }
-    Ok(out)
+    Ok(Snapshot {
+        versions,
+        config: parsed,
+    })
 }

@@ -11,7 +11,7 @@
 //!
 //! Guests build with the rustup `wasm32-wasip2` target when it is installed; otherwise
 //! with Debian's `rustc-web` and its std source (`-Zbuild-std`), installing those packages
-//! when running as root (see DESIGN.md §7). Nothing here downloads a toolchain.
+//! when running as root (see docs/TOOLCHAIN.md). Nothing here downloads a toolchain.
 
 mod python;
 mod toolchain;

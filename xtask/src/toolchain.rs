@@ -4,7 +4,7 @@ use anyhow::{Context as _, bail};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// Debian packages that provide a rustc with its std source and wasi-libc (DESIGN.md §7).
+/// Debian packages that provide a rustc with its std source and wasi-libc (docs/TOOLCHAIN.md).
 const DEBIAN_PACKAGES: [&str; 4] = ["rustc-web", "cargo-web", "rust-web-src", "wasi-libc"];
 const DEBIAN_RUSTC: &str = "/usr/bin/rustc";
 const DEBIAN_CARGO: &str = "/usr/bin/cargo";

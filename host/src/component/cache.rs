@@ -115,18 +115,7 @@ impl CompileCache {
     /// When the file cannot be written or renamed.
     pub(crate) fn put(&self, digest: &str, compiled: &[u8]) -> anyhow::Result<PathBuf> {
         let path = self.path(digest);
-        let tmp = self.dir.join(format!(
-            ".{digest}.{}.{:x}.tmp",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos())
-        ));
-        std::fs::write(&tmp, compiled).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).with_context(|| {
-            let _ = std::fs::remove_file(&tmp);
-            format!("renaming into {}", path.display())
-        })?;
+        crate::fetch::write_atomically(&path, compiled)?;
         Ok(path)
     }
 }

@@ -1,6 +1,6 @@
 //! Converting requests and responses across the WIT boundary, checking what guests return.
 
-use super::Component;
+use super::Guest;
 use super::bindings::wit;
 use crate::error::Error;
 use crate::request::{Context, Request, Source, check_header, header_text};
@@ -8,6 +8,39 @@ use crate::response::Response;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, StatusCode};
 use std::time::SystemTime;
+
+/// The one list of sources, both ways across the boundary (the WIT enum mirrors
+/// [`Source`] variant for variant).
+macro_rules! sources {
+    ($($variant:ident),* $(,)?) => {
+        impl From<Source> for wit::Source {
+            fn from(source: Source) -> Self {
+                match source {
+                    $(Source::$variant => Self::$variant,)*
+                }
+            }
+        }
+
+        impl From<wit::Source> for Source {
+            fn from(source: wit::Source) -> Self {
+                match source {
+                    $(wit::Source::$variant => Self::$variant,)*
+                }
+            }
+        }
+    };
+}
+
+sources!(
+    ApigwRest,
+    ApigwHttpV1,
+    ApigwHttpV2,
+    FunctionUrl,
+    Alb,
+    VpcLatticeV1,
+    VpcLatticeV2,
+    Local,
+);
 
 /// What the route gives a component besides the request.
 pub(crate) struct RouteInfo<'a> {
@@ -30,16 +63,7 @@ pub(super) fn request_to_wit(request: Request, route: RouteInfo<'_>) -> wit::Req
         params: route.params,
         route: route.template.to_owned(),
         context: wit::Context {
-            source: match c.source {
-                Source::ApigwRest => wit::Source::ApigwRest,
-                Source::ApigwHttpV1 => wit::Source::ApigwHttpV1,
-                Source::ApigwHttpV2 => wit::Source::ApigwHttpV2,
-                Source::FunctionUrl => wit::Source::FunctionUrl,
-                Source::Alb => wit::Source::Alb,
-                Source::VpcLatticeV1 => wit::Source::VpcLatticeV1,
-                Source::VpcLatticeV2 => wit::Source::VpcLatticeV2,
-                Source::Local => wit::Source::Local,
-            },
+            source: c.source.into(),
             request_id: c.request_id,
             stage: c.stage,
             source_ip: c.source_ip,
@@ -58,7 +82,7 @@ pub(super) struct Kept {
     pub(super) deadline: Option<SystemTime>,
 }
 
-impl Component {
+impl Guest {
     /// The request a middleware passed on, checked: a valid method, header names that are
     /// HTTP tokens (lowercased), values without control characters. `route` and `params`
     /// are dropped (the host keeps the ones it matched); the request id and deadline are
@@ -92,16 +116,7 @@ impl Component {
             cookies: request.cookies,
             body: Bytes::from(request.body),
             context: Context {
-                source: match c.source {
-                    wit::Source::ApigwRest => Source::ApigwRest,
-                    wit::Source::ApigwHttpV1 => Source::ApigwHttpV1,
-                    wit::Source::ApigwHttpV2 => Source::ApigwHttpV2,
-                    wit::Source::FunctionUrl => Source::FunctionUrl,
-                    wit::Source::Alb => Source::Alb,
-                    wit::Source::VpcLatticeV1 => Source::VpcLatticeV1,
-                    wit::Source::VpcLatticeV2 => Source::VpcLatticeV2,
-                    wit::Source::Local => Source::Local,
-                },
+                source: c.source.into(),
                 request_id: kept.request_id,
                 stage: c.stage,
                 source_ip: c.source_ip,
@@ -159,7 +174,7 @@ impl Component {
 
     /// A guest's typed error as a host error: status forced into 4xx/5xx, details dropped
     /// (and logged) when they are not JSON.
-    pub(super) fn guest_error(&self, error: wit::Error) -> Error {
+    pub(super) fn typed_error(&self, error: wit::Error) -> Error {
         let status = StatusCode::from_u16(error.status)
             .ok()
             .filter(|s| s.is_client_error() || s.is_server_error())
@@ -178,7 +193,7 @@ impl Component {
                 None
             }
         });
-        Error::GuestError {
+        Error::Typed {
             status,
             code: error.code,
             message: error.message,

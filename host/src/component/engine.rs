@@ -27,6 +27,8 @@ pub struct Runtime {
     pub(crate) cache: Option<Arc<CompileCache>>,
     /// Component instance slots in the pool.
     pub(crate) instances: u32,
+    /// Told how long each stage of each component call took, when set.
+    pub(crate) observer: Option<Arc<dyn super::Observer>>,
 }
 
 /// How often the engine's epoch advances: how often a running guest checks its deadline
@@ -90,14 +92,9 @@ impl Runtime {
     pub fn with_tuning(tuning: &EngineTuning) -> anyhow::Result<Self> {
         let engine = Engine::new(&engine_config(tuning))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        // Lamina's imports one by one: `log` has its own bounded host function
-        // (super::log), the rest come from the bindings.
+        // The contract's types, then every capability's imports (WASI among them).
         super::bindings::wit::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)?;
-        super::bindings::config::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| {
-            state
-        })?;
-        super::log::link(&mut linker)?;
+        super::caps::link(&mut linker)?;
         let ticker = Arc::new(Ticker::start(engine.clone())?);
         let cache = CompileCache::from_env(&engine).map(Arc::new);
         Ok(Self {
@@ -107,6 +104,7 @@ impl Runtime {
             fetcher: Arc::new(Fetcher::default()),
             cache,
             instances: tuning.instances,
+            observer: None,
         })
     }
 
@@ -133,6 +131,14 @@ impl Runtime {
     #[must_use]
     pub fn fetcher(&self) -> &Fetcher {
         &self.fetcher
+    }
+
+    /// This runtime with `observer` told the time of each stage of each call of the
+    /// components loaded through it from now on.
+    #[must_use]
+    pub fn observe(mut self, observer: Arc<dyn super::Observer>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// How many component instances can exist at once (the pool's slots).

@@ -2,7 +2,7 @@
 //! has it — the source itself (a pinned or trusted `.cwasm`), the compile cache, or
 //! Cranelift — then pre-instantiation against the host's linker.
 
-use super::Pre;
+use super::Exports;
 use super::bindings::{HandlerPre, MiddlewarePre};
 use super::engine::Runtime;
 use crate::fetch::Location;
@@ -37,7 +37,7 @@ impl CodeSource {
 
 /// A component ready to instantiate, and what was loaded.
 pub(crate) struct Loaded {
-    pub(crate) pre: Pre,
+    pub(crate) exports: Exports,
     /// SHA-256 of the source's bytes, hex.
     pub(crate) digest: String,
     /// Where the native code came from.
@@ -117,10 +117,10 @@ pub(crate) fn load(
         .context("linking component (it imports something this host does not provide)")?;
     // The exports decide the kind: whether it may be bound to a route or put in a chain is
     // checked where the app is built, against the config.
-    let pre = match HandlerPre::new(instance_pre.clone()) {
-        Ok(pre) => Pre::Handler(pre),
+    let exports = match HandlerPre::new(instance_pre.clone()) {
+        Ok(pre) => Exports::Handler(pre),
         Err(as_handler) => match MiddlewarePre::new(instance_pre) {
-            Ok(pre) => Pre::Middleware(pre),
+            Ok(pre) => Exports::Middleware(pre),
             Err(as_middleware) => bail!(
                 "component exports neither lamina:http/request-handler@0.1.0 ({as_handler}) nor \
                  lamina:http/request-middleware@0.1.0 ({as_middleware}); build it with \
@@ -128,7 +128,11 @@ pub(crate) fn load(
             ),
         },
     };
-    Ok(Loaded { pre, digest, code })
+    Ok(Loaded {
+        exports,
+        digest,
+        code,
+    })
 }
 
 /// Compiles `bytes` with Cranelift. With the cache on, the artifact is stored and loaded

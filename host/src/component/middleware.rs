@@ -1,12 +1,23 @@
 //! Calling a middleware component: `on-request` on the way in, `on-response` on the same
 //! instance on the way out.
 
-use super::bindings::Action;
+use super::Middleware;
+use super::bindings::{self, Action, MiddlewarePre};
 use super::convert::{Kept, RouteInfo, request_to_wit, response_to_wit};
-use super::{Call, Component, Laps, Output, Session};
+use super::session::{CallFuture, Session, World};
+use super::state::State;
 use crate::error::Error;
 use crate::request::Request;
 use crate::response::Response;
+use wasmtime::Store;
+
+impl World for bindings::Middleware {
+    type Pre = MiddlewarePre<State>;
+
+    fn instantiate<'a>(pre: &'a Self::Pre, store: &'a mut Store<State>) -> CallFuture<'a, Self> {
+        Box::pin(pre.instantiate_async(store))
+    }
+}
 
 /// What a middleware's `on-request` decided.
 #[expect(
@@ -22,40 +33,52 @@ pub(crate) enum Flow<'c> {
 
 /// A middleware instance that passed the request on and waits for the response.
 pub(crate) struct Entered<'c> {
-    session: Session<'c>,
+    middleware: &'c Middleware,
+    session: Session<'c, bindings::Middleware>,
 }
 
-impl Component {
-    /// Calls a middleware component's `on-request` in a fresh instance.
+impl Middleware {
+    /// Calls `on-request` in a fresh instance.
     ///
     /// # Errors
     ///
-    /// As [`Component::handle`], plus [`Error::InvalidRequest`] when the request it passes
-    /// on is not valid HTTP.
+    /// As [`Handler::handle`](super::Handler), plus [`Error::InvalidRequest`] when the
+    /// request it passes on is not valid HTTP.
     pub(crate) async fn on_request(
         &self,
         request: Request,
         route: RouteInfo<'_>,
     ) -> Result<Flow<'_>, Error> {
-        let mut session = Session::new(self, &request.context)?;
+        let mut session = Session::<bindings::Middleware>::new(&self.guest, &request.context)?;
         let kept = Kept {
             request_id: request.context.request_id.clone(),
             deadline: request.context.deadline,
         };
-        let call = Call::OnRequest(request_to_wit(request, route));
-        match session.call(call, &mut Laps::none()).await? {
-            Output::Action(Ok(Action::Next(request))) => Ok(Flow::Next(
-                self.request_from_wit(request, kept)?,
-                Some(Entered { session }),
+        let request = request_to_wit(request, route);
+        let action = session
+            .call(&self.pre, move |middleware, store| {
+                Box::pin(async move {
+                    middleware
+                        .lamina_http_request_middleware()
+                        .call_on_request(store, &request)
+                        .await
+                })
+            })
+            .await?;
+        let guest = &self.guest;
+        match action {
+            Ok(Action::Next(request)) => Ok(Flow::Next(
+                guest.request_from_wit(request, kept)?,
+                Some(Entered {
+                    middleware: self,
+                    session,
+                }),
             )),
-            Output::Action(Ok(Action::Pass(request))) => {
-                Ok(Flow::Next(self.request_from_wit(request, kept)?, None))
+            Ok(Action::Pass(request)) => {
+                Ok(Flow::Next(guest.request_from_wit(request, kept)?, None))
             }
-            Output::Action(Ok(Action::Respond(response))) => {
-                Ok(Flow::Respond(self.response_from_wit(response)?))
-            }
-            Output::Action(Err(error)) => Err(self.guest_error(error)),
-            Output::Response(_) => Err(self.wrong_export("request-middleware")),
+            Ok(Action::Respond(response)) => Ok(Flow::Respond(guest.response_from_wit(response)?)),
+            Err(error) => Err(guest.typed_error(error)),
         }
     }
 }
@@ -65,14 +88,24 @@ impl Entered<'_> {
     ///
     /// # Errors
     ///
-    /// As [`Component::handle`].
+    /// As [`Handler::handle`](super::Handler).
     pub(crate) async fn on_response(mut self, response: Response) -> Result<Response, Error> {
-        let component = self.session.component;
-        let call = Call::OnResponse(response_to_wit(response));
-        match self.session.call(call, &mut Laps::none()).await? {
-            Output::Response(Ok(response)) => component.response_from_wit(response),
-            Output::Response(Err(error)) => Err(component.guest_error(error)),
-            Output::Action(_) => Err(component.wrong_export("request-middleware")),
+        let response = response_to_wit(response);
+        let output = self
+            .session
+            .call(&self.middleware.pre, move |middleware, store| {
+                Box::pin(async move {
+                    middleware
+                        .lamina_http_request_middleware()
+                        .call_on_response(store, &response)
+                        .await
+                })
+            })
+            .await?;
+        let guest = &self.middleware.guest;
+        match output {
+            Ok(response) => guest.response_from_wit(response),
+            Err(error) => Err(guest.typed_error(error)),
         }
     }
 }

@@ -1,45 +1,43 @@
-//! Components: loading, and calling one in a fresh instance per request.
+//! Guest components: loading them, and calling one in a fresh instance per request.
 //!
-//! A component is either a handler (`lamina:http/handler` world) or a middleware
-//! (`lamina:http/middleware`); the loader finds out which from its exports. Both run in a
-//! [`Session`]: one store and one instance for one request, with the component's limits,
-//! a deadline per call, and every failure mapped to an [`Error`].
+//! A [`Guest`] is a loaded component, whatever world it exports; the loader finds out which
+//! from its exports. What calls it is typed per world: a [`Handler`] answers requests
+//! routed to it (`handler.rs`), a [`Middleware`] sits in a chain (`middleware.rs`). Each
+//! call runs in a `Session` (`session.rs`): one store and one instance per component per
+//! request, with the component's limits, a deadline per call, and every failure mapped to
+//! an [`Error`](crate::Error). What a component may reach beyond its request is a set of
+//! capabilities, one module each ([`caps`]).
 
 mod bindings;
 mod cache;
+pub mod caps;
 mod convert;
 mod engine;
+mod handler;
 mod loader;
-pub mod log;
 mod middleware;
 mod output;
+mod session;
 mod state;
 
 pub use cache::{CACHE_ENV, CompileCache};
+pub use caps::{CapabilityConfig, Grants};
 pub(crate) use convert::RouteInfo;
 pub use engine::{DEFAULT_INSTANCES, EngineTuning, Runtime};
 pub use loader::{CodeSource, sha256_hex};
 pub(crate) use middleware::{Entered, Flow};
 pub use output::DEFAULT_MAX_OUTPUT;
+pub use session::{CallStage, Observer};
 
-use crate::error::Error;
 use crate::fetch::Location;
-use crate::limits::{Grants, Limits};
-use crate::request::{Context, Request};
-use crate::response::Response;
-use bindings::{Action, HandlerPre, MiddlewarePre, wit};
-use convert::request_to_wit;
-use engine::EPOCH_TICK;
+use crate::limits::Limits;
+use bindings::{HandlerPre, MiddlewarePre};
 use state::State;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
-use wasmtime::{PoolConcurrencyLimitError, Store, Trap, UpdateDeadline};
 
 /// Everything needed to load one component: where it is, how it is verified, what it may
-/// read and consume. (No `Debug`: `config` holds secrets.)
-#[derive(Clone)]
+/// consume and reach. (No `Debug`: the grants hold secrets.)
 pub struct ComponentSpec {
     /// Where the `.wasm` or `.cwasm` is: a file or an S3 object.
     pub source: Location,
@@ -47,11 +45,9 @@ pub struct ComponentSpec {
     pub sha256: Option<String>,
     /// Load a `.cwasm` without a pin.
     pub trust_precompiled: bool,
-    /// Values the guest reads with the `config` import (secrets included).
-    pub config: BTreeMap<String, String>,
     /// What it may consume per request.
     pub limits: Limits,
-    /// What it may access.
+    /// What it may reach: each capability's grant.
     pub grants: Grants,
 }
 
@@ -63,7 +59,6 @@ impl ComponentSpec {
             source: Location::File(path.into()),
             sha256: None,
             trust_precompiled: false,
-            config: BTreeMap::new(),
             limits: Limits::default(),
             grants: Grants::default(),
         }
@@ -90,18 +85,17 @@ impl Kind {
     }
 }
 
-/// A component pre-instantiated for one of the two worlds.
-enum Pre {
+/// The world a guest was pre-instantiated for: the one place a new world adds a variant.
+enum Exports {
     Handler(HandlerPre<State>),
     Middleware(MiddlewarePre<State>),
 }
 
 /// A loaded component: compiled and pre-instantiated once, instantiated per request.
-pub struct Component {
+pub struct Guest {
     name: Arc<str>,
     source: Location,
-    pre: Pre,
-    config: Arc<BTreeMap<String, String>>,
+    exports: Exports,
     limits: Limits,
     grants: Grants,
     digest: String,
@@ -110,29 +104,19 @@ pub struct Component {
     _ticker: Arc<engine::Ticker>,
     /// The size of the instance pool it is instantiated from, for capacity errors.
     pool_instances: usize,
+    /// Told how long each stage of each call took, when the runtime has one.
+    observer: Option<Arc<dyn Observer>>,
+    engine: wasmtime::Engine,
 }
 
-/// Time spent in each stage of handler calls, summed (for the pipeline benchmark).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct CallTimings {
-    /// Building the `Store` (WASI context, resource table) and the guest's request record.
-    pub store: Duration,
-    /// Instantiating from the `InstancePre` (pool slot, memory image).
-    pub instantiate: Duration,
-    /// Lowering the request, running the guest, lifting the response.
-    pub call: Duration,
-    /// Dropping the store (returning the slot, resetting its memory).
-    pub drop: Duration,
-}
-
-impl Component {
+impl Guest {
     /// Loads the component `spec` describes, under `name`.
     ///
     /// # Errors
     ///
     /// When reading, verifying, compiling or linking fails, or the component exports
     /// neither world; the message says which.
-    pub fn load(runtime: &Runtime, name: &str, spec: &ComponentSpec) -> anyhow::Result<Self> {
+    pub fn load(runtime: &Runtime, name: &str, spec: ComponentSpec) -> anyhow::Result<Self> {
         let loaded = loader::load(
             runtime,
             &spec.source,
@@ -141,24 +125,53 @@ impl Component {
         )?;
         Ok(Self {
             name: Arc::from(name),
-            source: spec.source.clone(),
-            pre: loaded.pre,
-            config: Arc::new(spec.config.clone()),
-            limits: spec.limits.clone(),
-            grants: spec.grants.clone(),
+            source: spec.source,
+            exports: loaded.exports,
+            limits: spec.limits,
+            grants: spec.grants,
             digest: loaded.digest,
             code: loaded.code,
             _ticker: runtime.ticker.clone(),
             pool_instances: runtime.instances(),
+            observer: runtime.observer.clone(),
+            engine: runtime.engine.clone(),
         })
+    }
+
+    fn engine(&self) -> &wasmtime::Engine {
+        &self.engine
     }
 
     /// Handler or middleware.
     #[must_use]
     pub fn kind(&self) -> Kind {
-        match self.pre {
-            Pre::Handler(_) => Kind::Handler,
-            Pre::Middleware(_) => Kind::Middleware,
+        match self.exports {
+            Exports::Handler(_) => Kind::Handler,
+            Exports::Middleware(_) => Kind::Middleware,
+        }
+    }
+
+    /// This guest as a handler, when it exports `request-handler`.
+    #[must_use]
+    pub fn as_handler(self: &Arc<Self>) -> Option<Handler> {
+        match &self.exports {
+            Exports::Handler(pre) => Some(Handler {
+                guest: self.clone(),
+                pre: pre.clone(),
+            }),
+            Exports::Middleware(_) => None,
+        }
+    }
+
+    /// This guest as a middleware, when it exports `request-middleware`.
+    #[must_use]
+    pub fn as_middleware(self: &Arc<Self>) -> Option<Middleware> {
+        match &self.exports {
+            Exports::Middleware(pre) => Some(Middleware {
+                guest: self.clone(),
+                pre: pre.clone(),
+            }),
+            Exports::Handler(_) => None,
         }
     }
 
@@ -192,293 +205,41 @@ impl Component {
         &self.digest
     }
 
-    /// Whether it was loaded from a precompiled `.cwasm`.
-    #[must_use]
-    pub fn precompiled(&self) -> bool {
-        self.code == CodeSource::Precompiled
-    }
-
     /// Where its native code came from: a `.cwasm` source, the compile cache, or Cranelift.
     #[must_use]
     pub fn code_source(&self) -> CodeSource {
         self.code
     }
+}
 
-    /// Calls a handler component with `request` in a fresh instance.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Guest`] when the guest traps or cannot be instantiated,
-    /// [`Error::Timeout`] and [`Error::OutOfMemory`] when it exceeds its limits,
-    /// [`Error::InvalidResponse`] when its response is not valid HTTP, and
-    /// [`Error::GuestError`] when it returns its own typed error.
-    /// `timings`, when given, gets the time each stage took added to it.
-    pub(crate) async fn handle(
-        &self,
-        request: Request,
-        route: RouteInfo<'_>,
-        timings: Option<&mut CallTimings>,
-    ) -> Result<Response, Error> {
-        let mut laps = Laps::start(timings);
-        let mut session = Session::new(self, &request.context)?;
-        let guest_request = request_to_wit(request, route);
-        laps.lap(|t| &mut t.store);
-        let output = session.call(Call::Handle(guest_request), &mut laps).await;
-        drop(session);
-        laps.lap(|t| &mut t.drop);
-        match output? {
-            Output::Response(Ok(response)) => self.response_from_wit(response),
-            Output::Response(Err(error)) => Err(self.guest_error(error)),
-            Output::Action(_) => Err(self.wrong_export("request-handler")),
-        }
-    }
+/// A guest that exports `lamina:http/request-handler`: what a route is bound to. Only
+/// [`Guest::as_handler`] makes one, so a middleware can never be called as a handler.
+#[derive(Clone)]
+pub struct Handler {
+    guest: Arc<Guest>,
+    pre: HandlerPre<State>,
+}
 
-    /// A call that reached an instance of the other world: the loader and the app's
-    /// kind checks make this unreachable, but it is an error, not a panic.
-    fn wrong_export(&self, wanted: &str) -> Error {
-        Error::Guest {
-            component: self.name.clone(),
-            source: wasmtime::Error::msg(format!(
-                "called as a {wanted} but it is a {}",
-                self.kind().as_str()
-            )),
-        }
+/// A guest that exports `lamina:http/request-middleware`: what a chain holds. Only
+/// [`Guest::as_middleware`] makes one.
+#[derive(Clone)]
+pub struct Middleware {
+    guest: Arc<Guest>,
+    pre: MiddlewarePre<State>,
+}
+
+impl Handler {
+    /// The loaded guest.
+    #[must_use]
+    pub fn guest(&self) -> &Guest {
+        &self.guest
     }
 }
 
-/// Adds the time since the previous lap to a stage of [`CallTimings`], when timing.
-struct Laps<'t> {
-    timings: Option<(&'t mut CallTimings, Instant)>,
-}
-
-impl<'t> Laps<'t> {
-    fn start(timings: Option<&'t mut CallTimings>) -> Self {
-        Self {
-            timings: timings.map(|t| (t, Instant::now())),
-        }
-    }
-
-    fn none() -> Self {
-        Self { timings: None }
-    }
-
-    fn lap(&mut self, slot: fn(&mut CallTimings) -> &mut Duration) {
-        if let Some((timings, start)) = &mut self.timings {
-            let now = Instant::now();
-            *slot(timings) += now - *start;
-            *start = now;
-        }
-    }
-}
-
-/// An instance of either world.
-enum Bound {
-    Handler(bindings::Handler),
-    Middleware(bindings::Middleware),
-}
-
-/// One export call.
-enum Call {
-    Handle(wit::Request),
-    OnRequest(wit::Request),
-    OnResponse(wit::Response),
-}
-
-/// What an export call returned.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "returned once per export call and matched at once; boxing would add an allocation per call"
-)]
-enum Output {
-    Response(Result<wit::Response, wit::Error>),
-    Action(Result<Action, wit::Error>),
-}
-
-/// One component's store and instance for one request. The instance is created by the
-/// first call; a middleware's second call (`on-response`) runs on the same one. After a
-/// call fails the session must not be called again (the guest may be mid-call).
-struct Session<'c> {
-    component: &'c Component,
-    store: Store<State>,
-    bound: Option<Bound>,
-    /// When the Lambda invocation times out, if known: every call's time is cut to fit.
-    lambda_deadline: Option<SystemTime>,
-}
-
-impl<'c> Session<'c> {
-    fn new(component: &'c Component, context: &Context) -> Result<Self, Error> {
-        let state = State::new(
-            component.name.clone(),
-            context.request_id.clone(),
-            component.config.clone(),
-            &component.limits,
-            &component.grants,
-        )
-        .map_err(|e| Error::Guest {
-            component: component.name.clone(),
-            source: wasmtime::Error::msg(format!("{e:#}")),
-        })?;
-        let engine = match &component.pre {
-            Pre::Handler(pre) => pre.engine(),
-            Pre::Middleware(pre) => pre.engine(),
-        };
-        let mut store = Store::new(engine, state);
-        store.limiter(|state| &mut state.limiter);
-        // Compiled code checks the engine's epoch; each tick past the store's epoch
-        // deadline calls this. The time limit is the wall clock, not a count of ticks: the
-        // ticker thread falls behind when the cores are busy, and ticks counted from a
-        // late ticker would let a spinning guest outlive the Lambda deadline. Until the
-        // deadline the guest yields to the executor once per tick, so a guest in a loop
-        // cannot hold an async worker (or, in Lambda, the only thread) to itself. The
-        // yield is tokio's own: it puts the task at the back of the run queue, where
-        // wasmtime's plain `Yield` wakes it at once into the worker's LIFO slot and the
-        // tasks waiting behind it still starve (measured: 18 req/s for `/hello` beside two
-        // loopers, docs/BENCHMARKS.md).
-        store.epoch_deadline_callback(|store| {
-            Ok(if Instant::now() >= store.data().deadline {
-                UpdateDeadline::Interrupt
-            } else {
-                UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))
-            })
-        });
-        Ok(Self {
-            component,
-            store,
-            bound: None,
-            lambda_deadline: context.deadline,
-        })
-    }
-
-    /// Makes one export call within the component's timeout (instantiating first if this
-    /// is the session's first call) and maps every failure to an [`Error`].
-    async fn call(&mut self, call: Call, laps: &mut Laps<'_>) -> Result<Output, Error> {
-        // Each call gets the component's timeout, cut to what is left of the invocation
-        // (a middleware's `on-response` runs after the rest of the chain has used some).
-        let timeout = effective_timeout(self.component.limits.timeout, self.lambda_deadline);
-        self.store.data_mut().deadline = Instant::now() + timeout;
-        self.store.set_epoch_deadline(1);
-        let (store, bound, pre) = (&mut self.store, &mut self.bound, &self.component.pre);
-        // A guest blocked in a host call (a WASI sleep, say) never reaches an epoch check,
-        // so the whole call is also bounded on the host side.
-        let outcome = tokio::time::timeout(timeout + EPOCH_TICK, async {
-            let bound = match bound {
-                Some(bound) => bound,
-                None => {
-                    let instance = match pre {
-                        Pre::Handler(pre) => {
-                            Bound::Handler(pre.instantiate_async(&mut *store).await?)
-                        }
-                        Pre::Middleware(pre) => {
-                            Bound::Middleware(pre.instantiate_async(&mut *store).await?)
-                        }
-                    };
-                    laps.lap(|t| &mut t.instantiate);
-                    bound.insert(instance)
-                }
-            };
-            match (bound, call) {
-                (Bound::Handler(h), Call::Handle(request)) => h
-                    .lamina_http_request_handler()
-                    .call_handle(&mut *store, &request)
-                    .await
-                    .map(Output::Response),
-                (Bound::Middleware(m), Call::OnRequest(request)) => m
-                    .lamina_http_request_middleware()
-                    .call_on_request(&mut *store, &request)
-                    .await
-                    .map(Output::Action),
-                (Bound::Middleware(m), Call::OnResponse(response)) => m
-                    .lamina_http_request_middleware()
-                    .call_on_response(&mut *store, &response)
-                    .await
-                    .map(Output::Response),
-                _ => Err(wasmtime::Error::msg(
-                    "export called on the wrong kind of component",
-                )),
-            }
-        })
-        .await;
-        laps.lap(|t| &mut t.call);
-        let name = &self.component.name;
-        let timed_out = || Error::Timeout {
-            component: name.clone(),
-            after: timeout,
-        };
-        match outcome {
-            Err(_elapsed) => Err(timed_out()),
-            Ok(Ok(output)) => Ok(output),
-            Ok(Err(source)) if source.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => {
-                Err(timed_out())
-            }
-            Ok(Err(source)) if source.downcast_ref::<PoolConcurrencyLimitError>().is_some() => {
-                Err(Error::PoolExhausted {
-                    instances: self.component.pool_instances,
-                })
-            }
-            Ok(Err(source)) => Err(match self.store.data().limiter.refused {
-                Some(asked) => Error::OutOfMemory {
-                    component: name.clone(),
-                    limit: self.component.limits.memory,
-                    asked,
-                    source,
-                },
-                None => Error::Guest {
-                    component: name.clone(),
-                    source,
-                },
-            }),
-        }
-    }
-}
-
-impl Drop for Session<'_> {
-    /// Logs what the guest wrote to stdout/stderr (a panic message, for example), and how
-    /// many log lines it lost to the caps.
-    fn drop(&mut self) {
-        let state = self.store.data();
-        log::write_output(
-            &state.component,
-            &state.request_id,
-            &state.output.contents(),
-        );
-        state
-            .log_budget
-            .summarize(&state.component, &state.request_id);
-    }
-}
-
-/// The component's timeout, shortened to what is left of the Lambda invocation (less a
-/// margin to send the 504) when that is less.
-fn effective_timeout(limit: Duration, deadline: Option<SystemTime>) -> Duration {
-    const MARGIN: Duration = Duration::from_millis(100);
-    deadline
-        .map(|d| d.duration_since(SystemTime::now()).unwrap_or_default())
-        .map_or(limit, |left| {
-            limit.min(left.saturating_sub(MARGIN).max(EPOCH_TICK))
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timeouts_shrink_to_the_lambda_deadline() {
-        let limit = Duration::from_secs(10);
-        assert_eq!(effective_timeout(limit, None), limit);
-        let soon = SystemTime::now() + Duration::from_secs(1);
-        let t = effective_timeout(limit, Some(soon));
-        assert!(
-            t <= Duration::from_millis(950) && t > Duration::from_millis(800),
-            "{t:?}"
-        );
-        let past = SystemTime::now() - Duration::from_secs(1);
-        assert_eq!(
-            effective_timeout(limit, Some(past)),
-            EPOCH_TICK,
-            "no time left: one tick"
-        );
-        let far = SystemTime::now() + Duration::from_secs(600);
-        assert_eq!(effective_timeout(limit, Some(far)), limit);
+impl Middleware {
+    /// The loaded guest.
+    #[must_use]
+    pub fn guest(&self) -> &Guest {
+        &self.guest
     }
 }

@@ -1,35 +1,40 @@
-//! What each request's `Store` holds, and the host side of the `log` and `config` imports.
+//! What each instance's `Store` holds: who it serves, the limiter, the deadline of the call
+//! running now, and each capability's state ([`super::caps`]).
 
-use super::bindings::{config, wit as types};
-use super::log::Budget;
-use super::output::GuestOutput;
-use crate::limits::{Grants, Limits};
-use std::collections::BTreeMap;
+use super::bindings::wit as types;
+use super::caps::{Grants, Instances};
+use crate::limits::Limits;
 use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::ResourceLimiter;
-use wasmtime::component::ResourceTable;
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
-/// Enforces a component's memory limit (per linear memory; a Rust guest has one) and
-/// remembers whether the guest hit it, so a
-/// trap that follows (Rust's allocator aborts on failure) is reported as out-of-memory.
+/// Enforces a component's memory limit over all of its linear memories together (a Rust
+/// guest has one; an interpreter may have several), and remembers whether the guest hit
+/// it, so a trap that follows (Rust's allocator aborts on failure) is reported as
+/// out-of-memory.
 pub(crate) struct Limiter {
     memory: usize,
-    /// The size the guest asked for when it was refused, if it was.
+    /// Bytes of linear memory the instance's memories hold now, together.
+    used: usize,
+    /// The total size the guest asked for when it was refused, if it was.
     pub(crate) refused: Option<usize>,
 }
 
 impl ResourceLimiter for Limiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let allowed = desired <= self.memory && maximum.is_none_or(|max| desired <= max);
-        if !allowed {
-            self.refused = Some(desired);
+        // Memories only grow, and a new one starts from zero: the total after this growth
+        // is the total now plus what this memory adds.
+        let total = self.used - current.min(self.used) + desired;
+        let allowed = total <= self.memory && maximum.is_none_or(|max| desired <= max);
+        if allowed {
+            self.used = total;
+        } else {
+            self.refused = Some(total);
         }
         Ok(allowed)
     }
@@ -64,91 +69,76 @@ const MAX_TABLES: usize = 32;
 const MAX_MEMORIES: usize = 4;
 const MAX_TABLE_ELEMENTS: usize = 100_000;
 
-/// The data of one request's `Store`: created fresh, dropped with the instance.
+/// The data of one instance's `Store`: created fresh, dropped with the instance.
 pub(crate) struct State {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    /// Guest stdout and stderr (panic messages land here), logged after the call.
-    pub(crate) output: GuestOutput,
-    /// What the guest has logged this request, against the per-request caps.
-    pub(crate) log_budget: Budget,
+    /// The component's name, for log lines.
     pub(crate) component: Arc<str>,
+    /// The request it serves.
     pub(crate) request_id: String,
-    config: Arc<BTreeMap<String, String>>,
     pub(crate) limiter: Limiter,
     /// When the export call running now must end: checked against the clock at every
-    /// epoch tick (see [`Session::call`](super::Session)).
+    /// epoch tick (see `Session::new`).
     pub(crate) deadline: Instant,
+    /// Each capability's state.
+    pub(crate) caps: Instances,
 }
 
 impl State {
-    /// A store for one request to `component`: WASI with no preopens, no environment, no
-    /// network, no stdin; stdout/stderr captured; then whatever `grants` allows.
+    /// A store for one request to `component`: each capability's state from `grants`.
     ///
     /// # Errors
     ///
-    /// When a granted directory cannot be opened.
+    /// When a capability cannot make its state (a granted directory is gone).
     pub(crate) fn new(
         component: Arc<str>,
         request_id: String,
-        config: Arc<BTreeMap<String, String>>,
         limits: &Limits,
         grants: &Grants,
     ) -> anyhow::Result<Self> {
-        let output = GuestOutput::new(limits.max_output);
-        // The builder's defaults already deny every socket address, name lookups, the
-        // environment and preopens; turning TCP and UDP off says so explicitly.
-        let mut builder = WasiCtx::builder();
-        builder
-            .stdout(output.clone())
-            .stderr(output.clone())
-            .allow_tcp(false)
-            .allow_udp(false)
-            .envs(&grants.env);
-        if let Some((host, guest)) = &grants.files {
-            builder
-                .preopened_dir(host, guest, FsPerms::ReadOnly)
-                .map_err(|e| {
-                    anyhow::anyhow!("opening granted directory {}: {e}", host.display())
-                })?;
-        }
         Ok(Self {
-            wasi: builder.build(),
-            table: ResourceTable::new(),
-            output,
-            log_budget: Budget::default(),
             component,
             request_id,
-            config,
             limiter: Limiter {
                 memory: limits.memory,
+                used: 0,
                 refused: None,
             },
             deadline: Instant::now(),
+            caps: grants.instantiate()?,
         })
-    }
-}
-
-impl WasiView for State {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
     }
 }
 
 impl types::Host for State {}
 
-impl config::Host for State {
-    fn get(&mut self, key: String) -> Option<String> {
-        self.config.get(&key).cloned()
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    fn get_all(&mut self) -> Vec<(String, String)> {
-        self.config
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+    #[test]
+    fn the_memory_limit_covers_every_memory_together() {
+        let mut limiter = Limiter {
+            memory: 100,
+            used: 0,
+            refused: None,
+        };
+        assert!(limiter.memory_growing(0, 60, None).unwrap(), "first memory");
+        assert!(
+            !limiter.memory_growing(0, 60, None).unwrap(),
+            "a second one past the total"
+        );
+        assert_eq!(limiter.refused, Some(120));
+        assert!(
+            limiter.memory_growing(0, 40, None).unwrap(),
+            "a second one within it"
+        );
+        assert!(
+            !limiter.memory_growing(60, 61, None).unwrap(),
+            "growing the first past it"
+        );
+        assert!(
+            !limiter.memory_growing(0, 10, Some(5)).unwrap(),
+            "its own maximum"
+        );
     }
 }

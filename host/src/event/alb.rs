@@ -14,8 +14,9 @@
 
 use super::fields::{MultiPairs, Pairs, Text, lowercase_headers};
 use super::{
-    DecodeError, DecodeLimits, Origin, bad_request, decode_body, encode_body, forwarded_client,
-    multi_value_headers, parse, single_value_headers_with_one_cookie, status_description, uri,
+    DecodeError, DecodeLimits, EventFormat, bad_request, decode_body, encode_body,
+    forwarded_client, multi_value_headers, parse, single_value_headers_with_one_cookie,
+    status_description, uri,
 };
 use crate::request::{Context, Request, cookies_from_headers};
 use crate::response::Response;
@@ -38,12 +39,12 @@ struct Event<'a> {
 
 pub(super) fn decode(
     payload: &[u8],
-    origin: Origin,
+    format: EventFormat,
     request_id: &str,
     limits: &DecodeLimits,
 ) -> Result<Request, DecodeError> {
-    let event: Event<'_> = parse(payload, origin)?;
-    let bad = |message: String| bad_request(origin, message);
+    let event: Event<'_> = parse(payload, format)?;
+    let bad = |message: String| bad_request(format, message);
     let method = http::Method::from_bytes(event.http_method.as_bytes())
         .map_err(|_| bad(format!("invalid HTTP method {:?}", event.http_method)))?;
     let raw_path = event.path.unwrap_or_else(|| "/".to_owned());
@@ -81,11 +82,11 @@ pub(super) fn decode(
     let body = decode_body(
         event.body.map(|b| b.0),
         event.is_base64_encoded.unwrap_or(false),
-        origin,
+        format,
         limits,
     )?;
 
-    let mut context = Context::new(origin.source(), request_id);
+    let mut context = Context::new(format.source(), request_id);
     forwarded_client(&mut context, &headers);
     Ok(Request {
         method,
@@ -118,9 +119,9 @@ pub(super) fn encode(response: &Response, multi_value: bool) -> Vec<u8> {
     let (headers, multi_value_headers) = if multi_value {
         (None, Some(multi_value_headers(response)))
     } else {
-        let origin = Origin::Alb { multi_value };
+        let format = EventFormat::Alb { multi_value };
         (
-            Some(single_value_headers_with_one_cookie(response, origin)),
+            Some(single_value_headers_with_one_cookie(response, format)),
             None,
         )
     };

@@ -11,7 +11,7 @@
 
 use super::fields::{Pairs, Text, push_header};
 use super::{
-    DecodeError, DecodeLimits, Origin, bad_request, decode_body, encode_body, parse,
+    DecodeError, DecodeLimits, EventFormat, bad_request, decode_body, encode_body, parse,
     single_value_headers, uri,
 };
 use crate::request::{
@@ -69,12 +69,12 @@ fn strip_stage<'p>(path: &'p str, stage: Option<&str>) -> &'p str {
 
 pub(super) fn decode(
     payload: &[u8],
-    origin: Origin,
+    format: EventFormat,
     request_id: &str,
     limits: &DecodeLimits,
 ) -> Result<Request, DecodeError> {
-    let event: Event<'_> = parse(payload, origin)?;
-    let bad = |message: String| bad_request(origin, message);
+    let event: Event<'_> = parse(payload, format)?;
+    let bad = |message: String| bad_request(format, message);
     let rc = event.request_context;
 
     let method = http::Method::from_bytes(rc.http.method.as_bytes())
@@ -86,7 +86,7 @@ pub(super) fn decode(
     // HTTP APIs deliver `rawPath` already percent-decoded; Function URLs deliver it as the
     // client sent it. Decode exactly once.
     let staged = strip_stage(&raw_path, rc.stage.as_deref());
-    let paths = if origin == Origin::FunctionUrl {
+    let paths = if format == EventFormat::FunctionUrl {
         uri::Paths::from_encoded(staged).map_err(bad)?
     } else {
         uri::Paths::from_decoded(staged.to_owned())
@@ -123,12 +123,12 @@ pub(super) fn decode(
     let body = decode_body(
         event.body.map(|b| b.0),
         event.is_base64_encoded.unwrap_or(false),
-        origin,
+        format,
         limits,
     )?;
 
     let context = Context {
-        source: origin.source(),
+        source: format.source(),
         request_id: request_id.to_owned(),
         stage: rc.stage,
         source_ip: rc.http.source_ip,

@@ -11,8 +11,8 @@
 
 use super::fields::{MultiPairs, Pairs, Text, merge_headers};
 use super::{
-    DecodeError, DecodeLimits, Origin, bad_request, decode_body, encode_body, multi_value_headers,
-    parse, uri,
+    DecodeError, DecodeLimits, EventFormat, bad_request, decode_body, encode_body,
+    multi_value_headers, parse, uri,
 };
 use crate::request::{Context, Request, cookies_from_headers, now_epoch_ms};
 use crate::response::Response;
@@ -56,12 +56,12 @@ struct Identity {
 
 pub(super) fn decode(
     payload: &[u8],
-    origin: Origin,
+    format: EventFormat,
     request_id: &str,
     limits: &DecodeLimits,
 ) -> Result<Request, DecodeError> {
-    let event: Event<'_> = parse(payload, origin)?;
-    let bad = |message: String| bad_request(origin, message);
+    let event: Event<'_> = parse(payload, format)?;
+    let bad = |message: String| bad_request(format, message);
 
     let method = http::Method::from_bytes(event.http_method.as_bytes())
         .map_err(|_| bad(format!("invalid HTTP method {:?}", event.http_method)))?;
@@ -70,7 +70,7 @@ pub(super) fn decode(
     // (payload 1.0 too) already decoded: decode exactly once. The context's path is what
     // the client sent, stage included.
     let event_path = event.path.unwrap_or_else(|| "/".to_owned());
-    let paths = if origin == Origin::ApigwRest {
+    let paths = if format == EventFormat::ApigwRest {
         uri::Paths::from_encoded(&event_path).map_err(bad)?
     } else {
         uri::Paths::from_decoded(event_path.clone())
@@ -94,13 +94,13 @@ pub(super) fn decode(
     let body = decode_body(
         event.body.map(|b| b.0),
         event.is_base64_encoded.unwrap_or(false),
-        origin,
+        format,
         limits,
     )?;
 
     let identity = rc.identity;
     let context = Context {
-        source: origin.source(),
+        source: format.source(),
         request_id: request_id.to_owned(),
         stage: rc.stage,
         source_ip: identity.as_ref().and_then(|i| i.source_ip.clone()),

@@ -9,7 +9,7 @@
 //! `CloudFront-*` on edge-optimized APIs): generous enough that no request the source
 //! accepted is refused.
 
-use super::Origin;
+use super::EventFormat;
 use crate::error::Error;
 use crate::request::{Fields, check_header};
 
@@ -25,7 +25,7 @@ pub struct HeaderLimits {
 }
 
 impl HeaderLimits {
-    /// The limits for requests from `origin`.
+    /// The limits for requests from `format`.
     ///
     /// - API Gateway REST and HTTP APIs accept 10,240 bytes of request line and headers
     ///   from the client; the bound here is 16 KiB, leaving room for what the gateway adds.
@@ -35,17 +35,17 @@ impl HeaderLimits {
     /// Every source: at most 1,000 field lines (a 10 KiB header block holds far fewer real
     /// ones; the bound keeps per-request work proportional to what a real request costs).
     #[must_use]
-    pub fn for_origin(origin: Origin) -> Self {
-        match origin {
-            Origin::ApigwRest | Origin::ApigwHttpV1 | Origin::ApigwHttpV2 => Self {
+    pub fn for_origin(format: EventFormat) -> Self {
+        match format {
+            EventFormat::ApigwRest | EventFormat::ApigwHttpV1 | EventFormat::ApigwHttpV2 => Self {
                 total_bytes: 16 << 10,
                 line_bytes: 16 << 10,
                 lines: MAX_LINES,
             },
-            Origin::FunctionUrl
-            | Origin::Alb { .. }
-            | Origin::VpcLatticeV1
-            | Origin::VpcLatticeV2 => Self::LOCAL,
+            EventFormat::FunctionUrl
+            | EventFormat::Alb { .. }
+            | EventFormat::VpcLatticeV1
+            | EventFormat::VpcLatticeV2 => Self::LOCAL,
         }
     }
 
@@ -100,9 +100,9 @@ pub(crate) fn check_fields(headers: &Fields, limits: HeaderLimits) -> Result<(),
     Ok(())
 }
 
-/// [`check_fields`] with the limits of `origin`.
-pub(super) fn check(origin: Origin, headers: &Fields) -> Result<(), Error> {
-    check_fields(headers, HeaderLimits::for_origin(origin))
+/// [`check_fields`] with the limits of `format`.
+pub(super) fn check(format: EventFormat, headers: &Fields) -> Result<(), Error> {
+    check_fields(headers, HeaderLimits::for_origin(format))
 }
 
 #[cfg(test)]
@@ -118,7 +118,7 @@ mod tests {
 
     #[test]
     fn headers_over_the_source_limits_are_431_and_invalid_ones_400() {
-        let rest = Origin::ApigwRest;
+        let rest = EventFormat::ApigwRest;
         let big = "x".repeat(17 << 10);
         let many: Fields = (0..1001)
             .map(|i| (format!("x-{i}"), "v".to_owned()))
@@ -126,18 +126,18 @@ mod tests {
         let spread: Fields = (0..20)
             .map(|i| (format!("x-{i}"), "v".repeat(900)))
             .collect();
-        let cases: Vec<(Fields, Origin, Option<u16>, &str)> = vec![
+        let cases: Vec<(Fields, EventFormat, Option<u16>, &str)> = vec![
             (fields(&[("accept", "*/*")]), rest, None, ""),
             (fields(&[("x-big", &big)]), rest, Some(431), "per header"),
             (
                 fields(&[("x-big", &big)]),
-                Origin::Alb { multi_value: true },
+                EventFormat::Alb { multi_value: true },
                 Some(431),
                 "per header",
             ),
             (many, rest, Some(431), "1001 header lines"),
             (spread.clone(), rest, Some(431), "headers are"),
-            (spread, Origin::Alb { multi_value: false }, None, ""),
+            (spread, EventFormat::Alb { multi_value: false }, None, ""),
             (
                 fields(&[("x-evil\r\nset-cookie", "v")]),
                 rest,
@@ -151,12 +151,12 @@ mod tests {
                 "control characters",
             ),
         ];
-        for (headers, origin, status, message) in cases {
-            let result = check(origin, &headers);
+        for (headers, format, status, message) in cases {
+            let result = check(format, &headers);
             assert_eq!(
                 result.as_ref().err().map(|e| e.status().as_u16()),
                 status,
-                "{origin} {message}"
+                "{format} {message}"
             );
             if let Err(e) = result {
                 assert!(e.to_string().contains(message), "{e}");

@@ -13,8 +13,8 @@
 
 use super::fields::{FlexPairs, Text, lowercase_headers};
 use super::{
-    DecodeError, DecodeLimits, Origin, bad_request, decode_body, encode_body, forwarded_client,
-    parse, single_value_headers_with_one_cookie, status_description, uri,
+    DecodeError, DecodeLimits, EventFormat, bad_request, decode_body, encode_body,
+    forwarded_client, parse, single_value_headers_with_one_cookie, status_description, uri,
 };
 use crate::request::{Context, Request, cookies_from_headers};
 use crate::response::Response;
@@ -86,13 +86,13 @@ struct Parts<'a> {
 
 pub(super) fn decode(
     payload: &[u8],
-    origin: Origin,
+    format: EventFormat,
     request_id: &str,
     limits: &DecodeLimits,
 ) -> Result<Request, DecodeError> {
-    let mut context = Context::new(origin.source(), request_id);
-    let parts = if origin == Origin::VpcLatticeV1 {
-        let event: EventV1<'_> = parse(payload, origin)?;
+    let mut context = Context::new(format.source(), request_id);
+    let parts = if format == EventFormat::VpcLatticeV1 {
+        let event: EventV1<'_> = parse(payload, format)?;
         Parts {
             method: event.method,
             raw_path: event.raw_path.unwrap_or_else(|| "/".to_owned()),
@@ -102,7 +102,7 @@ pub(super) fn decode(
             base64: event.is_base64_encoded.unwrap_or(false),
         }
     } else {
-        let event: EventV2<'_> = parse(payload, origin)?;
+        let event: EventV2<'_> = parse(payload, format)?;
         if let Some(rc) = event.request_context {
             context.authorizer = rc.identity.map(|raw| raw.get().to_owned());
             if let Some(ms) = rc.time_epoch.as_ref().and_then(MicrosEpoch::millis) {
@@ -118,7 +118,7 @@ pub(super) fn decode(
             base64: event.is_base64_encoded.unwrap_or(false),
         }
     };
-    let bad = |message: String| bad_request(origin, message);
+    let bad = |message: String| bad_request(format, message);
     let method = http::Method::from_bytes(parts.method.as_bytes())
         .map_err(|_| bad(format!("invalid HTTP method {:?}", parts.method)))?;
     // A query string in the path is the raw one; otherwise rebuild it from the pairs.
@@ -137,7 +137,7 @@ pub(super) fn decode(
     };
     let headers = lowercase_headers(parts.headers);
     let cookies = cookies_from_headers(&headers);
-    let body = decode_body(parts.body, parts.base64, origin, limits)?;
+    let body = decode_body(parts.body, parts.base64, format, limits)?;
     forwarded_client(&mut context, &headers);
     Ok(Request {
         method,
@@ -163,12 +163,12 @@ struct Reply {
     is_base64_encoded: bool,
 }
 
-pub(super) fn encode(response: &Response, origin: Origin) -> Vec<u8> {
+pub(super) fn encode(response: &Response, format: EventFormat) -> Vec<u8> {
     let (body, is_base64_encoded) = encode_body(response);
     let reply = Reply {
         status_code: response.status.as_u16(),
         status_description: status_description(response.status),
-        headers: single_value_headers_with_one_cookie(response, origin),
+        headers: single_value_headers_with_one_cookie(response, format),
         body,
         is_base64_encoded,
     };

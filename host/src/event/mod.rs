@@ -1,7 +1,7 @@
 //! Lambda HTTP events in, Lambda proxy responses out.
 //!
 //! [`decode`] recognizes the event source by explicit markers (never by trying each shape in
-//! turn), normalizes it into a [`Request`], and returns the [`Origin`] that [`encode`] needs
+//! turn), normalizes it into a [`Request`], and returns the [`EventFormat`] that [`encode`] needs
 //! to answer in the shape that source expects.
 //!
 //! | source | marker |
@@ -39,7 +39,7 @@ use std::collections::BTreeMap;
 
 /// Where a request came from: what [`encode`] needs to shape the reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Origin {
+pub enum EventFormat {
     /// API Gateway REST API: reply with `multiValueHeaders`.
     ApigwRest,
     /// API Gateway HTTP API payload 1.0: same reply shape as REST.
@@ -59,7 +59,7 @@ pub enum Origin {
     VpcLatticeV2,
 }
 
-impl std::fmt::Display for Origin {
+impl std::fmt::Display for EventFormat {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Self::ApigwRest => "API Gateway REST",
@@ -80,7 +80,7 @@ pub const LAMBDA_RESPONSE_LIMIT: usize = 6 << 20;
 /// Largest response an ALB accepts from a Lambda target (1 MB).
 pub const ALB_RESPONSE_LIMIT: usize = 1_000_000;
 
-impl Origin {
+impl EventFormat {
     /// The largest encoded response this source accepts.
     #[must_use]
     pub fn response_limit(self) -> usize {
@@ -90,7 +90,7 @@ impl Origin {
         }
     }
 
-    /// The [`Source`] a handler sees for this origin.
+    /// The [`Source`] a handler sees for this format.
     #[must_use]
     pub fn source(self) -> Source {
         match self {
@@ -132,10 +132,10 @@ pub enum DecodeError {
         problem: String,
     },
     /// The payload was recognized but a field is missing or has the wrong type.
-    #[error("{origin} event is malformed at `{field}`: {problem}")]
+    #[error("{format} event is malformed at `{field}`: {problem}")]
     Malformed {
         /// The recognized source.
-        origin: Origin,
+        format: EventFormat,
         /// The path of the offending field (`requestContext.http.method`), or `.` for the
         /// top level.
         field: String,
@@ -148,7 +148,7 @@ pub enum DecodeError {
     #[error("{error}")]
     Rejected {
         /// The recognized source, to shape the answer.
-        origin: Origin,
+        format: EventFormat,
         /// The 400, 413 or 431 to answer with.
         error: Error,
     },
@@ -269,7 +269,7 @@ struct ProbeContext {
     stage: Option<IgnoredAny>,
 }
 
-fn detect(payload: &[u8]) -> Result<Origin, DecodeError> {
+fn detect(payload: &[u8]) -> Result<EventFormat, DecodeError> {
     // JSON is UTF-8 (RFC 8259 §8.1). Checked up front (a fast pass) because serde does not
     // look inside the fields detection skips.
     if let Err(e) = std::str::from_utf8(payload) {
@@ -337,7 +337,7 @@ fn detect(payload: &[u8]) -> Result<Origin, DecodeError> {
     }
     let Some(rc) = probe.request_context else {
         if probe.raw_path_snake.is_some() {
-            return Ok(Origin::VpcLatticeV1);
+            return Ok(EventFormat::VpcLatticeV1);
         }
         let hint = if probe.http_method.is_some() || probe.raw_path.is_some() {
             "it has HTTP fields but no `requestContext`, which every Lambda HTTP event carries"
@@ -354,12 +354,12 @@ fn detect(payload: &[u8]) -> Result<Origin, DecodeError> {
         );
     }
     if rc.elb.is_some() {
-        return Ok(Origin::Alb {
+        return Ok(EventFormat::Alb {
             multi_value: probe.multi_value_headers.is_some(),
         });
     }
     if rc.service_network_arn.is_some() {
-        return Ok(Origin::VpcLatticeV2);
+        return Ok(EventFormat::VpcLatticeV2);
     }
     if probe.kind.is_some() && probe.http_method.is_none() && rc.http.is_none() {
         return unsupported(
@@ -374,20 +374,20 @@ fn detect(payload: &[u8]) -> Result<Origin, DecodeError> {
                 .as_deref()
                 .is_some_and(|d| d.contains(".lambda-url."));
             Ok(if url {
-                Origin::FunctionUrl
+                EventFormat::FunctionUrl
             } else {
-                Origin::ApigwHttpV2
+                EventFormat::ApigwHttpV2
             })
         }
         Some("2.0") => unsupported(
             "a payload 2.0 event without `requestContext.http`",
             "`requestContext.http.method` and `.path` are required",
         ),
-        Some("1.0") if probe.http_method.is_some() => Ok(Origin::ApigwHttpV1),
+        Some("1.0") if probe.http_method.is_some() => Ok(EventFormat::ApigwHttpV1),
         None if probe.http_method.is_some()
             && (rc.resource_path.is_some() || rc.stage.is_some()) =>
         {
-            Ok(Origin::ApigwRest)
+            Ok(EventFormat::ApigwRest)
         }
         Some(other) => Err(DecodeError::Unsupported {
             detected: "an event with an unknown payload `version`",
@@ -422,7 +422,7 @@ fn json_kind(payload: &[u8]) -> &'static str {
 /// # Errors
 ///
 /// As [`decode_with`].
-pub fn decode(payload: &[u8], request_id: &str) -> Result<(Origin, Request), DecodeError> {
+pub fn decode(payload: &[u8], request_id: &str) -> Result<(EventFormat, Request), DecodeError> {
     decode_with(payload, request_id, &DecodeLimits::default())
 }
 
@@ -431,7 +431,7 @@ pub fn decode(payload: &[u8], request_id: &str) -> Result<(Origin, Request), Dec
 /// # Errors
 ///
 /// [`DecodeError::Rejected`] when the event is recognized but its request is invalid or
-/// too large (the caller answers with that error in the origin's shape: 400 for a header
+/// too large (the caller answers with that error in the source's shape: 400 for a header
 /// that is not valid HTTP or a body that is not the base64 it claims, 413 for a body over
 /// `limits.max_body`, 431 for headers over the source's own limits); any other variant
 /// when the payload is not a servable HTTP event (the caller reports an invocation error
@@ -440,47 +440,47 @@ pub fn decode_with(
     payload: &[u8],
     request_id: &str,
     limits: &DecodeLimits,
-) -> Result<(Origin, Request), DecodeError> {
-    let origin = detect(payload)?;
-    let request = match origin {
-        Origin::ApigwRest | Origin::ApigwHttpV1 => {
-            apigw_rest::decode(payload, origin, request_id, limits)
+) -> Result<(EventFormat, Request), DecodeError> {
+    let format = detect(payload)?;
+    let request = match format {
+        EventFormat::ApigwRest | EventFormat::ApigwHttpV1 => {
+            apigw_rest::decode(payload, format, request_id, limits)
         }
-        Origin::ApigwHttpV2 | Origin::FunctionUrl => {
-            apigw_http::decode(payload, origin, request_id, limits)
+        EventFormat::ApigwHttpV2 | EventFormat::FunctionUrl => {
+            apigw_http::decode(payload, format, request_id, limits)
         }
-        Origin::Alb { .. } => alb::decode(payload, origin, request_id, limits),
-        Origin::VpcLatticeV1 | Origin::VpcLatticeV2 => {
-            lattice::decode(payload, origin, request_id, limits)
+        EventFormat::Alb { .. } => alb::decode(payload, format, request_id, limits),
+        EventFormat::VpcLatticeV1 | EventFormat::VpcLatticeV2 => {
+            lattice::decode(payload, format, request_id, limits)
         }
     }?;
-    headers::check(origin, &request.headers)
-        .map_err(|error| DecodeError::Rejected { origin, error })?;
-    Ok((origin, request))
+    headers::check(format, &request.headers)
+        .map_err(|error| DecodeError::Rejected { format, error })?;
+    Ok((format, request))
 }
 
-/// A 400 for `origin`, for the per-source decoders.
-fn bad_request(origin: Origin, message: String) -> DecodeError {
+/// A 400 for `format`, for the per-source decoders.
+fn bad_request(format: EventFormat, message: String) -> DecodeError {
     DecodeError::Rejected {
-        origin,
+        format,
         error: Error::BadRequest { message },
     }
 }
 
-/// Encodes a response in the proxy-response shape `origin` expects.
+/// Encodes a response in the proxy-response shape `format` expects.
 #[must_use]
-pub fn encode(origin: Origin, response: &Response) -> Vec<u8> {
-    match origin {
-        Origin::ApigwRest | Origin::ApigwHttpV1 => apigw_rest::encode(response),
-        Origin::ApigwHttpV2 | Origin::FunctionUrl => apigw_http::encode(response),
-        Origin::Alb { multi_value } => alb::encode(response, multi_value),
-        Origin::VpcLatticeV1 | Origin::VpcLatticeV2 => lattice::encode(response, origin),
+pub fn encode(format: EventFormat, response: &Response) -> Vec<u8> {
+    match format {
+        EventFormat::ApigwRest | EventFormat::ApigwHttpV1 => apigw_rest::encode(response),
+        EventFormat::ApigwHttpV2 | EventFormat::FunctionUrl => apigw_http::encode(response),
+        EventFormat::Alb { multi_value } => alb::encode(response, multi_value),
+        EventFormat::VpcLatticeV1 | EventFormat::VpcLatticeV2 => lattice::encode(response, format),
     }
 }
 
 /// Deserializes a recognized event. On failure (the cold path) the payload is read again
 /// with path tracking, so the error names the field, e.g. `requestContext.http.method`.
-fn parse<'a, T: Deserialize<'a>>(payload: &'a [u8], origin: Origin) -> Result<T, DecodeError> {
+fn parse<'a, T: Deserialize<'a>>(payload: &'a [u8], format: EventFormat) -> Result<T, DecodeError> {
     serde_json::from_slice(payload).map_err(|error| {
         let mut de = serde_json::Deserializer::from_slice(payload);
         let (field, problem) = match serde_path_to_error::deserialize::<_, T>(&mut de) {
@@ -488,7 +488,7 @@ fn parse<'a, T: Deserialize<'a>>(payload: &'a [u8], origin: Origin) -> Result<T,
             Ok(_) => (".".to_owned(), describe(&error)),
         };
         DecodeError::Malformed {
-            origin,
+            format,
             field,
             problem,
         }
@@ -501,14 +501,14 @@ fn parse<'a, T: Deserialize<'a>>(payload: &'a [u8], origin: Origin) -> Result<T,
 fn decode_body(
     body: Option<Cow<'_, str>>,
     base64: bool,
-    origin: Origin,
+    format: EventFormat,
     limits: &DecodeLimits,
 ) -> Result<bytes::Bytes, DecodeError> {
     let Some(body) = body else {
         return Ok(bytes::Bytes::new());
     };
     let too_large = |size: usize| DecodeError::Rejected {
-        origin,
+        format,
         error: Error::PayloadTooLarge {
             size: Some(size),
             limit: limits.max_body,
@@ -530,7 +530,7 @@ fn decode_body(
         .decode(encoded)
         .map_err(|e| {
             bad_request(
-                origin,
+                format,
                 format!(
                     "the event says the body is base64 (`isBase64Encoded`), but it is not: {e}"
                 ),
@@ -592,7 +592,7 @@ fn single_value_headers(response: &Response) -> (BTreeMap<String, String>, Vec<S
 /// since the source has no way to carry them.
 fn single_value_headers_with_one_cookie(
     response: &Response,
-    origin: Origin,
+    format: EventFormat,
 ) -> BTreeMap<String, String> {
     let (mut headers, mut cookies) = single_value_headers(response);
     if cookies.len() > 1 {
@@ -601,7 +601,7 @@ fn single_value_headers_with_one_cookie(
             .map(|c| c.split('=').next().unwrap_or_default())
             .collect();
         tracing::warn!(
-            %origin,
+            %format,
             dropped = ?dropped,
             "the response sets {} cookies but this source carries one Set-Cookie header; \
              enable multi-value headers on the ALB target group to send them all",

@@ -17,13 +17,13 @@ fn pairs(list: &[(&str, &str)]) -> Fields {
         .collect()
 }
 
-fn decode_ok(payload: &str) -> (Origin, Request) {
+fn decode_ok(payload: &str) -> (EventFormat, Request) {
     decode(payload.as_bytes(), "lambda-req-1").unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// What a decoded fixture must contain.
 struct Expected {
-    origin: Origin,
+    format: EventFormat,
     method: &'static str,
     path: &'static str,
     raw_path: &'static str,
@@ -45,7 +45,7 @@ fn aws_fixtures_decode_to_the_expected_request() {
         (
             fixture!("01-rest-v1.rust-events.json"),
             Expected {
-                origin: Origin::ApigwRest,
+                format: EventFormat::ApigwRest,
                 method: "POST",
                 path: "/hello/world",
                 raw_path: "/hello/world",
@@ -65,7 +65,7 @@ fn aws_fixtures_decode_to_the_expected_request() {
         (
             fixture!("02-httpapi-payload-v1.powertools.json"),
             Expected {
-                origin: Origin::ApigwHttpV1,
+                format: EventFormat::ApigwHttpV1,
                 method: "GET",
                 path: "/my/path",
                 raw_path: "/my/path",
@@ -87,7 +87,7 @@ fn aws_fixtures_decode_to_the_expected_request() {
         (
             fixture!("03-httpapi-v2.powertools.json"),
             Expected {
-                origin: Origin::ApigwHttpV2,
+                format: EventFormat::ApigwHttpV2,
                 method: "POST",
                 path: "/my/path",
                 raw_path: "/my/path",
@@ -111,7 +111,7 @@ fn aws_fixtures_decode_to_the_expected_request() {
         (
             fixture!("04-httpapi-v2-iam.rust-events.json"),
             Expected {
-                origin: Origin::ApigwHttpV2,
+                format: EventFormat::ApigwHttpV2,
                 method: "GET",
                 path: "/my/path",
                 raw_path: "/my/path",
@@ -133,7 +133,7 @@ fn aws_fixtures_decode_to_the_expected_request() {
         (
             fixture!("05-function-url.aws-lambda-go.json"),
             Expected {
-                origin: Origin::FunctionUrl,
+                format: EventFormat::FunctionUrl,
                 method: "POST",
                 path: "/my/path",
                 raw_path: "/my/path",
@@ -158,7 +158,7 @@ fn aws_fixtures_decode_to_the_expected_request() {
         (
             fixture!("06-alb-single-value.rust-events.json"),
             Expected {
-                origin: Origin::Alb { multi_value: false },
+                format: EventFormat::Alb { multi_value: false },
                 method: "GET",
                 path: "/",
                 raw_path: "/",
@@ -176,7 +176,7 @@ fn aws_fixtures_decode_to_the_expected_request() {
         (
             fixture!("07-alb-multi-value.rust-events.json"),
             Expected {
-                origin: Origin::Alb { multi_value: true },
+                format: EventFormat::Alb { multi_value: true },
                 method: "GET",
                 path: "/",
                 raw_path: "/",
@@ -194,7 +194,7 @@ fn aws_fixtures_decode_to_the_expected_request() {
         (
             fixture!("08-alb-encoded-query.rust-lambda-http.json"),
             Expected {
-                origin: Origin::Alb { multi_value: false },
+                format: EventFormat::Alb { multi_value: false },
                 method: "GET",
                 path: "/",
                 raw_path: "/",
@@ -212,7 +212,7 @@ fn aws_fixtures_decode_to_the_expected_request() {
         (
             fixture!("09-alb-health-check.rust-lambda-http.json"),
             Expected {
-                origin: Origin::Alb { multi_value: false },
+                format: EventFormat::Alb { multi_value: false },
                 method: "GET",
                 path: "/",
                 raw_path: "/",
@@ -230,7 +230,7 @@ fn aws_fixtures_decode_to_the_expected_request() {
         (
             fixture!("10-vpc-lattice-v1.powertools.json"),
             Expected {
-                origin: Origin::VpcLatticeV1,
+                format: EventFormat::VpcLatticeV1,
                 method: "GET",
                 path: "/testpath",
                 raw_path: "/testpath",
@@ -248,7 +248,7 @@ fn aws_fixtures_decode_to_the_expected_request() {
         (
             fixture!("11-vpc-lattice-v2.powertools.json"),
             Expected {
-                origin: Origin::VpcLatticeV2,
+                format: EventFormat::VpcLatticeV2,
                 method: "GET",
                 path: "/newpath",
                 raw_path: "/newpath",
@@ -271,10 +271,10 @@ fn aws_fixtures_decode_to_the_expected_request() {
         ),
     ];
     for (payload, want) in cases {
-        let (origin, req) = decode_ok(payload);
-        let name = format!("{:?} {}", want.origin, want.path);
-        assert_eq!(origin, want.origin, "{name}");
-        assert_eq!(req.context.source, want.origin.source(), "{name}");
+        let (format, req) = decode_ok(payload);
+        let name = format!("{:?} {}", want.format, want.path);
+        assert_eq!(format, want.format, "{name}");
+        assert_eq!(req.context.source, want.format.source(), "{name}");
         assert_eq!(req.method.as_str(), want.method, "{name}");
         assert_eq!(req.path, want.path, "{name}");
         assert_eq!(req.raw_path, want.raw_path, "{name}");
@@ -459,8 +459,8 @@ fn invalid_base64_body_is_a_bad_request_not_a_panic() {
         "isBase64Encoded": true,
     });
     match decode(payload.to_string().as_bytes(), "id") {
-        Err(DecodeError::Rejected { origin, error }) => {
-            assert_eq!(origin, Origin::ApigwHttpV2);
+        Err(DecodeError::Rejected { format, error }) => {
+            assert_eq!(format, EventFormat::ApigwHttpV2);
             assert_eq!(error.status(), 400);
             assert!(error.to_string().contains("body is base64"), "{error}");
         }
@@ -484,8 +484,8 @@ fn base64_bodies_decode_to_bytes() {
 #[test]
 fn minimal_events_decode_with_defaults() {
     let rest = json!({"httpMethod": "GET", "requestContext": {"resourcePath": "/"}});
-    let (origin, req) = decode_ok(&rest.to_string());
-    assert_eq!(origin, Origin::ApigwRest);
+    let (format, req) = decode_ok(&rest.to_string());
+    assert_eq!(format, EventFormat::ApigwRest);
     assert_eq!((req.path.as_str(), req.body.len()), ("/", 0));
     assert!(req.headers.is_empty() && req.query.is_empty() && req.cookies.is_empty());
     assert!(
@@ -528,8 +528,8 @@ fn paths_are_decoded_exactly_once_per_source() {
         ),
     ];
     for (payload, path) in cases {
-        let (origin, req) = decode_ok(&payload.to_string());
-        assert_eq!(req.path, path, "{origin:?}");
+        let (format, req) = decode_ok(&payload.to_string());
+        assert_eq!(req.path, path, "{format:?}");
     }
 }
 
@@ -579,7 +579,7 @@ fn rest_reply_keeps_every_set_cookie_in_multi_value_headers() {
         ],
         b"hi",
     );
-    let reply: Value = serde_json::from_slice(&encode(Origin::ApigwRest, &res)).unwrap();
+    let reply: Value = serde_json::from_slice(&encode(EventFormat::ApigwRest, &res)).unwrap();
     assert_eq!(
         reply,
         json!({
@@ -602,7 +602,7 @@ fn v2_reply_moves_set_cookie_to_cookies_and_joins_repeats() {
         ],
         b"{}",
     );
-    let reply: Value = serde_json::from_slice(&encode(Origin::FunctionUrl, &res)).unwrap();
+    let reply: Value = serde_json::from_slice(&encode(EventFormat::FunctionUrl, &res)).unwrap();
     assert_eq!(
         reply,
         json!({
@@ -622,15 +622,15 @@ fn binary_bodies_are_base64_in_every_shape() {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/octet-stream"),
     );
-    for origin in [
-        Origin::ApigwRest,
-        Origin::ApigwHttpV1,
-        Origin::ApigwHttpV2,
-        Origin::FunctionUrl,
+    for format in [
+        EventFormat::ApigwRest,
+        EventFormat::ApigwHttpV1,
+        EventFormat::ApigwHttpV2,
+        EventFormat::FunctionUrl,
     ] {
-        let reply: Value = serde_json::from_slice(&encode(origin, &res)).unwrap();
-        assert_eq!(reply["isBase64Encoded"], json!(true), "{origin:?}");
-        assert_eq!(reply["body"], json!("AJ+Slv8="), "{origin:?}");
+        let reply: Value = serde_json::from_slice(&encode(format, &res)).unwrap();
+        assert_eq!(reply["isBase64Encoded"], json!(true), "{format:?}");
+        assert_eq!(reply["body"], json!("AJ+Slv8="), "{format:?}");
     }
 }
 
@@ -668,7 +668,7 @@ fn alb_replies_in_the_mode_the_request_used() {
         b"",
     );
     let multi: Value =
-        serde_json::from_slice(&encode(Origin::Alb { multi_value: true }, &res)).unwrap();
+        serde_json::from_slice(&encode(EventFormat::Alb { multi_value: true }, &res)).unwrap();
     assert_eq!(
         multi,
         json!({
@@ -680,7 +680,7 @@ fn alb_replies_in_the_mode_the_request_used() {
         })
     );
     let single: Value =
-        serde_json::from_slice(&encode(Origin::Alb { multi_value: false }, &res)).unwrap();
+        serde_json::from_slice(&encode(EventFormat::Alb { multi_value: false }, &res)).unwrap();
     assert_eq!(
         single,
         json!({
@@ -700,8 +700,8 @@ fn lattice_replies_with_status_description_and_single_headers() {
         &[("content-type", "text/plain"), ("x-a", "1"), ("x-a", "2")],
         b"ok",
     );
-    for origin in [Origin::VpcLatticeV1, Origin::VpcLatticeV2] {
-        let reply: Value = serde_json::from_slice(&encode(origin, &res)).unwrap();
+    for format in [EventFormat::VpcLatticeV1, EventFormat::VpcLatticeV2] {
+        let reply: Value = serde_json::from_slice(&encode(format, &res)).unwrap();
         assert_eq!(
             reply,
             json!({
@@ -720,13 +720,13 @@ fn lattice_replies_carry_status_description_and_one_cookie() {
     // AWS's Lattice response type (aws-lambda-go `VPCLatticeResponse`) has single-value
     // `headers` and no `cookies`: one `Set-Cookie` is all it can carry.
     let res = response_with(&[("set-cookie", "a=1"), ("set-cookie", "b=2")], b"ok");
-    for origin in [Origin::VpcLatticeV1, Origin::VpcLatticeV2] {
-        let reply: Value = serde_json::from_slice(&encode(origin, &res)).unwrap();
-        assert_eq!(reply["headers"]["set-cookie"], "a=1", "{origin}");
-        assert!(reply.get("cookies").is_none(), "{origin}: {reply}");
+    for format in [EventFormat::VpcLatticeV1, EventFormat::VpcLatticeV2] {
+        let reply: Value = serde_json::from_slice(&encode(format, &res)).unwrap();
+        assert_eq!(reply["headers"]["set-cookie"], "a=1", "{format}");
+        assert!(reply.get("cookies").is_none(), "{format}: {reply}");
         assert!(
             reply.get("multiValueHeaders").is_none(),
-            "{origin}: {reply}"
+            "{format}: {reply}"
         );
     }
 }
@@ -742,8 +742,8 @@ fn alb_multi_value_query_and_headers_keep_repeats_and_decode_once() {
         "body": "aGk=",
         "isBase64Encoded": true,
     });
-    let (origin, req) = decode_ok(&payload.to_string());
-    assert_eq!(origin, Origin::Alb { multi_value: true });
+    let (format, req) = decode_ok(&payload.to_string());
+    assert_eq!(format, EventFormat::Alb { multi_value: true });
     assert_eq!(
         (req.path.as_str(), req.raw_path.as_str()),
         ("/a b/c", "/a%20b/c")
@@ -771,8 +771,8 @@ fn lattice_v1_query_in_raw_path_is_the_raw_query() {
         "query_string_parameters": {"id": "7", "tag": "x y"},
         "is_base64_encoded": false,
     });
-    let (origin, req) = decode_ok(&payload.to_string());
-    assert_eq!(origin, Origin::VpcLatticeV1);
+    let (format, req) = decode_ok(&payload.to_string());
+    assert_eq!(format, EventFormat::VpcLatticeV1);
     assert_eq!(
         (req.path.as_str(), req.raw_path.as_str()),
         ("/orders/a/b", "/orders/a%2Fb")

@@ -316,7 +316,7 @@ fn responses_are_compressed_as_negotiated() {
 #[test]
 fn responses_over_the_source_limit_are_compressed_to_fit_or_refused_cleanly() {
     let app = app_with("");
-    let alb = lamina::Origin::Alb { multi_value: true };
+    let alb = lamina::EventFormat::Alb { multi_value: true };
     let big = || {
         let mut req = request("POST", "/echo/upload");
         req.body = bytes::Bytes::from(vec![b'a'; 1_200_000]);
@@ -355,7 +355,7 @@ fn responses_over_the_source_limit_are_compressed_to_fit_or_refused_cleanly() {
 
     // The same response fits a source with Lambda's 6 MB limit as it is.
     let res = block_on(app.handle(big()));
-    let encoded = app.encode(lamina::Origin::ApigwHttpV2, res, None, "r3");
+    let encoded = app.encode(lamina::EventFormat::ApigwHttpV2, res, None, "r3");
     let reply: Value = serde_json::from_slice(&encoded).unwrap();
     assert_eq!(
         (

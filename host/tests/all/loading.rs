@@ -2,20 +2,20 @@
 
 use crate::support::{guest, runtime, temp_dir, test_config_file};
 use lamina::component::{CodeSource, ComponentSpec, EngineTuning, sha256_hex};
-use lamina::{App, Component, Config, Runtime};
+use lamina::{App, Config, Guest, Runtime};
 use std::path::Path;
 use std::process::Command;
 
-fn load(path: &Path, pin: Option<&str>, trust: bool) -> anyhow::Result<Component> {
+fn load(path: &Path, pin: Option<&str>, trust: bool) -> anyhow::Result<Guest> {
     let spec = ComponentSpec {
         sha256: pin.map(str::to_owned),
         trust_precompiled: trust,
         ..ComponentSpec::new(path)
     };
-    Component::load(runtime(), "t", &spec)
+    Guest::load(runtime(), "t", spec)
 }
 
-fn error_of(result: anyhow::Result<Component>) -> String {
+fn error_of(result: anyhow::Result<Guest>) -> String {
     match result {
         Ok(_) => panic!("expected the load to fail"),
         Err(e) => format!("{e:#}"),
@@ -28,7 +28,7 @@ fn sha256_pins_are_checked_before_compiling() {
     let digest = sha256_hex(&std::fs::read(&path).unwrap());
     let handler = load(&path, Some(&digest.to_uppercase()), false).unwrap();
     assert_eq!(handler.digest(), digest);
-    assert!(!handler.precompiled());
+    assert_ne!(handler.code_source(), CodeSource::Precompiled);
 
     let wrong = "0".repeat(64);
     let error = error_of(load(&path, Some(&wrong), false));
@@ -66,8 +66,8 @@ fn precompiled_components_need_a_pin_or_explicit_trust() {
         error.contains("refusing to load a precompiled .cwasm without a sha256 pin"),
         "{error}"
     );
-    assert!(load(&cwasm, Some(&digest), false).unwrap().precompiled());
-    assert!(load(&cwasm, None, true).unwrap().precompiled());
+    assert!(load(&cwasm, Some(&digest), false).unwrap().code_source() == CodeSource::Precompiled);
+    assert!(load(&cwasm, None, true).unwrap().code_source() == CodeSource::Precompiled);
 
     // A tampered artifact no longer matches its pin, so it is never deserialized.
     let mut tampered = bytes.clone();
@@ -110,8 +110,7 @@ fn the_compile_cache_skips_compilation_and_replaces_entries_that_do_not_load() {
     let dir = temp_dir("compile-cache");
     let _ = std::fs::remove_dir_all(&dir);
     let runtime = Runtime::new().unwrap().with_cache_dir(Some(&dir)).unwrap();
-    let spec = ComponentSpec::new(guest("hello"));
-    let load = || Component::load(&runtime, "hello", &spec).unwrap();
+    let load = || Guest::load(&runtime, "hello", ComponentSpec::new(guest("hello"))).unwrap();
 
     let first = load();
     assert_eq!(first.code_source(), CodeSource::Compiled);

@@ -2,7 +2,7 @@
 //! handler saw, and the reply in the shape the source expects.
 
 use crate::support::{app, block_on};
-use lamina::{Origin, event};
+use lamina::{EventFormat, event};
 use serde_json::{Value, json};
 
 #[derive(Clone, Copy, Debug)]
@@ -177,7 +177,7 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// Decode → handle → encode, as the Lambda front door does.
-fn round_trip(payload: &Value) -> (Origin, Value) {
+fn round_trip(payload: &Value) -> (EventFormat, Value) {
     let (origin, request) = event::decode(payload.to_string().as_bytes(), "rt-1").unwrap();
     let response = block_on(app().handle(request));
     (

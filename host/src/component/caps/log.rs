@@ -18,8 +18,10 @@
 //!   overwritten: guest fields follow them in text, and sit in their own `guest` object in
 //!   JSON.
 
-use super::bindings::log::Level;
-use super::state::State;
+use super::super::bindings::log::Level;
+use super::super::state::State;
+use super::{Capability, KeyList, Scope, Who};
+use serde::Deserialize;
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -39,9 +41,54 @@ pub const MAX_LINES: usize = 1000;
 /// Bytes (of messages and fields, as kept) one component may log per request.
 pub const MAX_BYTES: usize = 1 << 20;
 
+/// The capability. It has no keys: every component may log, within the caps.
+pub(crate) struct Log;
+
+/// Its (no) keys in `[components.NAME]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub(crate) struct LogConfig {}
+
+impl KeyList for Log {
+    const KEYS: &'static [&'static str] = &[];
+}
+
+impl Capability for Log {
+    const NAME: &'static str = "log";
+    type Config = LogConfig;
+    type Grant = ();
+    type Instance = Budget;
+
+    fn grant(_config: &LogConfig, _scope: &Scope<'_>) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn link(
+        linker: &mut Linker<State>,
+        get: fn(&mut State) -> &mut Budget,
+    ) -> wasmtime::Result<()> {
+        link(linker, get)
+    }
+
+    fn instance(_grant: &()) -> anyhow::Result<Budget> {
+        Ok(Budget::default())
+    }
+
+    fn describe(_grant: &()) -> Option<String> {
+        Some(format!(
+            "{MAX_LINES} lines and {} KiB per request, {} KiB per message",
+            MAX_BYTES >> 10,
+            MAX_MESSAGE >> 10
+        ))
+    }
+
+    fn finish(budget: &Budget, who: &Who<'_>) {
+        budget.summarize(who.component, who.request_id);
+    }
+}
+
 /// How log lines are written: set once by [`crate::init_logging`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     /// `timestamp LEVEL target: message key="value" ...`
     Text,
     /// One JSON object per line.
@@ -83,7 +130,7 @@ impl Budget {
     }
 
     /// One line for the end of the request if anything was dropped.
-    pub(crate) fn summarize(&self, component: &str, request_id: &str) {
+    fn summarize(&self, component: &str, request_id: &str) {
         if self.dropped_lines > 0 {
             write_line(
                 Level::Warn,
@@ -115,16 +162,12 @@ fn truncated(text: Cow<'_, str>, max: usize) -> String {
 }
 
 /// Links the `lamina:http/log` import: strings are read from the guest's memory in place
-/// and cut to the caps before anything is copied.
-///
-/// # Errors
-///
-/// When the linker already has the interface.
-pub(crate) fn link(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+/// and cut to the caps before anything is copied; `budget` finds the instance's counts.
+fn link(linker: &mut Linker<State>, budget: fn(&mut State) -> &mut Budget) -> wasmtime::Result<()> {
     linker.instance("lamina:http/log@0.1.0")?.func_wrap(
         "log",
-        |mut store: wasmtime::StoreContextMut<'_, State>,
-         (level, message, fields): (Level, WasmStr, WasmList<(WasmStr, WasmStr)>)| {
+        move |mut store: wasmtime::StoreContextMut<'_, State>,
+              (level, message, fields): (Level, WasmStr, WasmList<(WasmStr, WasmStr)>)| {
             let total_fields = fields.len();
             let kept: Vec<(WasmStr, WasmStr)> = fields
                 .iter(&mut store)?
@@ -146,7 +189,7 @@ pub(crate) fn link(linker: &mut Linker<State>) -> wasmtime::Result<()> {
             }
             let size = message.len() + pairs.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
             let state = store.data_mut();
-            if state.log_budget.admit(size) && enabled(level) {
+            if budget(state).admit(size) && enabled(level) {
                 write_line(
                     level,
                     "guest",
@@ -365,6 +408,23 @@ mod tests {
         let cut = truncated(Cow::Borrowed(&text), 5);
         assert_eq!(cut, "éé…[16 bytes dropped]");
         assert_eq!(truncated(Cow::Borrowed("short"), 5), "short");
+    }
+
+    #[test]
+    fn links_once_and_grants_with_no_keys() {
+        let engine = wasmtime::Engine::default();
+        let mut linker = Linker::<State>::new(&engine);
+        Log::link(&mut linker, |s| &mut s.caps.log).unwrap();
+        assert!(
+            Log::link(&mut linker, |s| &mut s.caps.log).is_err(),
+            "the import is defined"
+        );
+        let scope = Scope {
+            component: "c",
+            base_dir: std::path::Path::new("/"),
+        };
+        Log::grant(&LogConfig::default(), &scope).unwrap();
+        assert!(Log::describe(&()).unwrap().contains("1000 lines"));
     }
 
     #[test]
