@@ -3,29 +3,14 @@
 //! secret. Each against the real binary, reading what it wrote.
 
 use crate::serve::{send, start_with_args};
-use crate::support::{guest, temp_dir};
+use crate::support::{faults_config, guest, temp_dir};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-/// `faults` with room for large guest strings, plus `hello`, behind `lamina serve`.
-fn faults_config(name: &str) -> PathBuf {
-    let path = temp_dir(name).join("lamina.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[components.faults]\nsource = {:?}\nmemory = \"96MiB\"\ntimeout = \"10s\"\nmax-response = \"64MiB\"\n\
-             [components.hello]\nsource = {:?}\n\
-             [[routes]]\nmethod = \"GET\"\npath = \"/faults/{{fault}}\"\ncomponent = \"faults\"\n\
-             [[routes]]\nmethod = \"GET\"\npath = \"/hello/{{name}}\"\ncomponent = \"hello\"\n",
-            guest("faults"),
-            guest("hello"),
-        ),
-    )
-    .unwrap();
-    path
-}
+/// Room for large guest strings and responses.
+const FAULTS_LIMITS: &str = "memory = \"96MiB\"\ntimeout = \"10s\"\nmax-response = \"64MiB\"";
 
 /// Peak and current resident memory of process `pid`, in MiB.
 fn memory_mib(pid: u32) -> (u64, u64) {
@@ -56,7 +41,7 @@ fn lines_with<'a>(log: &'a str, needle: &str) -> Vec<&'a str> {
 
 #[test]
 fn log_calls_are_bounded_in_size_count_and_host_memory() {
-    let config = faults_config("log-bounds");
+    let config = faults_config("log-bounds", FAULTS_LIMITS);
     let log = config.with_file_name("serve.log");
     let server = std::sync::Arc::new(start_with_args(&config, &[], Some(&log)));
     let pid = server.pid();
@@ -116,7 +101,10 @@ fn log_calls_are_bounded_in_size_count_and_host_memory() {
 #[test]
 fn guests_cannot_forge_host_lines_in_text_or_json() {
     for json in [false, true] {
-        let config = faults_config(if json { "forge-json" } else { "forge-text" });
+        let config = faults_config(
+            if json { "forge-json" } else { "forge-text" },
+            FAULTS_LIMITS,
+        );
         let log = config.with_file_name("serve.log");
         let mut command = Command::new(env!("CARGO_BIN_EXE_lamina"));
         command
@@ -169,7 +157,7 @@ fn run_with_stdin(mut command: Command, input: &[u8]) -> String {
 
 #[test]
 fn stdout_past_its_buffer_is_dropped_not_fatal_and_a_later_panic_still_shows() {
-    let config = faults_config("stdout");
+    let config = faults_config("stdout", FAULTS_LIMITS);
     let log = config.with_file_name("serve.log");
     let server = start_with_args(&config, &[], Some(&log));
     runtime().block_on(async {

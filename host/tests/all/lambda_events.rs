@@ -2,7 +2,7 @@
 //! are not events, against the real binary and a Runtime API server on loopback.
 
 use crate::lambda_loop::{Outcome, RuntimeApi, expect_response, http_event, start_function_with};
-use crate::support::{guest, temp_dir, test_config_file};
+use crate::support::{faults_config, test_config_file};
 use serde_json::Value;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -44,28 +44,10 @@ impl Drop for Load {
     }
 }
 
-/// `faults` with a 30 s timeout and `hello`: only the invocation's deadline can stop a
-/// spinning or sleeping guest.
-fn long_timeout_config(name: &str) -> std::path::PathBuf {
-    let path = temp_dir(name).join("lamina.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[components.faults]\nsource = {:?}\ntimeout = \"30s\"\n\
-             [components.hello]\nsource = {:?}\n\
-             [[routes]]\nmethod = \"GET\"\npath = \"/faults/{{fault}}\"\ncomponent = \"faults\"\n\
-             [[routes]]\nmethod = \"GET\"\npath = \"/hello/{{name}}\"\ncomponent = \"hello\"\n",
-            guest("faults"),
-            guest("hello"),
-        ),
-    )
-    .unwrap();
-    path
-}
-
 #[test]
 fn guests_are_stopped_and_answered_504_before_the_invocation_deadline_with_the_cores_busy() {
-    let config = long_timeout_config("deadline");
+    // A 30 s component timeout: only the invocation's deadline can stop the guest.
+    let config = faults_config("deadline", "timeout = \"30s\"");
     let log = config.with_file_name("function.log");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

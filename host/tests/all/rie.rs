@@ -4,7 +4,7 @@
 //! timeouts of a sleeping and of a spinning guest with the cores busy.
 
 use crate::lambda_events::Load;
-use crate::support::{guest, temp_dir};
+use crate::support::{faults_config, temp_dir};
 use serde_json::Value;
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -238,23 +238,8 @@ fn an_init_error_reaches_the_emulator_with_its_reason() {
     );
 }
 
-/// `faults` with room for large bodies and long timeouts, and `hello`.
-fn faults_config(name: &str) -> PathBuf {
-    let path = temp_dir(name).join("lamina.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[components.faults]\nsource = {:?}\nmax-response = \"10MiB\"\nmemory = \"64MiB\"\ntimeout = \"30s\"\n\
-             [components.hello]\nsource = {:?}\n\
-             [[routes]]\nmethod = \"GET\"\npath = \"/faults/{{fault}}\"\ncomponent = \"faults\"\n\
-             [[routes]]\nmethod = \"GET\"\npath = \"/hello/{{name}}\"\ncomponent = \"hello\"\n",
-            guest("faults"),
-            guest("hello"),
-        ),
-    )
-    .unwrap();
-    path
-}
+/// Room for large bodies, and a timeout only the function's own can cut.
+const FAULTS_LIMITS: &str = "max-response = \"10MiB\"\nmemory = \"64MiB\"\ntimeout = \"30s\"";
 
 fn http_event(path: &str, query: &str) -> Vec<u8> {
     serde_json::json!({
@@ -270,7 +255,7 @@ fn http_event(path: &str, query: &str) -> Vec<u8> {
 
 #[test]
 fn responses_up_to_the_lambda_limit_pass_the_emulator_and_larger_ones_are_lamina_502s() {
-    let config = faults_config("rie-size");
+    let config = faults_config("rie-size", FAULTS_LIMITS);
     let Some(rie) = start("rie-size", &config, 10) else {
         return;
     };
@@ -305,7 +290,7 @@ fn responses_up_to_the_lambda_limit_pass_the_emulator_and_larger_ones_are_lamina
 
 #[test]
 fn timeouts_hold_under_the_emulator_with_the_cores_busy() {
-    let config = faults_config("rie-timeout");
+    let config = faults_config("rie-timeout", FAULTS_LIMITS);
     let Some(rie) = start("rie-timeout", &config, 2) else {
         return;
     };

@@ -172,6 +172,26 @@ pub(crate) fn hello_app(name: &str, header: &str) -> (PathBuf, PathBuf, PathBuf)
     (dir, component, config)
 }
 
+/// A config in its own directory `name`: `faults` (with `limits`, TOML keys such as
+/// `timeout = "30s"`) on `GET /faults/{fault}` and `hello` on `GET /hello/{name}`. Returns
+/// the config file.
+pub(crate) fn faults_config(name: &str, limits: &str) -> PathBuf {
+    let path = temp_dir(name).join("lamina.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[components.faults]\nsource = {:?}\n{limits}\n\
+             [components.hello]\nsource = {:?}\n\
+             [[routes]]\nmethod = \"GET\"\npath = \"/faults/{{fault}}\"\ncomponent = \"faults\"\n\
+             [[routes]]\nmethod = \"GET\"\npath = \"/hello/{{name}}\"\ncomponent = \"hello\"\n",
+            guest("faults"),
+            guest("hello"),
+        ),
+    )
+    .unwrap();
+    path
+}
+
 /// Writes the test config to a file and returns its path.
 pub(crate) fn test_config_file(name: &str) -> PathBuf {
     let path = temp_dir(name).join("lamina.toml");
