@@ -4,7 +4,7 @@
 //! ```toml
 //! [components.orders]
 //! config = { page-size = "20" }      # read with config::get
-//! secrets = { api-key = "…" }        # the same to the guest; never logged, listed or shown
+//! secrets = { api-key = "…" }        # the same to the guest; the value never logged or shown
 //! ```
 //!
 //! A component sees only its own values. `lamina check` lists the keys, secrets marked
@@ -28,7 +28,8 @@ pub(crate) struct ValuesConfig {
     /// Read-only values the guest reads through the `config` import.
     #[serde(default)]
     config: BTreeMap<String, String>,
-    /// Like `config`, but never logged, listed or shown by `lamina check`.
+    /// Like `config`, but the values are never logged or shown: `lamina check` lists each
+    /// key marked `(secret)`, and config errors redact the values.
     #[serde(default)]
     secrets: Secrets,
 }
