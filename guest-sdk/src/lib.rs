@@ -56,6 +56,7 @@
 extern crate self as lamina_sdk;
 
 mod error;
+pub mod http;
 pub mod middleware;
 mod request;
 mod response;
@@ -76,6 +77,8 @@ pub mod __private {
         wit_bindgen::generate!({
             world: "handler",
             path: "../wit",
+            // wasi:http and the WASI interfaces it uses are generated here too.
+            generate_all,
             pub_export_macro: true,
             export_macro_name: "export_handler_world",
             default_bindings_module: "::lamina_sdk::__private::bindings",
@@ -98,6 +101,12 @@ pub mod __private {
                 "lamina:http/types@0.1.0": super::bindings::lamina::http::types,
                 "lamina:http/log@0.1.0": super::bindings::lamina::http::log,
                 "lamina:http/config@0.1.0": super::bindings::lamina::http::config,
+                "wasi:http/types@0.2.12": super::bindings::wasi::http::types,
+                "wasi:http/outgoing-handler@0.2.12": super::bindings::wasi::http::outgoing_handler,
+                "wasi:io/error@0.2.12": super::bindings::wasi::io::error,
+                "wasi:io/poll@0.2.12": super::bindings::wasi::io::poll,
+                "wasi:io/streams@0.2.12": super::bindings::wasi::io::streams,
+                "wasi:clocks/monotonic-clock@0.2.12": super::bindings::wasi::clocks::monotonic_clock,
             },
         });
     }

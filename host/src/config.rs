@@ -607,7 +607,8 @@ mod tests {
             described(&config, "hello"),
             "wasi: env [], files none, stdout/stderr 64 KiB kept per request\n\
              log: 1000 lines and 1024 KiB per request, 8 KiB per message\n\
-             config: [greeting]",
+             config: [greeting]\n\
+             outbound: none allowed",
             "nothing is granted by default but the values"
         );
         assert_eq!(config.routes[0].path, "/hello/{name}");

@@ -10,6 +10,12 @@ mod handler {
         world: "handler",
         path: "../wit",
         exports: { default: async },
+        with: {
+            // wasi:http and what it uses are wasmtime's own (wasmtime-wasi-http links them).
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            "wasi:io": wasmtime_wasi::p2::bindings::io,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+        },
     });
 }
 
@@ -22,6 +28,9 @@ mod middleware {
             "lamina:http/types": super::handler::lamina::http::types,
             "lamina:http/log": super::handler::lamina::http::log,
             "lamina:http/config": super::handler::lamina::http::config,
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            "wasi:io": wasmtime_wasi::p2::bindings::io,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
         },
     });
 }

@@ -7,6 +7,7 @@ use crate::limits::Limits;
 use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
 
 /// Enforces a component's memory limit over all of its linear memories together (a Rust
 /// guest has one; an interpreter may have several), and remembers whether the guest hit
@@ -79,6 +80,9 @@ pub(crate) struct State {
     /// When the export call running now must end: checked against the clock at every
     /// epoch tick (see `Session::new`).
     pub(crate) deadline: Instant,
+    /// Resources the guest holds handles to (streams, pollables, HTTP requests and
+    /// bodies): one table shared by the capabilities whose interfaces pass them around.
+    pub(crate) table: ResourceTable,
     /// Each capability's state.
     pub(crate) caps: Instances,
 }
@@ -104,6 +108,7 @@ impl State {
                 refused: None,
             },
             deadline: Instant::now(),
+            table: ResourceTable::new(),
             caps: grants.instantiate()?,
         })
     }

@@ -11,6 +11,7 @@ mod lambda_events;
 mod lambda_loop;
 mod loading;
 mod middleware;
+mod outbound;
 mod rie;
 mod s3;
 mod semantics;

@@ -16,10 +16,15 @@
 //! list. Adding a capability is a new module and one line there. (Spin's factors have the
 //! same three steps; Lamina needs no generic framework around them.)
 
+mod http;
 mod log;
 mod values;
 mod wasi;
 
+pub use http::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_FIRST_BYTE_TIMEOUT, DEFAULT_MAX_REQUESTS,
+    DEFAULT_MAX_RESPONSE_BODY,
+};
 pub(crate) use log::{Format as LogFormat, set_format as set_log_format, write_output};
 pub use log::{MAX_BYTES, MAX_FIELD_KEY, MAX_FIELD_VALUE, MAX_FIELDS, MAX_LINES, MAX_MESSAGE};
 pub use values::Secrets;
@@ -178,4 +183,5 @@ capabilities! {
     wasi: wasi::Wasi,
     log: log::Log,
     config: values::Values,
+    http: http::Http,
 }

@@ -19,7 +19,7 @@ use anyhow::bail;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::component::Linker;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
 /// The capability.
@@ -67,10 +67,9 @@ impl Default for WasiGrant {
     }
 }
 
-/// One instance's WASI context, its resources and its captured output.
+/// One instance's WASI context and its captured output.
 pub(crate) struct WasiInstance {
     ctx: WasiCtx,
-    table: ResourceTable,
     output: GuestOutput,
 }
 
@@ -134,7 +133,6 @@ impl Capability for Wasi {
         }
         Ok(WasiInstance {
             ctx: builder.build(),
-            table: ResourceTable::new(),
             output,
         })
     }
@@ -159,10 +157,9 @@ impl Capability for Wasi {
 
 impl WasiView for State {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        let wasi = &mut self.caps.wasi;
         WasiCtxView {
-            ctx: &mut wasi.ctx,
-            table: &mut wasi.table,
+            ctx: &mut self.caps.wasi.ctx,
+            table: &mut self.table,
         }
     }
 }

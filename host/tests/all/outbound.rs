@@ -1,0 +1,356 @@
+//! Outbound HTTP from a real guest (`tests/components/outbound`) through `lamina serve`, to a
+//! real HTTP server the test runs on loopback: the allow-list, the limits, redirects, and
+//! connections reused across calls and requests.
+
+use crate::serve::{Server, send, start_with_args};
+use crate::support::{guest, temp_dir};
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// One request the loopback server received: method, path, headers, body.
+pub(crate) type Received = (String, String, Vec<(String, String)>, Bytes);
+
+/// What the loopback server saw.
+#[derive(Default)]
+pub(crate) struct Seen {
+    pub(crate) connections: AtomicUsize,
+    pub(crate) requests: Mutex<Vec<Received>>,
+}
+
+/// A plain HTTP/1.1 server on 127.0.0.1 in its own thread: `/echo` answers 200 with a
+/// header, `/slow` after 5 s, `/big` with 10 MiB, `/redirect` with a 302 to `/echo`.
+pub(crate) fn upstream() -> (SocketAddr, Arc<Seen>) {
+    let seen = Arc::new(Seen::default());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shared = seen.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                shared.connections.fetch_add(1, Ordering::SeqCst);
+                let seen = shared.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        let seen = seen.clone();
+                        async move {
+                            let method = req.method().to_string();
+                            let path = req.uri().path().to_owned();
+                            let headers = req
+                                .headers()
+                                .iter()
+                                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+                                .collect();
+                            let body = req.into_body().collect().await.unwrap().to_bytes();
+                            seen.requests.lock().unwrap().push((
+                                method,
+                                path.clone(),
+                                headers,
+                                body,
+                            ));
+                            let full = |bytes: Bytes| Full::new(bytes).boxed();
+                            let response = match path.as_str() {
+                                "/slow" => {
+                                    tokio::time::sleep(Duration::from_secs(5)).await;
+                                    hyper::Response::new(full(Bytes::from_static(b"late")))
+                                }
+                                "/big" => {
+                                    hyper::Response::new(full(Bytes::from(vec![b'x'; 10 << 20])))
+                                }
+                                // No Content-Length: the size shows only while streaming.
+                                "/stream" => hyper::Response::new(Chunks(160).boxed()),
+                                "/redirect" => hyper::Response::builder()
+                                    .status(302)
+                                    .header("location", "/echo")
+                                    .body(full(Bytes::new()))
+                                    .unwrap(),
+                                _ => hyper::Response::builder()
+                                    .header("x-upstream", "yes")
+                                    .body(full(Bytes::from_static(b"hello from upstream")))
+                                    .unwrap(),
+                            };
+                            Ok::<_, Infallible>(response)
+                        }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+    });
+    (addr, seen)
+}
+
+/// A body of this many 64 KiB chunks whose size is not announced (sent chunked).
+struct Chunks(usize);
+
+impl hyper::body::Body for Chunks {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        if self.0 == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        self.0 -= 1;
+        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(Bytes::from(
+            vec![b'y'; 64 << 10],
+        )))))
+    }
+}
+
+/// `lamina serve` with the `outbound` guest allowed to reach `allowed`, with `outbound`
+/// limits and a component `timeout`; its log in the returned path.
+fn serve(
+    name: &str,
+    allowed: &[String],
+    outbound: &str,
+    timeout: &str,
+) -> (Server, std::path::PathBuf) {
+    let dir = temp_dir(name);
+    let config = dir.join("lamina.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[components.outbound]\nsource = {:?}\ntimeout = {timeout:?}\nallowed-outbound-hosts = {allowed:?}\n{outbound}\n\
+             [[routes]]\nmethod = \"GET\"\npath = \"/call\"\ncomponent = \"outbound\"\n\
+             [[routes]]\nmethod = \"GET\"\npath = \"/many\"\ncomponent = \"outbound\"\n",
+            guest("outbound"),
+        ),
+    )
+    .unwrap();
+    let log = dir.join("serve.log");
+    (start_with_args(&config, &[], Some(&log)), log)
+}
+
+fn encoded(url: &str) -> String {
+    url.replace(':', "%3A")
+        .replace('/', "%2F")
+        .replace('?', "%3F")
+        .replace('&', "%26")
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn allowed_calls_round_trip_and_everything_else_is_denied_to_the_guest() {
+    let (addr, seen) = upstream();
+    let allowed = vec![format!("http://127.0.0.1:{}", addr.port())];
+    let (server, log) = serve(
+        "outbound-allow",
+        &allowed,
+        "outbound = { max-response-body = \"1MiB\", max-requests = 5 }",
+        "2s",
+    );
+    let base = format!("http://127.0.0.1:{}", addr.port());
+    runtime().block_on(async {
+        let url = encoded(&format!("{base}/echo"));
+        let res = send(
+            &server,
+            "GET",
+            &format!("/call?url={url}&method=POST&header=x-test:1&body=hello"),
+            &[],
+            "",
+        )
+        .await;
+        assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
+        let reply = res.json();
+        assert_eq!(reply["status"], 200);
+        assert_eq!(reply["body"], "hello from upstream");
+        assert!(
+            reply["headers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|h| h[0] == "x-upstream" && h[1] == "yes")
+        );
+        {
+            let requests = seen.requests.lock().unwrap();
+            let (method, path, headers, body) = requests.last().unwrap();
+            assert_eq!(
+                (method.as_str(), path.as_str(), &body[..]),
+                ("POST", "/echo", &b"hello"[..])
+            );
+            assert!(
+                headers.iter().any(|(k, v)| k == "x-test" && v == "1"),
+                "{headers:?}"
+            );
+        }
+
+        // Another host, another port, another scheme: each denied, and the guest knows why.
+        let port = addr.port();
+        for url in [
+            format!("http://localhost:{port}/echo?token=hush"),
+            format!("http://127.0.0.1:{}/echo", port + 1),
+            format!("https://127.0.0.1:{port}/echo"),
+        ] {
+            let res = send(
+                &server,
+                "GET",
+                &format!("/call?url={}", encoded(&url)),
+                &[],
+                "",
+            )
+            .await;
+            assert_eq!(
+                res.status,
+                403,
+                "{url}: {}",
+                String::from_utf8_lossy(&res.body)
+            );
+            assert_eq!(res.json()["error"]["code"], "denied");
+        }
+
+        // Redirects reach the guest as they are.
+        let res = send(
+            &server,
+            "GET",
+            &format!("/call?url={}", encoded(&format!("{base}/redirect"))),
+            &[],
+            "",
+        )
+        .await;
+        assert_eq!(res.json()["status"], 302);
+
+        // A body over max-response-body is an error the guest handles, whether its size was
+        // declared or shows while streaming.
+        for path in ["/big", "/stream"] {
+            let res = send(
+                &server,
+                "GET",
+                &format!("/call?url={}", encoded(&format!("{base}{path}"))),
+                &[],
+                "",
+            )
+            .await;
+            assert_eq!(
+                res.status,
+                502,
+                "{path}: {}",
+                String::from_utf8_lossy(&res.body)
+            );
+            assert_eq!(res.json()["error"]["code"], "too-large", "{path}");
+        }
+
+        // A slow upstream: the call ends inside the component's 2 s, not the upstream's 5 s.
+        let started = Instant::now();
+        let res = send(
+            &server,
+            "GET",
+            &format!("/call?url={}", encoded(&format!("{base}/slow"))),
+            &[],
+            "",
+        )
+        .await;
+        assert!(
+            started.elapsed() < Duration::from_millis(2500),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(res.status, 504, "{}", String::from_utf8_lossy(&res.body));
+
+        // Six calls where five are allowed per request.
+        let res = send(
+            &server,
+            "GET",
+            &format!("/many?url={}&n=6", encoded(&format!("{base}/echo"))),
+            &[],
+            "",
+        )
+        .await;
+        assert_eq!(res.status, 429, "{}", String::from_utf8_lossy(&res.body));
+        let res = send(
+            &server,
+            "GET",
+            &format!("/many?url={}&n=5", encoded(&format!("{base}/echo"))),
+            &[],
+            "",
+        )
+        .await;
+        assert_eq!(&res.body[..], b"5", "the budget is per request");
+    });
+    drop(server);
+    let log = std::fs::read_to_string(&log).unwrap();
+    let denied: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("outbound request denied"))
+        .collect();
+    assert_eq!(denied.len(), 3, "{log}");
+    assert!(
+        denied[0].contains("component=\"outbound\"")
+            && denied[0].contains(&format!("http://localhost:{}", addr.port())),
+        "{}",
+        denied[0]
+    );
+    assert!(!log.contains("hush"), "the query never reaches the log");
+}
+
+#[test]
+fn connections_are_reused_across_calls_and_requests() {
+    let (addr, seen) = upstream();
+    let allowed = vec![format!("http://127.0.0.1:{}", addr.port())];
+    let (server, _log) = serve(
+        "outbound-pool",
+        &allowed,
+        "outbound = { max-requests = 100 }",
+        "10s",
+    );
+    let url = encoded(&format!("http://127.0.0.1:{}/echo", addr.port()));
+    runtime().block_on(async {
+        let res = send(&server, "GET", &format!("/many?url={url}&n=50"), &[], "").await;
+        assert_eq!(
+            &res.body[..],
+            b"50",
+            "{}",
+            String::from_utf8_lossy(&res.body)
+        );
+        for _ in 0..10 {
+            let res = send(&server, "GET", &format!("/many?url={url}&n=1"), &[], "").await;
+            assert_eq!(&res.body[..], b"1");
+        }
+    });
+    assert_eq!(seen.requests.lock().unwrap().len(), 60);
+    assert_eq!(
+        seen.connections.load(Ordering::SeqCst),
+        1,
+        "60 sequential calls from 11 requests share one pooled connection"
+    );
+}
+
+#[test]
+fn a_component_without_a_grant_reaches_nothing() {
+    let (addr, seen) = upstream();
+    let (server, _log) = serve("outbound-none", &[], "", "2s");
+    let url = encoded(&format!("http://127.0.0.1:{}/echo", addr.port()));
+    let res = runtime().block_on(send(&server, "GET", &format!("/call?url={url}"), &[], ""));
+    assert_eq!(res.status, 403);
+    let _: Value = res.json();
+    assert_eq!(seen.requests.lock().unwrap().len(), 0);
+    assert_eq!(seen.connections.load(Ordering::SeqCst), 0);
+}
