@@ -277,8 +277,11 @@ pub fn send(request: Request) -> Result<Response, HttpError> {
     // Sent first, then the body streamed into it: the host buffers little of a body that
     // nobody is reading yet.
     let future = outgoing_handler::handle(outgoing, options)?;
-    write_body(&body, &payload)?;
-    OutgoingBody::finish(body, None)?;
+    // A request the host refused closes its body stream: the refusal itself (denied, over
+    // the limit) comes with the response, so a failed write is reported only if the
+    // response does not say more.
+    let written = write_body(&body, &payload);
+    let finished = OutgoingBody::finish(body, None);
     let incoming = loop {
         match future.get() {
             Some(result) => {
@@ -288,6 +291,8 @@ pub fn send(request: Request) -> Result<Response, HttpError> {
             None => future.subscribe().block(),
         }
     };
+    written?;
+    finished?;
     let status = incoming.status();
     let headers = incoming
         .headers()

@@ -55,6 +55,7 @@
 
 extern crate self as lamina_sdk;
 
+pub mod aws;
 mod error;
 pub mod http;
 pub mod middleware;

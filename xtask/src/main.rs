@@ -98,11 +98,14 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
             "skip".into()
         }
     };
+    // The AWS signing tests check signatures with botocore, AWS's own implementation.
+    let python = python::botocore_python(&root())?;
     run(cargo()
         .args(["test", "--workspace"])
         .args(extra)
         .env("LAMINA_MOTO_SERVER", moto)
-        .env("LAMINA_RIE", rie))
+        .env("LAMINA_RIE", rie)
+        .env("LAMINA_PYTHON", python))
 }
 
 fn bench() -> anyhow::Result<()> {

@@ -149,3 +149,28 @@ pub(crate) fn lambda_rie(root: &Path) -> anyhow::Result<PathBuf> {
     }
     Ok(rie)
 }
+
+/// A Python that can `import botocore` (the SigV4 verifier the AWS tests run): the system
+/// `python3` when it has it, else the `target/test-venv` one, with `moto[server]` (which
+/// brings botocore) installed.
+///
+/// # Errors
+///
+/// As [`venv`].
+pub(crate) fn botocore_python(root: &Path) -> anyhow::Result<PathBuf> {
+    let has_botocore = |python: &Path| {
+        Command::new(python)
+            .args(["-c", "import botocore"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let system = PathBuf::from("python3");
+    if has_botocore(&system) {
+        return Ok(system);
+    }
+    let dir = venv(root, "test-venv", &["moto[server]"])
+        .context("installing moto[server] (for botocore) from PyPI for the AWS signing tests")?;
+    Ok(dir.join("bin/python"))
+}

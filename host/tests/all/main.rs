@@ -2,6 +2,7 @@
 //! Runtime API server and an HTTP client on loopback. Run through `cargo xtask test`, which
 //! builds the guests first.
 
+mod aws;
 mod cli;
 mod event_limits;
 mod guest_output;

@@ -48,7 +48,18 @@ pub(crate) fn start_with_args(
     args: &[&str],
     log: Option<&std::path::Path>,
 ) -> Server {
+    start_with_env(config, args, &[], log)
+}
+
+/// [`start_with_args`] with environment variables set for the server.
+pub(crate) fn start_with_env(
+    config: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    log: Option<&std::path::Path>,
+) -> Server {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lamina"));
+    command.envs(env.iter().copied());
     command
         .arg("serve")
         .arg("--config")

@@ -21,6 +21,7 @@
 //! (wasmtime-wasi-http's own sender opens one connection per request).
 
 use super::super::state::State;
+use super::aws::AwsGrant;
 use super::{Capability, KeyList, Scope};
 use crate::limits::{ByteSize, Timeout};
 use anyhow::bail;
@@ -234,6 +235,8 @@ struct Hooks {
     calls: usize,
     /// When the export call running now must end (copied from the store's state).
     deadline: Instant,
+    /// The AWS services it may call signed (copied from the `aws` capability).
+    aws: Option<AwsGrant>,
 }
 
 impl KeyList for Http {
@@ -291,6 +294,7 @@ impl Capability for Http {
                 limits: grant.limits,
                 calls: 0,
                 deadline: Instant::now(),
+                aws: None,
             },
         })
     }
@@ -321,6 +325,9 @@ impl WasiHttpView for State {
         http.hooks.deadline = self.deadline;
         if http.hooks.component.is_empty() {
             http.hooks.component = self.component.clone();
+        }
+        if http.hooks.aws.is_none() {
+            http.hooks.aws = Some(self.caps.aws.clone());
         }
         WasiHttpCtxView {
             ctx: &mut http.ctx,
@@ -379,9 +386,18 @@ impl WasiHttpHooks for Hooks {
         let scheme = uri.scheme().cloned().unwrap_or(Scheme::HTTPS);
         let host = uri.host().unwrap_or_default().to_owned();
         let port = uri.port_u16().unwrap_or_else(|| default_port(&scheme));
-        let target = format!("{scheme}://{host}:{port}");
         let method = request.method().clone();
-        if !self.allowed.iter().any(|p| p.allows(&scheme, &host, port)) {
+        // A call to a granted AWS service goes to its endpoint, signed by the host.
+        let aws = self.aws.as_ref().and_then(|grant| {
+            grant
+                .service_for(uri)
+                .map(|(service, endpoint)| (grant.clone(), service.to_owned(), endpoint.clone()))
+        });
+        let target = match &aws {
+            Some((_, service, endpoint)) => format!("{endpoint} (aws {service})"),
+            None => format!("{scheme}://{host}:{port}"),
+        };
+        if aws.is_none() && !self.allowed.iter().any(|p| p.allows(&scheme, &host, port)) {
             tracing::warn!(
                 component = &*self.component,
                 %method,
@@ -414,6 +430,12 @@ impl WasiHttpHooks for Hooks {
         let max_body = self.limits.max_response_body;
         let component = self.component.clone();
         Box::new(async move {
+            let request = match aws {
+                Some((grant, service, endpoint)) => {
+                    sign(request, &grant, &service, &endpoint, &component).await?
+                }
+                None => request,
+            };
             let response = match tokio::time::timeout(budget, client().request(request)).await {
                 Err(_elapsed) => {
                     tracing::info!(component = &*component, %method, target, after = ?budget, "outbound request timed out");
@@ -465,6 +487,39 @@ impl WasiHttpHooks for Hooks {
             Ok((response, io))
         })
     }
+}
+
+/// Largest request body the host buffers to sign (DynamoDB items are at most 400 KB; SQS
+/// messages 256 KiB).
+const MAX_SIGNED_BODY: usize = 6 << 20;
+
+/// `request` pointed at `endpoint` and signed for `service`: its body read whole (SigV4
+/// hashes it), within [`MAX_SIGNED_BODY`].
+async fn sign(
+    request: http::Request<WasiBody>,
+    grant: &AwsGrant,
+    service: &str,
+    endpoint: &http::Uri,
+    component: &str,
+) -> Result<http::Request<WasiBody>, HttpError> {
+    let (parts, body) = request.into_parts();
+    let bytes = Limited::new(body, MAX_SIGNED_BODY)
+        .collect()
+        .await
+        .map_err(|_| HttpError::HttpRequestBodySize(Some(MAX_SIGNED_BODY as u64)))?
+        .to_bytes();
+    let mut signed = http::Request::from_parts(parts, bytes);
+    if let Err(error) = grant.sign(service, endpoint, &mut signed) {
+        tracing::error!(component, service, error = %format!("{error:#}"), "cannot sign the AWS request");
+        return Err(HttpError::InternalError(Some(
+            "the host cannot sign AWS requests".to_owned(),
+        )));
+    }
+    Ok(signed.map(|bytes| {
+        http_body_util::Full::new(bytes)
+            .map_err(|never| match never {})
+            .boxed_unsync()
+    }))
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 //! list. Adding a capability is a new module and one line there. (Spin's factors have the
 //! same three steps; Lamina needs no generic framework around them.)
 
+mod aws;
 mod http;
 mod log;
 mod values;
@@ -184,4 +185,5 @@ capabilities! {
     log: log::Log,
     config: values::Values,
     http: http::Http,
+    aws: aws::Aws,
 }

@@ -6,6 +6,10 @@
 //!   the error as a status: denied 403, limit 429, timeout 504, too large 502,
 //!   connection 503, anything else 500.
 //! - `GET /many?url=U&n=N` → calls `U` `N` times and answers how many got a 2xx.
+//! - `GET /aws?service=S&target=T` → `lamina_sdk::aws::call(S, T, {})`: the output, or the
+//!   service's error as its status.
+//! - `GET /leak` → everything the guest can read of its world (environment, config, the
+//!   request), to check that no credential is among it.
 
 use lamina_sdk::http::{self, HttpError};
 use lamina_sdk::{Error, Request, Response, Result};
@@ -41,6 +45,26 @@ fn handle(req: Request) -> Result<Response> {
                 }
             }
             Ok(Response::text(ok.to_string()))
+        }
+        "/aws" => {
+            let service = req.query("service").unwrap_or("dynamodb");
+            let target = req.query("target").unwrap_or("DynamoDB_20120810.ListTables");
+            match lamina_sdk::aws::call(service, target, &serde_json::json!({})) {
+                Ok(output) => Ok(Response::json(&output)),
+                Err(lamina_sdk::aws::AwsError::Service { status, code, message }) => {
+                    Err(Error::new(status, &code, message))
+                }
+                Err(lamina_sdk::aws::AwsError::Http(error)) => Err(as_error(error)),
+            }
+        }
+        "/leak" => {
+            let env: Vec<(String, String)> = std::env::vars().collect();
+            Ok(Response::json(&serde_json::json!({
+                "env": env,
+                "config": lamina_sdk::config::all(),
+                "headers": req.headers(),
+                "context": format!("{:?}", req.context()),
+            })))
         }
         other => Err(Error::not_found(format!("no route {other}"))),
     }
