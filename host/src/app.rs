@@ -562,10 +562,10 @@ impl App {
 /// The error for a component bound where the other kind is needed.
 fn wrong_kind(setting: &str, name: &str, is: Kind, needs: Kind) -> anyhow::Error {
     anyhow::anyhow!(
-        "{setting}: {name:?} is a {} component, not a {} (it exports lamina:http/request-{})",
+        "{setting}: {name:?} is a {} component, not a {} (it exports {})",
         is.as_str(),
         needs.as_str(),
-        is.as_str(),
+        is.export(),
     )
 }
 

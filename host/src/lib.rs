@@ -14,12 +14,15 @@
 //!    ([`route::Routes`], `matchit`; 404, 405 with `Allow`, `HEAD` via `GET`), refuse an
 //!    oversized body, then the middleware chain: global, group and route middleware
 //!    components, each `on-request` in order (changing the request, or answering it), the
-//!    route's [`validate`] checks (415/400/422), and its handler component.
+//!    route's [`validate`] checks (415/400/422), and its handler component (the Lamina
+//!    world, or a standard `wasi:http/proxy` component given an HTTP request built from
+//!    the normalized one).
 //! 3. Each component runs in a fresh instance from its pre-instantiated [`Guest`] (one
 //!    `Engine`, pooling allocator, one `Store` per component per request) within its
 //!    [`limits`] — memory (all its memories together), wall-clock deadline, response size —
 //!    and with only what its capabilities grant ([`component::caps`]: WASI with its env and
-//!    files grants, log, config values). A trap, panic or timeout becomes a 500/504 with
+//!    files grants, log, config values, outbound HTTP to allowed hosts, AWS calls the host
+//!    signs). A trap, panic or timeout becomes a 500/504 with
 //!    the request id; the host keeps serving. Responses unwind through each middleware's
 //!    `on-response` in reverse order, errors already rendered.
 //! 4. On the way out: `Cache-Control`, CORS headers (errors included), [`compress`]ion per

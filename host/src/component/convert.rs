@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::request::{Context, Request, Source, check_header, header_text};
 use crate::response::Response;
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use std::time::SystemTime;
 
 /// The one list of sources, both ways across the boundary (the WIT enum mirrors
@@ -76,10 +76,25 @@ pub(super) fn request_to_wit(request: Request, route: RouteInfo<'_>) -> wit::Req
 }
 
 /// What the host keeps of a request while a middleware holds it: the fields middleware may
-/// not change, and the one the guest never sees.
+/// not change, the one the guest never sees, and the path in routing form (the guest sees
+/// only the decoded path; while that is unchanged, an encoded slash in it stays encoded).
 pub(super) struct Kept {
     pub(super) request_id: String,
     pub(super) deadline: Option<SystemTime>,
+    path: String,
+    route_path: String,
+}
+
+impl Kept {
+    /// What to keep of `request` while a middleware holds it.
+    pub(super) fn of(request: &Request) -> Self {
+        Self {
+            request_id: request.context.request_id.clone(),
+            deadline: request.context.deadline,
+            path: request.path.clone(),
+            route_path: request.route_path.clone(),
+        }
+    }
 }
 
 impl Guest {
@@ -104,10 +119,15 @@ impl Guest {
             check_header(name, value).map_err(invalid)?;
         }
         let c = request.context;
+        // Routing happened before the chain; a `wasi:http` handler reads the path from here.
+        let route_path = if request.path == kept.path {
+            kept.route_path
+        } else {
+            crate::event::route_form(&request.path)
+        };
         Ok(Request {
             method,
-            // Routing happened before the chain; this only keeps the field consistent.
-            route_path: crate::event::route_form(&request.path),
+            route_path,
             path: request.path,
             raw_path: request.raw_path,
             query: request.query,
@@ -129,21 +149,13 @@ impl Guest {
         })
     }
 
-    /// The guest's response, checked: status in range, status line + headers + body
-    /// within `max-response` (counted as HTTP/1.1 carries them, the same for every front
-    /// door), headers valid HTTP, `set-cookie` values that start with a cookie name.
+    /// The guest's response, checked: status line + headers + body within `max-response`
+    /// (counted as HTTP/1.1 carries them, the same for every front door), headers valid
+    /// HTTP, then as [`Guest::checked_response`].
     pub(super) fn response_from_wit(&self, response: wit::Response) -> Result<Response, Error> {
-        let invalid = |problem: String| Error::InvalidResponse {
-            component: self.name.clone(),
-            problem,
-        };
-        let status = StatusCode::from_u16(response.status)
-            .ok()
-            .filter(|s| (100..=599).contains(&s.as_u16()))
-            .ok_or_else(|| invalid(format!("status {} is not in 100..=599", response.status)))?;
         let size = wire_size(&response);
         if size > self.limits.max_response {
-            return Err(invalid(format!(
+            return Err(self.invalid_response(format!(
                 "response of {size} bytes (status line, {} headers, {}-byte body) exceeds \
                  max-response ({} bytes)",
                 response.headers.len(),
@@ -151,25 +163,56 @@ impl Guest {
                 self.limits.max_response
             )));
         }
-        let mut out = Response::new(status);
-        out.headers.reserve(response.headers.len());
+        let mut headers = HeaderMap::with_capacity(response.headers.len());
         for (name, value) in response.headers {
-            let header = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| invalid(format!("header name {name:?} is not a valid HTTP token")))?;
+            let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                self.invalid_response(format!("header name {name:?} is not a valid HTTP token"))
+            })?;
             let value = HeaderValue::from_str(&value).map_err(|_| {
-                invalid(format!(
+                self.invalid_response(format!(
                     "header {name:?} has a value with control characters (CR, LF, NUL, ...)"
                 ))
             })?;
-            if header == http::header::SET_COOKIE && !is_valid_set_cookie(&value) {
-                return Err(invalid(format!(
-                    "set-cookie {value:?} does not start with a cookie name and '='"
-                )));
-            }
-            out.headers.append(header, value);
+            headers.append(header, value);
         }
-        out.body = Bytes::from(response.body);
-        Ok(out)
+        self.checked_response(response.status, headers, Bytes::from(response.body))
+    }
+
+    /// A response from a guest of any world, checked: status in 100..=599, `set-cookie`
+    /// values that start with a cookie name. (Its size is checked by the caller, which
+    /// knows it first.)
+    pub(super) fn checked_response(
+        &self,
+        status: u16,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<Response, Error> {
+        let status = StatusCode::from_u16(status)
+            .ok()
+            .filter(|s| (100..=599).contains(&s.as_u16()))
+            .ok_or_else(|| self.invalid_response(format!("status {status} is not in 100..=599")))?;
+        if let Some(value) = headers
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .find(|value| !is_valid_set_cookie(value))
+        {
+            return Err(self.invalid_response(format!(
+                "set-cookie {value:?} does not start with a cookie name and '='"
+            )));
+        }
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// [`Error::InvalidResponse`] from this guest.
+    pub(super) fn invalid_response(&self, problem: String) -> Error {
+        Error::InvalidResponse {
+            component: self.name.clone(),
+            problem,
+        }
     }
 
     /// A guest's typed error as a host error: status forced into 4xx/5xx, details dropped
@@ -210,7 +253,20 @@ fn wire_size(response: &wit::Response) -> usize {
         .iter()
         .map(|(name, value)| name.len() + value.len() + 4)
         .sum();
-    17 + headers + 2 + response.body.len()
+    HEAD_FRAMING + headers + response.body.len()
+}
+
+/// The status line and the blank line after the headers, as [`wire_size`] counts them.
+const HEAD_FRAMING: usize = 17 + 2;
+
+/// The status line, `headers` and the blank line as HTTP/1.1 would carry them, counted
+/// as [`wire_size`] counts a WIT response's.
+pub(super) fn head_size(headers: &HeaderMap) -> usize {
+    HEAD_FRAMING
+        + headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 4)
+            .sum::<usize>()
 }
 
 /// A host response as a middleware's `on-response` sees it.

@@ -1,10 +1,10 @@
 //! Calling a handler component: `handle` in a fresh instance, once per request.
 
-use super::Handler;
 use super::bindings::{self, HandlerPre};
 use super::convert::{RouteInfo, request_to_wit};
 use super::session::{CallFuture, Session, World};
 use super::state::State;
+use super::{Entry, Handler};
 use crate::error::Error;
 use crate::request::Request;
 use crate::response::Response;
@@ -32,10 +32,14 @@ impl Handler {
         request: Request,
         route: RouteInfo<'_>,
     ) -> Result<Response, Error> {
+        let pre = match &self.entry {
+            Entry::Lamina(pre) => pre,
+            Entry::Proxy(pre) => return super::proxy::handle(&self.guest, pre, request).await,
+        };
         let mut session = Session::<bindings::Handler>::new(&self.guest, &request.context)?;
         let request = request_to_wit(request, route);
         let output = session
-            .call(&self.pre, move |handler, store| {
+            .call(pre, move |handler, store| {
                 Box::pin(async move {
                     handler
                         .lamina_http_request_handler()

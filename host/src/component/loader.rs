@@ -11,6 +11,7 @@ use sha2::{Digest as _, Sha256};
 use std::fmt::Write as _;
 use wasmtime::Precompiled;
 use wasmtime::component::Component;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 /// Where a component's native code came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,8 +69,8 @@ fn anyhow_err<T>(result: wasmtime::Result<T>) -> anyhow::Result<T> {
 /// Unreadable source (missing file, S3 error); digest mismatch (naming both digests); an
 /// unpinned, untrusted `.cwasm`; a `.cwasm` from another wasmtime version or engine
 /// configuration; bytes that are not a component; a component that imports something the
-/// host does not provide or exports neither `lamina:http/request-handler` nor
-/// `lamina:http/request-middleware`.
+/// host does not provide or exports none of `lamina:http/request-handler`,
+/// `lamina:http/request-middleware` and `wasi:http/incoming-handler`.
 pub(crate) fn load(
     runtime: &Runtime,
     location: &Location,
@@ -119,13 +120,17 @@ pub(crate) fn load(
     // checked where the app is built, against the config.
     let exports = match HandlerPre::new(instance_pre.clone()) {
         Ok(pre) => Exports::Handler(pre),
-        Err(as_handler) => match MiddlewarePre::new(instance_pre) {
+        Err(as_handler) => match MiddlewarePre::new(instance_pre.clone()) {
             Ok(pre) => Exports::Middleware(pre),
-            Err(as_middleware) => bail!(
-                "component exports neither lamina:http/request-handler@0.1.0 ({as_handler}) nor \
-                 lamina:http/request-middleware@0.1.0 ({as_middleware}); build it with \
-                 lamina-sdk's export_handler! or export_middleware!"
-            ),
+            Err(as_middleware) => match ProxyPre::new(instance_pre) {
+                Ok(pre) => Exports::Proxy(pre),
+                Err(as_proxy) => bail!(
+                    "component exports none of lamina:http/request-handler@0.1.0 ({as_handler}), \
+                     lamina:http/request-middleware@0.1.0 ({as_middleware}) or \
+                     wasi:http/incoming-handler@0.2 ({as_proxy}); build it with lamina-sdk's \
+                     export_handler! or export_middleware!, or for the wasi:http/proxy world"
+                ),
+            },
         },
     };
     Ok(Loaded {

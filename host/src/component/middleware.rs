@@ -50,10 +50,7 @@ impl Middleware {
         route: RouteInfo<'_>,
     ) -> Result<Flow<'_>, Error> {
         let mut session = Session::<bindings::Middleware>::new(&self.guest, &request.context)?;
-        let kept = Kept {
-            request_id: request.context.request_id.clone(),
-            deadline: request.context.deadline,
-        };
+        let kept = Kept::of(&request);
         let request = request_to_wit(request, route);
         let action = session
             .call(&self.pre, move |middleware, store| {

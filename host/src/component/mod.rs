@@ -2,7 +2,8 @@
 //!
 //! A [`Guest`] is a loaded component, whatever world it exports; the loader finds out which
 //! from its exports. What calls it is typed per world: a [`Handler`] answers requests
-//! routed to it (`handler.rs`), a [`Middleware`] sits in a chain (`middleware.rs`). Each
+//! routed to it (`handler.rs`, or `proxy.rs` for a standard `wasi:http/proxy` component
+//! built for Spin or `wasmtime serve`), a [`Middleware`] sits in a chain (`middleware.rs`). Each
 //! call runs in a `Session` (`session.rs`): one store and one instance per component per
 //! request, with the component's limits, a deadline per call, and every failure mapped to
 //! an [`Error`](crate::Error). What a component may reach beyond its request is a set of
@@ -17,6 +18,7 @@ mod handler;
 mod loader;
 mod middleware;
 mod output;
+mod proxy;
 mod session;
 mod state;
 
@@ -35,6 +37,7 @@ use bindings::{HandlerPre, MiddlewarePre};
 use state::State;
 use std::path::PathBuf;
 use std::sync::Arc;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 /// Everything needed to load one component: where it is, how it is verified, what it may
 /// consume and reach. (No `Debug`: the grants hold secrets.)
@@ -72,6 +75,10 @@ pub enum Kind {
     Handler,
     /// Exports `lamina:http/request-middleware`: sits in front of handlers.
     Middleware,
+    /// Exports `wasi:http/incoming-handler` (the standard `wasi:http/proxy` world, as Spin,
+    /// `wasmtime serve`, componentize-js and componentize-py build): answers requests
+    /// routed to it, as a handler does.
+    Proxy,
 }
 
 impl Kind {
@@ -81,6 +88,17 @@ impl Kind {
         match self {
             Self::Handler => "handler",
             Self::Middleware => "middleware",
+            Self::Proxy => "proxy",
+        }
+    }
+
+    /// The interface a component of this kind exports.
+    #[must_use]
+    pub fn export(self) -> &'static str {
+        match self {
+            Self::Handler => "lamina:http/request-handler",
+            Self::Middleware => "lamina:http/request-middleware",
+            Self::Proxy => "wasi:http/incoming-handler",
         }
     }
 }
@@ -89,6 +107,7 @@ impl Kind {
 enum Exports {
     Handler(HandlerPre<State>),
     Middleware(MiddlewarePre<State>),
+    Proxy(ProxyPre<State>),
 }
 
 /// A loaded component: compiled and pre-instantiated once, instantiated per request.
@@ -115,7 +134,7 @@ impl Guest {
     /// # Errors
     ///
     /// When reading, verifying, compiling or linking fails, or the component exports
-    /// neither world; the message says which.
+    /// none of the worlds; the message says which.
     pub fn load(runtime: &Runtime, name: &str, spec: ComponentSpec) -> anyhow::Result<Self> {
         let loaded = loader::load(
             runtime,
@@ -142,25 +161,29 @@ impl Guest {
         &self.engine
     }
 
-    /// Handler or middleware.
+    /// Which world it exports.
     #[must_use]
     pub fn kind(&self) -> Kind {
         match self.exports {
             Exports::Handler(_) => Kind::Handler,
             Exports::Middleware(_) => Kind::Middleware,
+            Exports::Proxy(_) => Kind::Proxy,
         }
     }
 
-    /// This guest as a handler, when it exports `request-handler`.
+    /// This guest as a handler, when it exports `request-handler` or
+    /// `wasi:http/incoming-handler`.
     #[must_use]
     pub fn as_handler(self: &Arc<Self>) -> Option<Handler> {
-        match &self.exports {
-            Exports::Handler(pre) => Some(Handler {
-                guest: self.clone(),
-                pre: pre.clone(),
-            }),
-            Exports::Middleware(_) => None,
-        }
+        let entry = match &self.exports {
+            Exports::Handler(pre) => Entry::Lamina(pre.clone()),
+            Exports::Proxy(pre) => Entry::Proxy(pre.clone()),
+            Exports::Middleware(_) => return None,
+        };
+        Some(Handler {
+            guest: self.clone(),
+            entry,
+        })
     }
 
     /// This guest as a middleware, when it exports `request-middleware`.
@@ -171,7 +194,7 @@ impl Guest {
                 guest: self.clone(),
                 pre: pre.clone(),
             }),
-            Exports::Handler(_) => None,
+            Exports::Handler(_) | Exports::Proxy(_) => None,
         }
     }
 
@@ -212,12 +235,21 @@ impl Guest {
     }
 }
 
-/// A guest that exports `lamina:http/request-handler`: what a route is bound to. Only
-/// [`Guest::as_handler`] makes one, so a middleware can never be called as a handler.
+/// A guest that answers requests: what a route is bound to. Only [`Guest::as_handler`]
+/// makes one, so a middleware can never be called as a handler.
 #[derive(Clone)]
 pub struct Handler {
     guest: Arc<Guest>,
-    pre: HandlerPre<State>,
+    entry: Entry,
+}
+
+/// How a handler is called: the world it exports.
+#[derive(Clone)]
+enum Entry {
+    /// `lamina:http/request-handler`: the normalized request in, a response out.
+    Lamina(HandlerPre<State>),
+    /// `wasi:http/incoming-handler`: a standard HTTP request in, a streamed response out.
+    Proxy(ProxyPre<State>),
 }
 
 /// A guest that exports `lamina:http/request-middleware`: what a chain holds. Only

@@ -22,7 +22,7 @@ mod headers;
 mod lattice;
 mod uri;
 
-pub(crate) use uri::{Paths, decode_param, parse_query, route_form};
+pub(crate) use uri::{Paths, decode_param, encode_query, parse_query, route_form, uri_path};
 
 pub use headers::HeaderLimits;
 pub(crate) use headers::check_fields as check_headers;

@@ -13,6 +13,43 @@ const QUERY_KEEP: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~')
     .remove(b'*');
 
+/// Characters a path in routing form must have encoded to be a URI path again (RFC 3986
+/// `pchar` and `/` are kept; `%` is handled apart, see [`uri_path`]).
+const PATH_ENCODE: &AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+/// A path in routing form ([`crate::Request::route_path`]) as a URI path: what a
+/// `wasi:http` component reads as its request's path, encoded slashes still encoded.
+pub(crate) fn uri_path(route_path: &str) -> String {
+    let mut out = String::with_capacity(route_path.len());
+    // A `%` that starts an escape (`%2F`, `%25`) stays; a stray one (`/bad%zz`, delivered as
+    // sent) is encoded, so the result always parses as a URI.
+    let mut pieces = route_path.split('%');
+    out.extend(utf8_percent_encode(
+        pieces.next().unwrap_or_default(),
+        PATH_ENCODE,
+    ));
+    for piece in pieces {
+        let escape = piece.len() >= 2 && piece.as_bytes()[..2].iter().all(u8::is_ascii_hexdigit);
+        out.push_str(if escape { "%" } else { "%25" });
+        out.extend(utf8_percent_encode(piece, PATH_ENCODE));
+    }
+    out
+}
+
 /// Percent-decodes a path.
 ///
 /// # Errors
@@ -187,6 +224,28 @@ mod tests {
         assert_eq!(decoded.route_path, "/100%25/a");
         assert_eq!(decode_param("reports%2F2024.csv"), "reports/2024.csv");
         assert_eq!(decode_param("100%25"), "100%");
+    }
+
+    #[test]
+    fn routing_form_paths_become_uri_paths() {
+        let cases = [
+            ("/files/reports%2F2024.csv", "/files/reports%2F2024.csv"),
+            ("/hello/café", "/hello/caf%C3%A9"),
+            ("/a b/q?x#y", "/a%20b/q%3Fx%23y"),
+            ("/100%25/x", "/100%25/x"),
+            ("/bad%zz/%", "/bad%25zz/%25"),
+            ("/users/{id}|x", "/users/%7Bid%7D%7Cx"),
+        ];
+        for (route, uri) in cases {
+            assert_eq!(uri_path(route), uri, "{route}");
+            assert!(uri.parse::<http::Uri>().is_ok(), "{uri}");
+        }
+        // What the decoders make, back to what the client sent (where the client encoded
+        // only what it had to).
+        for raw in ["/files/a%2Fb", "/caf%C3%A9/x%20y", "/100%25"] {
+            let paths = Paths::from_encoded(raw).unwrap();
+            assert_eq!(uri_path(&paths.route_path), raw);
+        }
     }
 
     #[test]

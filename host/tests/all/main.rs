@@ -13,6 +13,7 @@ mod lambda_loop;
 mod loading;
 mod middleware;
 mod outbound;
+mod proxy;
 mod rie;
 mod s3;
 mod semantics;
