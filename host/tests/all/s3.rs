@@ -5,74 +5,16 @@
 //! environment variables.
 
 use crate::lambda_loop::{RuntimeApi, expect_response, http_event, start_function_with};
+use crate::moto::{endpoint, free_port, start_moto};
 use crate::support::{guest, temp_dir};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore as _, PutPayload};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::time::Duration;
 
 const BUCKET: &str = "lamina-test";
-
-/// A `moto_server` process, killed when dropped.
-struct Moto(Child);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn moto_binary() -> PathBuf {
-    std::env::var_os("LAMINA_MOTO_SERVER")
-        .map_or_else(|| PathBuf::from("moto_server"), PathBuf::from)
-}
-
-/// Starts moto on `port`, appending its request log to `log`, and waits until it accepts
-/// connections.
-fn start_moto(port: u16, log: &Path) -> Moto {
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    let child = Command::new(moto_binary())
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot start {} ({e}): run the suite with `cargo xtask test`, which installs \
-                 moto[server] from PyPI, or set LAMINA_MOTO_SERVER",
-                moto_binary().display()
-            )
-        });
-    let moto = Moto(child);
-    for _ in 0..300 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return moto;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("moto_server did not listen on 127.0.0.1:{port} within 30 s");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn endpoint(port: u16) -> String {
-    format!("http://127.0.0.1:{port}")
-}
 
 /// What the function needs to reach the bucket: the standard AWS variables.
 fn s3_env(port: u16) -> Vec<(&'static str, String)> {
