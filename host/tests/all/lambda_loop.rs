@@ -530,7 +530,7 @@ fn serves_alb_in_both_modes_and_function_urls_through_the_runtime_api() {
 }
 
 /// Resident set size of a process, from /proc.
-fn rss_bytes(pid: u32) -> u64 {
+pub(crate) fn rss_bytes(pid: u32) -> u64 {
     let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap();
     let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
     pages * 4096

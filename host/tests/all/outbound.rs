@@ -2,6 +2,7 @@
 //! real HTTP server the test runs on loopback: the allow-list, the limits, redirects, and
 //! connections reused across calls and requests.
 
+use crate::lambda_loop::rss_bytes;
 use crate::serve::{Server, send, start_with_args};
 use crate::support::{guest, temp_dir};
 use bytes::Bytes;
@@ -135,7 +136,8 @@ fn serve(
         format!(
             "[components.outbound]\nsource = {:?}\ntimeout = {timeout:?}\nallowed-outbound-hosts = {allowed:?}\n{outbound}\n\
              [[routes]]\nmethod = \"GET\"\npath = \"/call\"\ncomponent = \"outbound\"\n\
-             [[routes]]\nmethod = \"GET\"\npath = \"/many\"\ncomponent = \"outbound\"\n",
+             [[routes]]\nmethod = \"GET\"\npath = \"/many\"\ncomponent = \"outbound\"\n\
+             [[routes]]\nmethod = \"GET\"\npath = \"/loop\"\ncomponent = \"outbound\"\n",
             guest("outbound"),
         ),
     )
@@ -353,4 +355,113 @@ fn a_component_without_a_grant_reaches_nothing() {
     let _: Value = res.json();
     assert_eq!(seen.requests.lock().unwrap().len(), 0);
     assert_eq!(seen.connections.load(Ordering::SeqCst), 0);
+}
+
+/// A listener on loopback that accepts connections and never reads or answers: a black
+/// hole, for calls that can only time out.
+fn blackhole() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    addr
+}
+
+#[test]
+fn guests_looping_on_calls_black_holes_and_denials_leave_the_host_serving_and_flat() {
+    let (addr, seen) = upstream();
+    let hole = blackhole();
+    let allowed = vec![
+        format!("http://127.0.0.1:{}", addr.port()),
+        format!("http://127.0.0.1:{}", hole.port()),
+    ];
+    let (server, log) = serve(
+        "outbound-faults",
+        &allowed,
+        "outbound = { max-requests = 32, connect-timeout = \"150ms\", first-byte-timeout = \"150ms\" }",
+        "3s",
+    );
+    let pid = server.pid();
+    let upstream_url = encoded(&format!("http://127.0.0.1:{}/echo", addr.port()));
+    let hole_url = encoded(&format!("http://127.0.0.1:{}/", hole.port()));
+    let denied_url = encoded("https://denied.example.com/");
+    let rounds = 8;
+    runtime().block_on(async {
+        let round = || async {
+            // A loop of calls: the first 32 go out, the rest are refused by the budget.
+            let res = send(
+                &server,
+                "GET",
+                &format!("/loop?url={upstream_url}&n=100"),
+                &[],
+                "",
+            )
+            .await;
+            assert_eq!(res.json(), serde_json::json!({"ok": 32, "limit": 68}));
+            // A black hole: each call ends at its timeout, inside the deadline.
+            let res = send(
+                &server,
+                "GET",
+                &format!("/loop?url={hole_url}&n=2"),
+                &[],
+                "",
+            )
+            .await;
+            assert_eq!(res.json(), serde_json::json!({"timeout": 2}));
+            // A denied host, over and over.
+            let res = send(
+                &server,
+                "GET",
+                &format!("/loop?url={denied_url}&n=500"),
+                &[],
+                "",
+            )
+            .await;
+            assert_eq!(res.json(), serde_json::json!({"denied": 500}));
+            let res = send(
+                &server,
+                "GET",
+                &format!("/call?url={upstream_url}"),
+                &[],
+                "",
+            )
+            .await;
+            assert_eq!(res.status, 200, "still serving");
+        };
+        round().await;
+        let warm = rss_bytes(pid);
+        for _ in 1..rounds {
+            round().await;
+        }
+        let after = rss_bytes(pid);
+        eprintln!(
+            "outbound faults: {rounds} rounds, RSS {} KiB after the first, {} KiB after",
+            warm >> 10,
+            after >> 10
+        );
+        assert!(
+            after.saturating_sub(warm) < 16 << 20,
+            "RSS grew from {} to {} KiB",
+            warm >> 10,
+            after >> 10
+        );
+    });
+    assert_eq!(seen.requests.lock().unwrap().len(), rounds * 33);
+    drop(server);
+    let log = std::fs::read_to_string(&log).unwrap();
+    // One line per request for each kind of refusal, then its count: a loop cannot flood
+    // the log.
+    let lines = |needle: &str| log.lines().filter(|l| l.contains(needle)).count();
+    assert_eq!(lines("outbound request denied"), rounds, "{log}");
+    assert_eq!(lines("denied=500"), rounds, "{log}");
+    assert_eq!(
+        lines("outbound request refused: the component made its limit"),
+        rounds
+    );
+    assert_eq!(lines("refused=68"), rounds, "{log}");
+    assert_eq!(lines("outbound request timed out"), rounds * 2, "{log}");
 }

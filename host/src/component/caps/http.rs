@@ -22,7 +22,7 @@
 
 use super::super::state::State;
 use super::aws::AwsGrant;
-use super::{Capability, KeyList, Scope};
+use super::{Capability, KeyList, Scope, Who};
 use crate::limits::{ByteSize, Timeout};
 use anyhow::bail;
 use bytes::Bytes;
@@ -233,6 +233,11 @@ struct Hooks {
     limits: OutboundLimits,
     /// Calls made so far by this instance (this request).
     calls: usize,
+    /// Calls refused so far, for not being allowed and for being over `max-requests`:
+    /// the first of each is logged as it happens, the count when the request is done, so
+    /// a guest refused in a loop cannot flood the log.
+    denied: usize,
+    over_budget: usize,
     /// When the export call running now must end (copied from the store's state).
     deadline: Instant,
     /// The AWS services it may call signed (copied from the `aws` capability).
@@ -293,10 +298,33 @@ impl Capability for Http {
                 allowed: grant.allowed.clone(),
                 limits: grant.limits,
                 calls: 0,
+                denied: 0,
+                over_budget: 0,
                 deadline: Instant::now(),
                 aws: None,
             },
         })
+    }
+
+    fn finish(instance: &HttpInstance, who: &Who<'_>) {
+        let hooks = &instance.hooks;
+        if hooks.denied > 1 {
+            tracing::warn!(
+                component = who.component,
+                request_id = who.request_id,
+                denied = hooks.denied,
+                "outbound requests denied during this request (the first is logged above)"
+            );
+        }
+        if hooks.over_budget > 1 {
+            tracing::warn!(
+                component = who.component,
+                request_id = who.request_id,
+                refused = hooks.over_budget,
+                limit = hooks.limits.max_requests,
+                "outbound requests refused over max-requests during this request (the first is logged above)"
+            );
+        }
     }
 
     fn describe(grant: &HttpGrant) -> Option<String> {
@@ -398,22 +426,28 @@ impl WasiHttpHooks for Hooks {
             None => format!("{scheme}://{host}:{port}"),
         };
         if aws.is_none() && !self.allowed.iter().any(|p| p.allows(&scheme, &host, port)) {
-            tracing::warn!(
-                component = &*self.component,
-                %method,
-                target,
-                "outbound request denied: not in allowed-outbound-hosts"
-            );
+            self.denied += 1;
+            if self.denied == 1 {
+                tracing::warn!(
+                    component = &*self.component,
+                    %method,
+                    target,
+                    "outbound request denied: not in allowed-outbound-hosts"
+                );
+            }
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
         if self.calls >= self.limits.max_requests {
-            tracing::warn!(
-                component = &*self.component,
-                %method,
-                target,
-                limit = self.limits.max_requests,
-                "outbound request refused: the component made its limit of calls for this request"
-            );
+            self.over_budget += 1;
+            if self.over_budget == 1 {
+                tracing::warn!(
+                    component = &*self.component,
+                    %method,
+                    target,
+                    limit = self.limits.max_requests,
+                    "outbound request refused: the component made its limit of calls for this request"
+                );
+            }
             return Box::new(async { Err(HttpError::ConnectionLimitReached) });
         }
         self.calls += 1;

@@ -6,6 +6,8 @@
 //!   the error as a status: denied 403, limit 429, timeout 504, too large 502,
 //!   connection 503, anything else 500.
 //! - `GET /many?url=U&n=N` → calls `U` `N` times and answers how many got a 2xx.
+//! - `GET /loop?url=U&n=N` → calls `U` `N` times whatever happens, and answers how each
+//!   call ended, as JSON counts (`ok`, `denied`, `limit`, `timeout`, `other`).
 //! - `GET /aws?service=S&target=T` → `lamina_sdk::aws::call(S, T, {})`: the output, or the
 //!   service's error as its status.
 //! - `GET /leak` → everything the guest can read of its world (environment, config, the
@@ -45,6 +47,22 @@ fn handle(req: Request) -> Result<Response> {
                 }
             }
             Ok(Response::text(ok.to_string()))
+        }
+        "/loop" => {
+            let n: usize = req.query("n").and_then(|n| n.parse().ok()).unwrap_or(1);
+            let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+            for _ in 0..n {
+                let outcome = match http::get(&url) {
+                    Ok(response) if (200..300).contains(&response.status()) => "ok",
+                    Ok(_) => "other",
+                    Err(HttpError::Denied) => "denied",
+                    Err(HttpError::Limit) => "limit",
+                    Err(HttpError::Timeout) => "timeout",
+                    Err(_) => "other",
+                };
+                *counts.entry(outcome).or_default() += 1;
+            }
+            Ok(Response::json(&counts))
         }
         "/aws" => {
             let service = req.query("service").unwrap_or("dynamodb");
