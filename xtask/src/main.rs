@@ -119,6 +119,8 @@ fn bench() -> anyhow::Result<()> {
         "coldstart",
         "--bench",
         "serve_load",
+        "--bench",
+        "outbound",
     ]))?;
     // The same route on Powertools for AWS Lambda (Python), for comparison in one run.
     let python = python::venv(&root(), "bench-venv", &["aws-lambda-powertools"])

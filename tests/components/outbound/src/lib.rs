@@ -8,6 +8,8 @@
 //! - `GET /many?url=U&n=N` → calls `U` `N` times and answers how many got a 2xx.
 //! - `GET /loop?url=U&n=N` → calls `U` `N` times whatever happens, and answers how each
 //!   call ended, as JSON counts (`ok`, `denied`, `limit`, `timeout`, `other`).
+//! - `GET /timed?url=U&n=N` → calls `U` `N` times and answers each call's duration as the
+//!   guest's monotonic clock saw it (send to the last body byte), in nanoseconds, as JSON.
 //! - `GET /aws?service=S&target=T` → `lamina_sdk::aws::call(S, T, {})`: the output, or the
 //!   service's error as its status.
 //! - `GET /leak` → everything the guest can read of its world (environment, config, the
@@ -63,6 +65,17 @@ fn handle(req: Request) -> Result<Response> {
                 *counts.entry(outcome).or_default() += 1;
             }
             Ok(Response::json(&counts))
+        }
+        "/timed" => {
+            let n: usize = req.query("n").and_then(|n| n.parse().ok()).unwrap_or(1);
+            let mut nanos = Vec::with_capacity(n);
+            for _ in 0..n {
+                let started = std::time::Instant::now();
+                let response = http::get(&url).map_err(as_error)?;
+                std::hint::black_box(response.body());
+                nanos.push(started.elapsed().as_nanos() as u64);
+            }
+            Ok(Response::json(&nanos))
         }
         "/aws" => {
             let service = req.query("service").unwrap_or("dynamodb");
