@@ -25,14 +25,19 @@ impl Table {
         Self { name }
     }
 
-    fn call(&self, operation: &str, mut input: Value) -> Result<Value> {
+    /// `operation` on the table; any failure is the store being unavailable.
+    fn call(&self, operation: &str, input: Value) -> Result<Value> {
+        self.try_call(operation, input)
+            .map_err(|e| unavailable(&self.name, operation, &e))
+    }
+
+    fn try_call(&self, operation: &str, mut input: Value) -> std::result::Result<Value, AwsError> {
         input["TableName"] = json!(self.name);
         aws::call(
             "dynamodb",
             &format!("DynamoDB_20120810.{operation}"),
             &input,
         )
-        .map_err(|e| unavailable(&self.name, operation, &e))
     }
 
     pub(crate) fn get(&self, id: u64) -> Result<Option<Todo>> {
@@ -47,6 +52,8 @@ impl Table {
             let mut input = json!({
                 "FilterExpression": "id <> :counter",
                 "ExpressionAttributeValues": { ":counter": { "N": COUNTER } },
+                // A todo created just before is in the list.
+                "ConsistentRead": true,
             });
             if let Some(start) = start.take() {
                 input["ExclusiveStartKey"] = start;
@@ -57,11 +64,22 @@ impl Table {
             }
             match output.get("LastEvaluatedKey") {
                 Some(next) if !next.is_null() => start = Some(next.clone()),
-                _ => break,
+                _ => {
+                    todos.sort_by_key(|t| t.id);
+                    return Ok(todos);
+                }
             }
         }
-        todos.sort_by_key(|t| t.id);
-        Ok(todos)
+        // Scan order is hash order: a list cut short would be an arbitrary subset.
+        lamina_sdk::log::error(&format!(
+            "table {} holds more todos than {MAX_PAGES} scan pages; not listing a part of them",
+            self.name
+        ));
+        Err(Error::new(
+            507,
+            "too-many-todos",
+            "there are more todos than one list can show",
+        ))
     }
 
     pub(crate) fn create(&self, title: String, done: bool) -> Result<Todo> {
@@ -74,23 +92,31 @@ impl Table {
                 "ReturnValues": "UPDATED_NEW",
             }),
         )?;
-        let id = counter["Attributes"]["next_id"]["N"]
+        let id: u64 = counter["Attributes"]["next_id"]["N"]
             .as_str()
             .and_then(|n| n.parse().ok())
             .ok_or_else(|| Error::internal("the id counter did not come back as a number"))?;
-        let todo = Todo { id, title, done };
-        self.call(
+        let put = self.try_call(
             "PutItem",
             json!({
                 "Item": {
                     "id": { "N": id.to_string() },
-                    "title": { "S": todo.title },
-                    "done": { "BOOL": todo.done },
+                    "title": { "S": title },
+                    "done": { "BOOL": done },
                 },
                 "ConditionExpression": "attribute_not_exists(id)",
             }),
-        )?;
-        Ok(todo)
+        );
+        match put {
+            Ok(_) => Ok(Todo { id, title, done }),
+            // The counter is behind an item written some other way.
+            Err(AwsError::Service { code, .. }) if code == "ConditionalCheckFailedException" => {
+                Err(Error::conflict(format!(
+                    "a todo with id {id} already exists"
+                )))
+            }
+            Err(error) => Err(unavailable(&self.name, "PutItem", &error)),
+        }
     }
 
     pub(crate) fn delete(&self, id: u64) -> Result<bool> {
@@ -100,7 +126,8 @@ impl Table {
         )?;
         Ok(output
             .get("Attributes")
-            .is_some_and(|a| a.as_object().is_some_and(|a| !a.is_empty())))
+            .and_then(Value::as_object)
+            .is_some_and(|a| !a.is_empty()))
     }
 }
 

@@ -82,6 +82,9 @@ impl Store {
     }
 }
 
+/// Longest title a todo may have (a DynamoDB item is at most 400 KB; a title is not).
+const MAX_TITLE: usize = 500;
+
 fn seed() -> Vec<Todo> {
     [
         ("Write the WIT contract", true),
@@ -129,6 +132,12 @@ fn create(store: &Store, req: &Request) -> Result<Response> {
     if title.is_empty() {
         return Err(Error::unprocessable("a todo needs a title")
             .with_details(&serde_json::json!([{ "field": "title", "problem": "empty" }])));
+    }
+    if title.chars().count() > MAX_TITLE {
+        return Err(
+            Error::unprocessable(format!("a title has at most {MAX_TITLE} characters"))
+                .with_details(&serde_json::json!([{ "field": "title", "problem": "too long" }])),
+        );
     }
     let todo = store.create(title.to_owned(), new.done)?;
     lamina_sdk::log::info(&format!("created todo {}", todo.id));

@@ -98,7 +98,18 @@ pub(super) async fn handle(
     remove_hop_by_hop(&mut headers);
     let head_bytes = head_size(&headers);
     let limit = guest.limits.max_response;
-    let mut read = pin!(read_body(body, limit.saturating_sub(head_bytes)));
+    let too_large = |seen: usize| {
+        guest.invalid_response(format!(
+            "response of at least {} bytes (status line, {} headers, body) exceeds \
+             max-response ({limit} bytes)",
+            head_bytes + seen,
+            headers.len(),
+        ))
+    };
+    if head_bytes > limit {
+        return Err(too_large(0));
+    }
+    let mut read = pin!(read_body(body, limit - head_bytes));
     let body = if ended {
         written_so_far(guest, read.as_mut()).await?
     } else {
@@ -118,12 +129,7 @@ pub(super) async fn handle(
         }
     };
     let body = body.map_err(|problem| match problem {
-        BodyProblem::TooLarge(seen) => guest.invalid_response(format!(
-            "response of at least {} bytes (status line, {} headers, body) exceeds \
-             max-response ({limit} bytes)",
-            head_bytes + seen,
-            headers.len(),
-        )),
+        BodyProblem::TooLarge(seen) => too_large(seen),
         BodyProblem::Failed(error) => {
             guest.invalid_response(format!("its response body ended with an error: {error}"))
         }
@@ -137,9 +143,11 @@ async fn written_so_far(
     guest: &Guest,
     read: Pin<&mut impl Future<Output = Result<Bytes, BodyProblem>>>,
 ) -> Result<Result<Bytes, BodyProblem>, Error> {
+    // Unconstrained: tokio's cooperative budget (spent by the guest's own waiting, in this
+    // task) could otherwise make a channel with data in it look empty.
     tokio::select! {
         biased;
-        body = read => Ok(body),
+        body = tokio::task::coop::unconstrained(read) => Ok(body),
         () = std::future::ready(()) => Err(guest.invalid_response(
             "it returned from wasi:http/incoming-handler.handle before finishing its response body"
                 .to_owned(),
@@ -191,50 +199,51 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
 type IncomingBody = MapErr<Full<Bytes>, fn(Infallible) -> HttpError>;
 
 /// The `wasi:http` request for `request`: the path routing matched (stage and stripped
-/// prefixes gone, encoded slashes kept) with the query as sent.
+/// prefixes gone, encoded slashes kept) with its query; `HEAD` asked as `GET`.
 fn incoming_request(request: Request) -> (Scheme, http::Request<IncomingBody>) {
-    let header = |name: &str| {
-        request
-            .headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    };
-    // What the front door says; API Gateway and Function URLs only take HTTPS, an ALB or a
-    // Lattice service may listen on either.
-    let https = match header("x-forwarded-proto") {
-        Some(proto) => proto.eq_ignore_ascii_case("https"),
-        None => matches!(
-            request.context.source,
-            Source::ApigwRest | Source::ApigwHttpV1 | Source::ApigwHttpV2 | Source::FunctionUrl
-        ),
+    // API Gateway and Function URLs only take HTTPS. Behind an ALB or a Lattice listener
+    // (either scheme) the front door's `X-Forwarded-Proto` says which; `lamina serve` is
+    // plain HTTP unless a proxy in front of it says otherwise.
+    let https = match request.context.source {
+        Source::ApigwRest | Source::ApigwHttpV1 | Source::ApigwHttpV2 | Source::FunctionUrl => true,
+        Source::Alb | Source::VpcLatticeV1 | Source::VpcLatticeV2 | Source::Local => request
+            .header("x-forwarded-proto")
+            .is_some_and(|proto| proto.eq_ignore_ascii_case("https")),
     };
     let scheme = if https { Scheme::Https } else { Scheme::Http };
-    let authority = header("host")
+    let authority = request
+        .header("host")
         .and_then(|host| host.parse::<http::uri::Authority>().ok())
         .unwrap_or_else(|| http::uri::Authority::from_static("localhost"));
     let path = crate::event::uri_path(&request.route_path);
-    let path_and_query = if request.raw_query.is_empty() {
-        path.parse().ok()
+    // The query as sent, unless a middleware changed the pairs (which is what it sees) or it
+    // holds what a URI cannot (a `#` would cut it short): then rebuilt from the pairs.
+    let raw = &request.raw_query;
+    let as_sent = !raw.contains('#') && crate::event::parse_query(raw) == request.query;
+    let query = if as_sent {
+        std::borrow::Cow::Borrowed(raw.as_str())
     } else {
-        format!("{path}?{}", request.raw_query)
-            .parse()
-            .ok()
-            // A query delivered with characters a URI cannot hold: rebuilt from the decoded
-            // pairs, encoded.
-            .or_else(|| {
-                format!("{path}?{}", crate::event::encode_query(&request.query))
-                    .parse()
-                    .ok()
-            })
+        std::borrow::Cow::Owned(crate::event::encode_query(&request.query))
+    };
+    let path_and_query = if query.is_empty() {
+        path.parse()
+    } else {
+        format!("{path}?{query}").parse()
     };
     let uri = http::Uri::builder()
-        .scheme(match scheme {
-            Scheme::Https => http::uri::Scheme::HTTPS,
-            _ => http::uri::Scheme::HTTP,
+        .scheme(if https {
+            http::uri::Scheme::HTTPS
+        } else {
+            http::uri::Scheme::HTTP
         })
         .authority(authority)
-        .path_and_query(path_and_query.unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")))
+        .path_and_query(
+            path_and_query
+                .or_else(|_| {
+                    format!("{path}?{}", crate::event::encode_query(&request.query)).parse()
+                })
+                .unwrap_or_else(|_| http::uri::PathAndQuery::from_static("/")),
+        )
         .build()
         .unwrap_or_default();
     let mut headers = HeaderMap::with_capacity(request.headers.len());
@@ -247,9 +256,19 @@ fn incoming_request(request: Request) -> (Scheme, http::Request<IncomingBody>) {
             headers.append(name, value);
         }
     }
+    // (wasmtime-wasi-http strips `host` and the other forbidden headers before the guest
+    // sees them: the authority is where a component reads the host.)
     let body: IncomingBody = Full::new(request.body).map_err(never as fn(_) -> _);
     let mut incoming = http::Request::new(body);
-    *incoming.method_mut() = request.method;
+    // A `HEAD` is asked as the `GET` it stands for: the host's `head` stage drops the body
+    // (a component that answered `HEAD` itself could not finish a body it declared with
+    // `content-length` and wrote nothing of), and a GET-only router in the component
+    // still answers it.
+    *incoming.method_mut() = if request.method == http::Method::HEAD {
+        http::Method::GET
+    } else {
+        request.method
+    };
     *incoming.uri_mut() = uri;
     *incoming.headers_mut() = headers;
     (scheme, incoming)

@@ -70,6 +70,13 @@ const MAX_TABLES: usize = 32;
 const MAX_MEMORIES: usize = 4;
 const MAX_TABLE_ELEMENTS: usize = 100_000;
 
+/// Host-side resources (streams, pollables, HTTP fields, requests, bodies) one instance may
+/// hold at once. Each holds host memory the guest's `memory` limit does not see (a header
+/// set up to 64 KiB, a body's buffer up to 32 KiB, see `caps::http`): with wasmtime's
+/// default of a million, a guest could pin gigabytes of the host's memory before its
+/// deadline. An interpreter guest holds a few dozen.
+pub(crate) const MAX_RESOURCES: usize = 1024;
+
 /// The data of one instance's `Store`: created fresh, dropped with the instance.
 pub(crate) struct State {
     /// The component's name, for log lines.
@@ -108,7 +115,11 @@ impl State {
                 refused: None,
             },
             deadline: Instant::now(),
-            table: ResourceTable::new(),
+            table: {
+                let mut table = ResourceTable::new();
+                table.set_max_capacity(MAX_RESOURCES);
+                table
+            },
             caps: grants.instantiate()?,
         })
     }

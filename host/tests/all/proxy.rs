@@ -37,6 +37,25 @@ path = "/p/{{*rest}}"
 component = "proxy"
 middleware = ["t1"]
 
+[components.tiny]
+source = "{proxy}"
+max-response = "4KiB"
+
+# Time enough to hoard gigabytes of host memory, were it not for the cap on resources.
+[components.hoarder]
+source = "{proxy}"
+timeout = "20s"
+
+[[routes]]
+method = "GET"
+path = "/hoard/{{*rest}}"
+component = "hoarder"
+
+[[routes]]
+method = "GET"
+path = "/tiny/{{*rest}}"
+component = "tiny"
+
 [[routes]]
 method = "POST"
 path = "/hello/world"
@@ -248,7 +267,8 @@ fn every_way_a_proxy_answer_goes_wrong_is_a_500_or_504_and_the_route_keeps_servi
         ("no-response", 500),
         ("error-code", 500),
         ("unfinished", 500),
-        ("status?code=42", 500),
+        // wasmtime takes any three-digit status; the host only 100..=599.
+        ("status?code=700", 500),
         ("spin", 504),
     ];
     for (what, status) in cases {
@@ -280,6 +300,83 @@ fn every_way_a_proxy_answer_goes_wrong_is_a_500_or_504_and_the_route_keeps_servi
     assert_eq!(reply["statusCode"], 500, "{reply}");
     let reply = invoke(&event(Kind::HttpV2, "GET", "/p/status", "code=204", ""));
     assert_eq!(reply["statusCode"], 204, "{reply}");
+}
+
+#[test]
+fn head_is_asked_as_get_and_answered_without_a_body() {
+    for path in ["/p/echo", "/p/stream"] {
+        let reply = invoke(&event(Kind::HttpV2, "HEAD", path, "size=5000", ""));
+        assert_eq!(reply["statusCode"], 200, "{path}: {reply}");
+        assert_eq!(reply["body"], "", "{path}");
+    }
+    let reply = invoke(&event(Kind::HttpV2, "HEAD", "/p/echo", "", ""));
+    assert_eq!(reply_header(&reply, "x-method").as_deref(), Some("GET"));
+}
+
+#[test]
+fn headers_alone_over_max_response_are_refused() {
+    let reply = invoke(&event(
+        Kind::HttpV2,
+        "GET",
+        "/tiny/big-headers",
+        "size=100",
+        "",
+    ));
+    assert_eq!(reply["statusCode"], 200, "{reply}");
+    let reply = invoke(&event(
+        Kind::HttpV2,
+        "GET",
+        "/tiny/big-headers",
+        "size=8000",
+        "",
+    ));
+    assert_eq!(
+        reply["statusCode"], 500,
+        "an empty body under 8 KB of headers: {reply}"
+    );
+}
+
+#[test]
+fn the_authority_and_query_the_proxy_gets_are_always_a_valid_uri() {
+    // A Host header that is not an authority: the component gets localhost.
+    let e = with_header(
+        event(Kind::AlbMulti, "GET", "/p/echo", "", ""),
+        "host",
+        "bad host!",
+    );
+    let got = seen_of(&e);
+    assert_eq!(got["authority"], "localhost");
+    assert_eq!(
+        seen_header(&got, "host"),
+        None,
+        "host is a forbidden header in wasi:http"
+    );
+    // A raw query with a `#` in it would lose everything after it: rebuilt from the pairs.
+    let seen = seen(&invoke(&event(
+        Kind::HttpV2,
+        "GET",
+        "/p/echo",
+        "q=a#b&x=1",
+        "",
+    )));
+    assert_eq!(seen["path_with_query"], "/p/echo?q=a%23b&x=1");
+    // Behind an ALB, X-Forwarded-Proto says the scheme; behind API Gateway it is HTTPS.
+    let e = with_header(
+        event(Kind::AlbMulti, "GET", "/p/echo", "", ""),
+        "x-forwarded-proto",
+        "https",
+    );
+    assert_eq!(seen_of(&e)["scheme"], "https");
+    let e = with_header(
+        event(Kind::HttpV2, "GET", "/p/echo", "", ""),
+        "x-forwarded-proto",
+        "http",
+    );
+    assert_eq!(seen_of(&e)["scheme"], "https");
+}
+
+fn seen_of(event: &Value) -> Value {
+    seen(&invoke(event))
 }
 
 #[test]
@@ -346,6 +443,7 @@ fn lamina_serve_runs_a_proxy_component_for_a_real_http_client() {
             "/p/unfinished",
             "/p/error-code",
             "/p/stream?size=2000000",
+            "/hoard/hoard",
         ] {
             let res = send(&server, "GET", path, &[], "").await;
             assert_eq!(res.status, 500, "{path}");
@@ -353,6 +451,10 @@ fn lamina_serve_runs_a_proxy_component_for_a_real_http_client() {
         let res = send(&server, "GET", "/p/echo", &[], "").await;
         assert_eq!(res.status, 200, "still serving");
     });
+    // The guest that hoards header sets was stopped by the host's cap on live resources,
+    // not by its timeout with gigabytes of host memory held.
+    let rss = crate::lambda_loop::rss_bytes(server.pid());
+    assert!(rss < 256 << 20, "lamina serve holds {} MiB", rss >> 20);
     drop(server);
     let log = std::fs::read_to_string(&log).unwrap();
     for reason in [
@@ -360,6 +462,7 @@ fn lamina_serve_runs_a_proxy_component_for_a_real_http_client() {
         "before finishing its response body",
         "instead of a response",
         "exceeds max-response (1048576 bytes)",
+        "resource table has no free keys",
     ] {
         assert!(log.contains(reason), "the log says why ({reason}): {log}");
     }

@@ -42,7 +42,9 @@ source = "{todos}"
 [components.faults]
 source = "{faults}"
 memory = "32MiB"
-timeout = "300ms"
+# Short, so the loop and sleep faults end quickly; long enough that filling 32 MiB
+# (20 ms alone) still ends in its out-of-memory 500 with the suite loading both cores.
+timeout = "1s"
 max-response = "1MiB"
 env = {{ GRANTED = "yes" }}
 files = {{ host = "{data}", guest = "/data" }}

@@ -135,6 +135,26 @@ fn todos_are_created_listed_read_and_deleted_in_dynamodb() {
         );
         let res = send(&server, "GET", "/todos?done=true", &[], "").await;
         assert_eq!(res.json(), json!([]));
+        let third = send(
+            &server,
+            "POST",
+            "/todos",
+            &[("content-type", "application/json")],
+            r#"{"title": "drink it", "done": true}"#,
+        )
+        .await;
+        assert_eq!(third.status, 201);
+        let res = send(&server, "GET", "/todos?done=true", &[], "").await;
+        assert_eq!(
+            res.json(),
+            json!([{ "id": 3, "title": "drink it", "done": true }]),
+            "done is stored and filtered on"
+        );
+        let res = post(&server, &"x".repeat(501)).await;
+        assert_eq!(
+            res.status, 422,
+            "a title DynamoDB would take but the API does not"
+        );
 
         let res = send(&server, "DELETE", "/todos/1", &[], "").await;
         assert_eq!(res.status, 204);
@@ -143,7 +163,7 @@ fn todos_are_created_listed_read_and_deleted_in_dynamodb() {
         let res = send(&server, "GET", "/todos/1", &[], "").await;
         assert_eq!(res.status, 404);
         let res = send(&server, "GET", "/todos/0", &[], "").await;
-        assert_eq!(res.status, 400, "the counter item is not a todo");
+        assert_eq!(res.status, 400, "ids start at 1 (0 is the counter item's)");
 
         // What the table holds, read by the test itself.
         let scan = dynamodb(port, "Scan", &json!({ "TableName": TABLE })).await;
@@ -154,7 +174,7 @@ fn todos_are_created_listed_read_and_deleted_in_dynamodb() {
             .map(|item| item["id"]["N"].as_str().unwrap())
             .collect();
         ids.sort_unstable();
-        assert_eq!(ids, ["0", "2"], "the counter and the todo left");
+        assert_eq!(ids, ["0", "2", "3"], "the counter and the todos left");
     });
     drop(server);
     let log = std::fs::read_to_string(log).unwrap();

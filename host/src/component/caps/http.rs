@@ -50,6 +50,16 @@ pub const DEFAULT_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Response body bytes a guest may read per call unless configured.
 pub const DEFAULT_MAX_RESPONSE_BODY: usize = 6 << 20;
 
+/// The host memory one `fields` resource (a header set) a guest builds may take: as large
+/// as the largest request headers any front door delivers (`event::HeaderLimits`).
+const MAX_FIELDS_SIZE: usize = 64 << 10;
+
+/// The largest write to an outgoing body's stream; the host buffers at most two of them
+/// per body (wasmtime-wasi-http's default is 1 MiB, i.e. 2 MiB of host memory per body a
+/// guest opens). A guest writes in `check-write`-sized pieces, so this only changes how
+/// many writes a large body takes.
+const MAX_BODY_WRITE: usize = 16 << 10;
+
 /// The capability.
 pub(crate) struct Http;
 
@@ -229,6 +239,7 @@ pub(crate) struct HttpInstance {
 /// pooled client.
 struct Hooks {
     component: Arc<str>,
+    request_id: String,
     allowed: Arc<Vec<HostPattern>>,
     limits: OutboundLimits,
     /// Calls made so far by this instance (this request).
@@ -291,10 +302,13 @@ impl Capability for Http {
     }
 
     fn instance(grant: &HttpGrant) -> anyhow::Result<HttpInstance> {
+        let mut ctx = WasiHttpCtx::new();
+        ctx.set_field_size_limit(MAX_FIELDS_SIZE);
         Ok(HttpInstance {
-            ctx: WasiHttpCtx::new(),
+            ctx,
             hooks: Hooks {
                 component: Arc::from(""),
+                request_id: String::new(),
                 allowed: grant.allowed.clone(),
                 limits: grant.limits,
                 calls: 0,
@@ -353,6 +367,7 @@ impl WasiHttpView for State {
         http.hooks.deadline = self.deadline;
         if http.hooks.component.is_empty() {
             http.hooks.component = self.component.clone();
+            http.hooks.request_id.clone_from(&self.request_id);
         }
         if http.hooks.aws.is_none() {
             http.hooks.aws = Some(self.caps.aws.clone());
@@ -404,6 +419,10 @@ type Sent = Result<
 >;
 
 impl WasiHttpHooks for Hooks {
+    fn p2_outgoing_body_chunk_size(&mut self) -> usize {
+        MAX_BODY_WRITE
+    }
+
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,
@@ -430,6 +449,7 @@ impl WasiHttpHooks for Hooks {
             if self.denied == 1 {
                 tracing::warn!(
                     component = &*self.component,
+                    request_id = self.request_id,
                     %method,
                     target,
                     "outbound request denied: not in allowed-outbound-hosts"
@@ -442,6 +462,7 @@ impl WasiHttpHooks for Hooks {
             if self.over_budget == 1 {
                 tracing::warn!(
                     component = &*self.component,
+                    request_id = self.request_id,
                     %method,
                     target,
                     limit = self.limits.max_requests,

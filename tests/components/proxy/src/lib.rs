@@ -13,6 +13,9 @@
 //! - `.../error-code` → sets the error `internal-error` instead of a response.
 //! - `.../unfinished` → writes part of a body and returns without finishing it.
 //! - `.../spin` → loops forever after setting the response head.
+//! - `.../big-headers?size=N` → an empty body under a header of `N` bytes.
+//! - `.../hoard` → builds header sets of 60 KiB and keeps every one, until the host says no
+//!   (the host traps it when it holds too many live resources).
 
 wit_bindgen::generate!({
     world: "wasi:http/proxy@0.2.12",
@@ -96,6 +99,21 @@ impl Guest for Component {
                 #[allow(clippy::empty_loop)]
                 loop {}
             }
+            "big-headers" => {
+                let size: usize = param("size").and_then(|s| s.parse().ok()).unwrap_or(0);
+                let value = "h".repeat(size);
+                respond(out, 200, fields(&[("x-big", value.as_str())]), |_| true);
+            }
+            "hoard" => {
+                let value = vec![b'v'; 60 << 10];
+                let mut kept = Vec::new();
+                loop {
+                    match Fields::from_list(&[("x-hoard".to_owned(), value.clone())]) {
+                        Ok(fields) => kept.push(fields),
+                        Err(error) => panic!("refused after {} header sets: {error:?}", kept.len()),
+                    }
+                }
+            }
             _ => echo(request, out),
         }
     }
@@ -143,7 +161,11 @@ fn echo(request: IncomingRequest, out: ResponseOutparam) {
         headers.join(","),
         json_string(&String::from_utf8_lossy(&body)),
     );
-    let headers = fields(&[("content-type", "application/json"), ("x-world", "wasi:http/proxy")]);
+    let headers = fields(&[
+        ("content-type", "application/json"),
+        ("x-world", "wasi:http/proxy"),
+        ("x-method", method.as_str()),
+    ]);
     respond(out, 200, headers, |body| {
         write_all(body, json.as_bytes());
         true
