@@ -1,18 +1,22 @@
 //! `cargo xtask`: the project's automation, in Rust so it runs wherever cargo does.
 //!
-//! - `cargo xtask guests` builds every guest component (examples and test guests) for
-//!   `wasm32-wasip2` into `target/guests/wasm32-wasip2/release/`.
+//! - `cargo xtask guests` builds every guest component (examples and test guests, in Rust,
+//!   Python and JavaScript/TypeScript) into `target/guests/wasm32-wasip2/release/`.
 //! - `cargo xtask demo` builds the guests and the host, invokes each example event, and
 //!   serves `examples/lamina.toml` on http://127.0.0.1:3000 (`--no-serve` to stop after
 //!   the invokes).
-//! - `cargo xtask test` builds the guests and runs the whole test suite.
+//! - `cargo xtask test` builds the guests and runs the whole test suite: the Python and
+//!   JavaScript SDKs' own tests, then every Rust test.
 //! - `cargo xtask bench` builds the guests and runs the pipeline benchmark.
 //! - `cargo xtask package` builds `target/lambda/bootstrap.zip` for `provided.al2023`.
 //!
 //! Guests build with the rustup `wasm32-wasip2` target when it is installed; otherwise
 //! with Debian's `rustc-web` and its std source (`-Zbuild-std`), installing those packages
 //! when running as root (see docs/TOOLCHAIN.md). Nothing here downloads a toolchain.
+//! Python and JavaScript guests build with componentize-py and componentize-js, pinned and
+//! installed from PyPI and npm into `target/` (see `polyglot.rs`).
 
+mod polyglot;
 mod python;
 mod toolchain;
 
@@ -38,10 +42,10 @@ fn guest_dir() -> PathBuf {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("guests") => build_guests(),
-        Some("demo") => build_guests().and_then(|()| demo(!args.iter().any(|a| a == "--no-serve"))),
-        Some("test") => build_guests().and_then(|()| test(&args[1..])),
-        Some("bench") => build_guests().and_then(|()| bench()),
+        Some("guests") => build_guests().map(drop),
+        Some("demo") => build_guests().and_then(|_| demo(!args.iter().any(|a| a == "--no-serve"))),
+        Some("test") => build_guests().and_then(|tools| test(&tools, &args[1..])),
+        Some("bench") => build_guests().and_then(|_| bench()),
         Some("package") => package(),
         _ => {
             eprintln!(
@@ -65,15 +69,18 @@ fn run(cmd: &mut Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn build_guests() -> anyhow::Result<()> {
+/// Builds every guest; returns the Python and JavaScript tools it installed.
+fn build_guests() -> anyhow::Result<polyglot::Tools> {
     let toolchain = toolchain::Toolchain::find()?;
     let target_dir = root().join("target/guests");
     for workspace in GUEST_WORKSPACES {
         let mut cmd = toolchain.cargo_build(&root().join(workspace), &target_dir);
         run(&mut cmd).with_context(|| format!("building the guests in {workspace}/"))?;
     }
+    let tools = polyglot::Tools::install(&root())?;
+    polyglot::build(&root(), &tools, &guest_dir())?;
     eprintln!("xtask: guests are in {}", guest_dir().display());
-    Ok(())
+    Ok(tools)
 }
 
 /// The host's cargo, with the guest directory exported for tests and benches.
@@ -83,7 +90,8 @@ fn cargo() -> Command {
     cmd
 }
 
-fn test(extra: &[String]) -> anyhow::Result<()> {
+fn test(tools: &polyglot::Tools, extra: &[String]) -> anyhow::Result<()> {
+    polyglot::test_sdks(&root(), tools)?;
     // The S3 tests run against a real S3-compatible server on loopback.
     let moto = python::moto_server(&root())?;
     // The Lambda tier runs the real `lamina` binary under AWS's own emulator. Without a
@@ -163,10 +171,16 @@ fn demo(serve: bool) -> anyhow::Result<()> {
         "\n== lamina serve: try these in another terminal (Ctrl-C stops the server)\n\
          curl -i http://127.0.0.1:3000/hello\n\
          curl -i http://127.0.0.1:3000/hello/Ada\n\
+         curl -i http://127.0.0.1:3000/py/hello/Ada     # the same handler in Python\n\
+         curl -i http://127.0.0.1:3000/js/hello/Ada     # and in TypeScript\n\
          curl -i 'http://127.0.0.1:3000/echo/some/path?a=1&a=2' -H 'Cookie: session=abc'\n\
+         curl -i 'http://127.0.0.1:3000/py/echo/some/path?a=1&a=2' -H 'Cookie: session=abc'\n\
          curl -i http://127.0.0.1:3000/todos\n\
          curl -i http://127.0.0.1:3000/todos/2\n\
          curl -i http://127.0.0.1:3000/todos/99\n\
+         curl -i http://127.0.0.1:3000/py/todos/2\n\
+         curl -i http://127.0.0.1:3000/js/todos?done=false\n\
+         curl -i -X POST http://127.0.0.1:3000/js/todos -H 'content-type: application/json' -H 'authorization: Bearer {DEMO_TOKEN}' -d '{{\"title\":\"\"}}'   # 422 from TypeScript, after the Rust auth\n\
          curl -i -X POST http://127.0.0.1:3000/todos -H 'content-type: application/json' -d '{{\"title\":\"try lamina\"}}'   # 401: the auth middleware\n\
          curl -i -X POST http://127.0.0.1:3000/todos -H 'content-type: application/json' -H 'authorization: Bearer {DEMO_TOKEN}' -d '{{\"title\":\"try lamina\"}}'\n\
          curl -i -X DELETE http://127.0.0.1:3000/hello\n"

@@ -14,6 +14,7 @@ mod loading;
 mod middleware;
 mod moto;
 mod outbound;
+mod polyglot;
 mod proxy;
 mod rie;
 mod s3;

@@ -1,0 +1,7 @@
+"""``python -m lamina build ...`` is ``lamina-py build ...``."""
+
+import sys
+
+from .build import main
+
+sys.exit(main())
