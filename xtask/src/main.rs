@@ -129,6 +129,8 @@ fn bench() -> anyhow::Result<()> {
         "serve_load",
         "--bench",
         "outbound",
+        "--bench",
+        "polyglot",
     ]))?;
     // The same route on Powertools for AWS Lambda (Python), for comparison in one run.
     let python = python::venv(&root(), "bench-venv", &["aws-lambda-powertools"])

@@ -211,7 +211,8 @@ pub(crate) fn build(root: &Path, tools: &Tools, out: &Path) -> anyhow::Result<()
         let target = out.join(format!("{name}.wasm"));
         let sdk = match lang {
             Lang::Python => root.join("sdks/python/src"),
-            Lang::Js | Lang::QuickJs => root.join("sdks/js/src"),
+            // Sources and the build tool (bin/); dist/ and node_modules/ are skipped.
+            Lang::Js | Lang::QuickJs => root.join("sdks/js"),
         };
         let inputs = [source.parent().unwrap_or(root), &sdk, &root.join("wit")]
             .iter()

@@ -58,6 +58,14 @@ fn example_events_through_lamina_invoke() {
         "{reply}"
     );
 
+    // The same handler in Python, and the TypeScript todos, behind the same global chain.
+    let reply = invoke("hello-python-http-api.json");
+    assert_eq!(reply["statusCode"], 200, "{reply}");
+    assert_eq!(body(&reply)["message"], "Hello, Ada Lovelace!");
+    let reply = invoke("todos-missing-typescript-http-api.json");
+    assert_eq!(reply["statusCode"], 404, "{reply}");
+    assert_eq!(body(&reply)["error"]["message"], "no todo with id 99");
+
     let reply = invoke("echo-http-api.json");
     assert_eq!(reply["cookies"], json!(["theme=dark", "lang=en"]));
     let seen = body(&reply);

@@ -13,7 +13,16 @@
 // or `config` at module load: the host is not there yet.
 
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, delimiter, dirname, extname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,7 +32,8 @@ const SDK = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 class BuildError extends Error {}
 
 /** A tool's executable: in a node_modules/.bin above this SDK or the working directory,
- * in $LAMINA_JS_TOOLS/node_modules/.bin, or on PATH. */
+ * in $LAMINA_JS_TOOLS/node_modules/.bin, where `cargo xtask` installs them in a checkout of
+ * the Lamina repository (target/js-tools), or on PATH. */
 function tool(name, hint) {
   const roots = [SDK, process.cwd()];
   const dirs = [];
@@ -34,6 +44,7 @@ function tool(name, hint) {
     }
   }
   if (process.env.LAMINA_JS_TOOLS) dirs.push(join(process.env.LAMINA_JS_TOOLS, "node_modules", ".bin"));
+  dirs.push(join(SDK, "..", "..", "target", "js-tools", "node_modules", ".bin"));
   dirs.push(...(process.env.PATH ?? "").split(delimiter));
   const found = dirs.map((d) => join(d, name)).find((p) => existsSync(p));
   if (!found) throw new BuildError(`${name} is not installed: ${hint}`);
@@ -162,6 +173,7 @@ function main(argv) {
   return 0;
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+// Run as a command (also through node_modules/.bin's symlink), not when imported.
+if (process.argv[1] && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url))) {
   process.exitCode = main(process.argv.slice(2));
 }

@@ -1,0 +1,315 @@
+//! Polyglot benchmark: the same `hello` handler and `timing` middleware in Rust, Python
+//! (componentize-py), JavaScript on SpiderMonkey (componentize-js) and on QuickJS
+//! (componentize-qjs), side by side in one run:
+//!
+//! - per request, a fresh instance each: p50/p99 of event bytes in → response bytes out,
+//!   and the ratio to Rust;
+//! - what a `timing` middleware in front of the Rust handler adds, per language;
+//! - cold start (process start → first response via the Runtime API) with one `hello`
+//!   from `.wasm` with the compile cache off, with a warm cache, and from a pinned `.cwasm`;
+//! - `.wasm` and `.cwasm` sizes;
+//! - resident memory of `lamina serve` with the Rust examples only and with every example
+//!   of `examples/lamina.toml` loaded, after one request to each handler.
+//!
+//! Run with `cargo xtask bench` (which builds the guests first). Compare within one run.
+
+#[path = "support/lambda.rs"]
+mod lambda;
+
+use lamina::{App, Config, Runtime, event};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Languages by their guest-name prefix (`""` is Rust), with a label.
+const LANGS: [(&str, &str); 4] = [
+    ("", "Rust"),
+    ("py-", "Python"),
+    ("js-", "JS (SpiderMonkey)"),
+    ("qjs-", "JS (QuickJS)"),
+];
+
+/// The first path segment of a language's routes.
+fn segment(prefix: &str) -> &str {
+    if prefix.is_empty() {
+        "rs"
+    } else {
+        prefix.trim_end_matches('-')
+    }
+}
+const WARMUP: usize = 100;
+const ITERATIONS: usize = 2_000;
+const COLD_RUNS: usize = 3;
+
+fn guest_dir() -> PathBuf {
+    std::env::var_os("LAMINA_GUEST_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/guests/wasm32-wasip2/release"),
+        PathBuf::from,
+    )
+}
+
+fn guest(name: &str) -> PathBuf {
+    guest_dir().join(format!("{name}.wasm"))
+}
+
+fn percentile(samples: &mut [Duration], q: f64) -> Duration {
+    samples.sort_unstable();
+    samples[((samples.len() as f64 - 1.0) * q).round() as usize]
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+fn event_for(path: &str) -> Vec<u8> {
+    serde_json::json!({
+        "version": "2.0",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"accept": "application/json"},
+        "requestContext": {"http": {"method": "GET", "path": path}, "stage": "$default"},
+        "isBase64Encoded": false,
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// `hello` of every language on `/{segment}/hello/{name}`, and the Rust `hello` behind
+/// each language's `timing` on `/{segment}/timed/{name}` (and without one on
+/// `/plain/{name}`).
+fn app_config() -> String {
+    let mut text = String::new();
+    for (prefix, _) in LANGS {
+        text.push_str(&format!(
+            "[components.{prefix}hello]\nsource = {:?}\n",
+            guest(&format!("{prefix}hello"))
+        ));
+        if prefix != "qjs-" {
+            text.push_str(&format!(
+                "[components.{prefix}timing]\nsource = {:?}\n",
+                guest(&format!("{prefix}timing"))
+            ));
+        }
+    }
+    for (prefix, _) in LANGS {
+        let seg = segment(prefix);
+        text.push_str(&format!(
+            "[[routes]]\nmethod = \"GET\"\npath = \"/{seg}/hello/{{name}}\"\ncomponent = \"{prefix}hello\"\n"
+        ));
+        if prefix != "qjs-" {
+            text.push_str(&format!(
+                "[[routes]]\nmethod = \"GET\"\npath = \"/{seg}/timed/{{name}}\"\ncomponent = \"hello\"\nmiddleware = [\"{prefix}timing\"]\n"
+            ));
+        }
+    }
+    text.push_str(
+        "[[routes]]\nmethod = \"GET\"\npath = \"/plain/{name}\"\ncomponent = \"hello\"\n",
+    );
+    text
+}
+
+/// p50 and p99 of `ITERATIONS` requests for `path`, after a warm-up.
+fn per_request(rt: &tokio::runtime::Runtime, app: &App, path: &str) -> (Duration, Duration) {
+    let payload = event_for(path);
+    let once = || {
+        let started = Instant::now();
+        let (origin, request) = event::decode(&payload, "bench").unwrap();
+        let response = rt.block_on(app.handle(request));
+        assert_eq!(response.status, 200, "{path}");
+        let _ = event::encode(origin, &response);
+        started.elapsed()
+    };
+    for _ in 0..WARMUP {
+        once();
+    }
+    let mut samples: Vec<Duration> = (0..ITERATIONS).map(|_| once()).collect();
+    (
+        percentile(&mut samples, 0.5),
+        percentile(&mut samples, 0.99),
+    )
+}
+
+fn one_hello_config(source: &Path, pin: Option<&str>) -> String {
+    let pin = pin.map_or_else(String::new, |p| format!("sha256 = \"{p}\"\n"));
+    format!(
+        "[components.hello]\nsource = {source:?}\n{pin}[[routes]]\nmethod = \"GET\"\npath = \"/hello/{{name}}\"\ncomponent = \"hello\"\n"
+    )
+}
+
+/// `VmRSS` of process `pid`, in bytes.
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// `lamina serve` on `config`, one GET to each of `paths`, then its resident memory.
+fn serve_rss(config: &Path, paths: &[&str]) -> anyhow::Result<u64> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lamina"))
+        .args(["serve", "--port", "0", "--config"])
+        .arg(config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .stdin(Stdio::null())
+        .spawn()?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line)?;
+    let addr = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("http://"))
+        .ok_or_else(|| anyhow::anyhow!("no address in {line:?}"))?
+        .trim_end_matches('/')
+        .to_owned();
+    for path in paths {
+        let mut stream = std::net::TcpStream::connect(&addr)?;
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply)?;
+        anyhow::ensure!(reply.starts_with("HTTP/1.1 200"), "{path}: {reply}");
+    }
+    let bytes = rss(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    Ok(bytes)
+}
+
+fn main() -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("lamina-polyglot-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    // The per-request part does not measure loading: share the suite's compile cache.
+    let cache = std::env::temp_dir().join("lamina-cache");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+
+    let runtime = Runtime::new()?.with_cache_dir(Some(&cache))?;
+    let app = App::from_config(&Config::parse(&app_config(), PathBuf::from("/"))?, &runtime)?;
+    println!(
+        "per request (fresh instance), GET /hello/{{name}} from an HTTP API event, {ITERATIONS} requests"
+    );
+    let mut rust_p50 = Duration::ZERO;
+    for (prefix, label) in LANGS {
+        let (p50, p99) = per_request(&rt, &app, &format!("/{}/hello/Ada", segment(prefix)));
+        if prefix.is_empty() {
+            rust_p50 = p50;
+        }
+        println!(
+            "{label:<20} p50 {:>8.1} µs  p99 {:>8.1} µs  ({:.1}× Rust)",
+            us(p50),
+            us(p99),
+            p50.as_secs_f64() / rust_p50.as_secs_f64()
+        );
+    }
+    println!("\ntiming middleware in front of the Rust hello: p50 added over no middleware");
+    let (plain, _) = per_request(&rt, &app, "/plain/Ada");
+    for (prefix, label) in LANGS.iter().filter(|(p, _)| *p != "qjs-") {
+        let (p50, p99) = per_request(&rt, &app, &format!("/{}/timed/Ada", segment(prefix)));
+        println!(
+            "{label:<20} +{:>8.1} µs  (p99 {:>8.1} µs total)",
+            us(p50.saturating_sub(plain)),
+            us(p99)
+        );
+    }
+
+    println!(
+        "\ncold start: process start -> first response via the Runtime API, one hello, median of {COLD_RUNS}"
+    );
+    let event = event_for("/hello/Ada");
+    println!(
+        "{:<20} {:>12} {:>12} {:>12} {:>10} {:>10}",
+        "", ".wasm, off", "warm cache", ".cwasm", ".wasm MiB", ".cwasm MiB"
+    );
+    for (prefix, label) in LANGS {
+        let wasm = guest(&format!("{prefix}hello"));
+        let cwasm = dir.join(format!("{prefix}hello.cwasm"));
+        let status = Command::new(env!("CARGO_BIN_EXE_lamina"))
+            .arg("compile")
+            .arg(&wasm)
+            .arg("-o")
+            .arg(&cwasm)
+            .stdout(Stdio::null())
+            .status()?;
+        anyhow::ensure!(status.success(), "lamina compile {} failed", wasm.display());
+        let pin = lamina::component::sha256_hex(&std::fs::read(&cwasm)?);
+        let wasm_config = dir.join(format!("{prefix}wasm.toml"));
+        std::fs::write(&wasm_config, one_hello_config(&wasm, None))?;
+        let cwasm_config = dir.join(format!("{prefix}cwasm.toml"));
+        std::fs::write(&cwasm_config, one_hello_config(&cwasm, Some(&pin)))?;
+        let lang_cache = dir.join(format!("{prefix}cache")).display().to_string();
+        let median = |config: &Path, cache: &str| {
+            let mut samples: Vec<Duration> = (0..COLD_RUNS)
+                .map(|_| rt.block_on(lambda::cold_start(config, cache, &event)))
+                .collect();
+            percentile(&mut samples, 0.5)
+        };
+        let off = median(&wasm_config, "off");
+        // The first start fills the cache the measured ones map.
+        rt.block_on(lambda::cold_start(&wasm_config, &lang_cache, &event));
+        let warm = median(&wasm_config, &lang_cache);
+        let precompiled = median(&cwasm_config, "off");
+        println!(
+            "{label:<20} {:>9.0} ms {:>9.0} ms {:>9.0} ms {:>10.1} {:>10.1}",
+            ms(off),
+            ms(warm),
+            ms(precompiled),
+            mib(std::fs::metadata(&wasm)?.len()),
+            mib(std::fs::metadata(&cwasm)?.len())
+        );
+    }
+
+    println!("\nlamina serve resident memory, after one request to each handler");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/lamina.toml");
+    let text = std::fs::read_to_string(&examples)?;
+    // The Rust part of the example config: everything before the Python and TypeScript
+    // components.
+    let rust_only = dir.join("examples-rust.toml");
+    let cut = text
+        .find("[components.py-hello]")
+        .ok_or_else(|| anyhow::anyhow!("examples/lamina.toml has no py-hello"))?;
+    let examples_dir = examples.parent().unwrap().display().to_string();
+    std::fs::write(
+        &rust_only,
+        text[..cut]
+            .replace("source = \"../", &format!("source = \"{examples_dir}/../"))
+            .as_bytes(),
+    )?;
+    let rust_paths = ["/hello", "/echo/x", "/todos"];
+    let all_paths = [
+        "/hello",
+        "/echo/x",
+        "/todos",
+        "/py/hello",
+        "/py/echo/x",
+        "/py/todos",
+        "/js/hello",
+        "/js/echo/x",
+        "/js/todos",
+    ];
+    println!(
+        "{:<44} {:>8.1} MiB",
+        "Rust examples (3 handlers, 3 middleware)",
+        mib(serve_rss(&rust_only, &rust_paths)?)
+    );
+    println!(
+        "{:<44} {:>8.1} MiB",
+        "all examples (+ 6 Python/JS handlers, 2 mw)",
+        mib(serve_rss(&examples, &all_paths)?)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
