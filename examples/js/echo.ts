@@ -66,7 +66,10 @@ export default function echo(req: Request): Response {
   // `?set-cookie=a&set-cookie=b` asks echo to set those cookies, so tests can check that
   // several Set-Cookie headers survive every source's response shape.
   for (const cookie of req.queryAll("set-cookie")) res.withHeader("set-cookie", cookie);
+  // Parsed as Rust parses a u16 (an optional `+`, ASCII digits, at most 65535).
   const status = req.query("status");
-  if (status !== undefined && /^\d+$/.test(status)) res.status = Number(status);
+  if (status !== undefined && /^\+?[0-9]+$/.test(status) && Number(status) <= 65535) {
+    res.status = Number(status);
+  }
   return res;
 }

@@ -19,8 +19,9 @@ const SEED: Todo[] = [
   { id: 3, title: "Swap a component live", done: false },
 ];
 
+/** Parsed as the Rust todos parses a u64: an optional `+`, ASCII digits, positive. */
 function todoId(raw: string): number {
-  if (/^[0-9]+$/.test(raw) && Number(raw) > 0) return Number(raw);
+  if (/^\+?[0-9]+$/.test(raw) && BigInt(raw) > 0n && BigInt(raw) < 2n ** 64n) return Number(raw);
   throw HttpError.badRequest(`todo id must be a positive integer, got ${JSON.stringify(raw)}`);
 }
 

@@ -7,11 +7,14 @@ contract test holds the Rust, Python and JavaScript echoes to that.
 
 import base64
 import json
+import re
 from typing import Any
 
 from lamina import Request, Response
 
 Pairs = list[list[str]]
+
+STATUS = re.compile(r"\+?[0-9]+")
 
 
 def pairs(fields: list[tuple[str, str]]) -> Pairs:
@@ -29,9 +32,14 @@ def authorizer(text: str | None) -> Any:
     if text is None:
         return None
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=not_json)
     except ValueError:
         return text
+
+
+def not_json(name: str) -> Any:
+    """`NaN` and infinities are not JSON: like serde_json, keep such text as a string."""
+    raise ValueError(name)
 
 
 def app(request: Request) -> Response:
@@ -63,7 +71,8 @@ def app(request: Request) -> Response:
     # several Set-Cookie headers survive every source's response shape.
     for cookie in request.query_all("set-cookie"):
         response.with_header("set-cookie", cookie)
+    # Parsed as Rust parses a u16 (an optional `+`, ASCII digits, at most 65535).
     status = request.query("status")
-    if status is not None and status.isdigit():
+    if status is not None and STATUS.fullmatch(status) and int(status) <= 65535:
         response.status = int(status)
     return response

@@ -13,14 +13,14 @@ import time
 
 from lamina import Middleware, Request, Response, config, log
 
-SANE = re.compile(r"^[A-Za-z0-9\-_.:]{1,128}$")
+SANE = re.compile(r"[A-Za-z0-9\-_.:]{1,128}")
 
 
 class Timing(Middleware):
     def on_request(self, request: Request) -> Request:
         incoming = request.header("x-request-id")
         self.request_id = (
-            incoming if incoming and SANE.match(incoming) else request.context.request_id
+            incoming if incoming and SANE.fullmatch(incoming) else request.context.request_id
         )
         request.set_header("x-request-id", self.request_id)
         self.method, self.route = request.method, request.route

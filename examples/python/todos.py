@@ -7,6 +7,7 @@ one. (The Rust example can also keep its todos in DynamoDB; this one has no outb
 """
 
 import json
+import re
 from typing import Any
 
 from lamina import HttpError, Request, Response, Router, log
@@ -23,8 +24,12 @@ SEED = [
 ]
 
 
+ID = re.compile(r"\+?[0-9]+")
+
+
 def todo_id(raw: str) -> int:
-    if raw.isascii() and raw.isdigit() and int(raw) > 0:
+    """Parsed as the Rust todos parses a u64: an optional `+`, ASCII digits, positive."""
+    if ID.fullmatch(raw) and 0 < int(raw) < 2**64:
         return int(raw)
     raise HttpError.bad_request(f"todo id must be a positive integer, got {json.dumps(raw)}")
 

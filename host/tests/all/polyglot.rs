@@ -106,33 +106,51 @@ fn neutral(reply: &[u8], lang: &str) -> String {
     out
 }
 
-const SHAPES: [Kind; 8] = [
-    Kind::Rest,
-    Kind::HttpV1,
-    Kind::HttpV2,
-    Kind::FunctionUrl,
-    Kind::AlbSingle,
-    Kind::AlbMulti,
-    Kind::LatticeV1,
-    Kind::LatticeV2,
-];
+/// Every event shape the host decodes.
+const SHAPES: [Kind; 8] = crate::sources::ALL;
 
 /// Request parts that exercise JSON escaping and both body encodings: non-ASCII and
 /// control characters in the query, a quote, a backslash and a tab in a header, a UTF-8
-/// body and a binary one.
+/// body, a binary one, one that starts with a byte order mark; a status given as `+201`;
+/// and, where the source has one, an authorizer whose claims hold strings, integers,
+/// booleans, nulls and nested arrays and objects.
 fn events(lang: &str) -> Vec<Value> {
     use base64::Engine as _;
     let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
     let query =
         "x=1&x=2&name=%C3%A9t%C3%A9&ctl=%01%1F%7F&sep=%E2%80%A8&set-cookie=a%3D1&set-cookie=b%3D2";
+    let claims = serde_json::json!({
+        "sub": "user-42", "exp": 1_795_341_600_u64, "iat": -5, "admin": false, "nick": null,
+        "groups": ["a", "b\"c"], "org": {"id": 7, "name": "\u{e9}t\u{e9}", "tags": []},
+    });
     let mut out = Vec::new();
     for kind in SHAPES {
-        for (method, body) in [
-            ("POST", b64("h\u{e9}llo \u{2713} \"quoted\"\n".as_bytes())),
-            ("PUT", b64(&[0, 159, 146, 150, 255])),
-            ("GET", String::new()),
+        for (method, body, extra) in [
+            (
+                "POST",
+                b64("h\u{e9}llo \u{2713} \"quoted\"\n".as_bytes()),
+                "",
+            ),
+            ("PUT", b64(&[0, 159, 146, 150, 255]), ""),
+            ("GET", String::new(), ""),
+            (
+                "DELETE",
+                b64("\u{feff}BOM first".as_bytes()),
+                "&status=%2B201",
+            ),
         ] {
-            let e = event(kind, method, &format!("/{lang}/echo/a%20b/c"), query, &body);
+            let path = format!("/{lang}/echo/a%20b/c");
+            let mut e = event(kind, method, &path, &format!("{query}{extra}"), &body);
+            match kind {
+                Kind::Rest | Kind::HttpV1 => {
+                    e["requestContext"]["authorizer"] = serde_json::json!({"claims": claims});
+                }
+                Kind::HttpV2 => {
+                    e["requestContext"]["authorizer"] =
+                        serde_json::json!({"jwt": {"claims": claims, "scopes": ["s"]}});
+                }
+                _ => {}
+            }
             out.push(with_header(
                 with_header(e, "x-quote", "a\"b\\c\td"),
                 "x-unicode-ish",
@@ -164,7 +182,7 @@ fn echo_answers_byte_for_byte_the_same_in_rust_python_and_javascript_from_every_
                 neutral(&round_trip(e), lang),
                 rust[i],
                 "{lang} echo differs from Rust's for event {i} ({:?})",
-                SHAPES[i / 3]
+                SHAPES[i / 4]
             );
         }
     }
@@ -370,6 +388,19 @@ fn the_python_and_typescript_examples_answer_like_the_rust_ones_in_the_demo() {
             "",
         ),
     ];
+    // Malformed JSON: each language's parser words it, but every one says where.
+    for prefix in ["", "/py", "/js"] {
+        let res = rt.block_on(send(
+            &server,
+            "POST",
+            &format!("{prefix}/todos"),
+            &json,
+            "{\"title\":",
+        ));
+        assert_eq!(res.status, 400, "{prefix}");
+        let message = res.json()["error"]["message"].as_str().unwrap().to_owned();
+        assert!(message.contains("line 1 column"), "{prefix}: {message}");
+    }
     for (method, path, headers, body) in cases {
         let answer = |prefix: &str| {
             let res = rt.block_on(send(

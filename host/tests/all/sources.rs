@@ -17,7 +17,7 @@ pub(crate) enum Kind {
     LatticeV2,
 }
 
-const ALL: [Kind; 8] = [
+pub(crate) const ALL: [Kind; 8] = [
     Kind::Rest,
     Kind::HttpV1,
     Kind::HttpV2,

@@ -1,20 +1,32 @@
 /** `Response`: what a handler returns (or a middleware answers with). */
+import { HttpError } from "./errors.js";
 import * as log from "./log.js";
 import type { Fields } from "./request.js";
 import { encode } from "./utf8.js";
 
 /** Options of `Response.json`. */
 export interface JsonOptions {
-  /** Write object keys in sorted order (as serde_json and Python's `sort_keys` do). */
+  /** Write object keys in sorted order, by code point (UTF-8 byte order, as serde_json's
+   * maps sort). Keys that look like array indices ("9", "10") are the exception: a
+   * JavaScript object always lists them first, in numeric order. */
   sortKeys?: boolean;
+}
+
+/** Compares by code point, not UTF-16 unit (they differ above U+FFFF). */
+function byCodePoint(a: string, b: string): number {
+  const x = [...a];
+  const y = [...b];
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const d = (x[i].codePointAt(0) ?? 0) - (y[i].codePointAt(0) ?? 0);
+    if (d !== 0) return d;
+  }
+  return x.length - y.length;
 }
 
 function sorted(_key: string, value: unknown): unknown {
   if (value !== null && typeof value === "object" && !Array.isArray(value)) {
     return Object.fromEntries(
-      Object.entries(value as Record<string, unknown>).sort(([a], [b]) =>
-        a < b ? -1 : a > b ? 1 : 0,
-      ),
+      Object.entries(value as Record<string, unknown>).sort(([a], [b]) => byCodePoint(a, b)),
     );
   }
   return value;
@@ -51,17 +63,16 @@ export class Response {
     return new Response(status, body, [["content-type", "text/html; charset=utf-8"]]);
   }
 
-  /** `value` as a compact `application/json` body. A value that cannot be serialized
-   * (a BigInt, a cycle) yields a 500 `internal` error body, with the cause in the log. */
+  /** `value` as a compact `application/json` body. Throws `HttpError` 500 `internal`
+   * (the cause goes to the log) when it cannot be serialized (a BigInt, a cycle), so the
+   * client gets the host's error format with the request id. */
   static json(value: unknown, status = 200, options: JsonOptions = {}): Response {
     let text: string | undefined;
     try {
       text = JSON.stringify(value, options.sortKeys ? sorted : undefined);
     } catch (e) {
       log.error(`response body could not be serialized: ${(e as Error).message}`);
-      return new Response(500, '{"error":{"code":"internal","message":"internal error"}}', [
-        ["content-type", "application/json"],
-      ]);
+      throw HttpError.internal();
     }
     return new Response(status, text ?? "null", [["content-type", "application/json"]]);
   }

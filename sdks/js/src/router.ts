@@ -11,8 +11,9 @@
  * The host routes first (its config binds a route such as `GET /js/todos/{id}` to this
  * component), so the router dispatches on the route template the host matched and the
  * method. An app route matches when the host's template ends with it, segment by segment
- * (`/todos/{id}` matches `/js/todos/{id}`), so one app works under any prefix; the longest
- * match wins. Parameter names need not agree: values are taken by position from what the
+ * (`/todos/{id}` matches `/js/todos/{id}`), so one app works under any prefix; of the
+ * routes that allow the method, the longest wins, and static segments win over parameters
+ * over catch-alls; 405 (allowed methods in the details) only when none allows it. Parameter names need not agree: values are taken by position from what the
  * host matched. When the host route ends in a catch-all (`ANY /js/{*rest}`) the router
  * matches its templates against what the catch-all covers, then against the whole path.
  *
@@ -50,6 +51,35 @@ function segments(template: string): Segment[] {
     }
     return { kind: "literal", text: part };
   });
+}
+
+const HOST_REST = /^\{\*[^}]*\}$|^\{[^}]*\+\}$/;
+
+/** The host's route template, read leniently: the host accepts more than app routes do
+ * (`{proxy+}`, `{todo-id}`, `{name}.json`). A catch-all is `{*x}` or `{x+}`; any other
+ * segment with a `{` holds a parameter; the rest are literals. Never throws. */
+function hostSegments(template: string): Segment[] {
+  return template
+    .split("/")
+    .slice(1)
+    .filter((p) => p !== "")
+    .map((part) => ({
+      kind: HOST_REST.test(part) ? "rest" : part.includes("{") ? "param" : "literal",
+      text: part,
+    }));
+}
+
+const RANK = { literal: 0, param: 1, rest: 2 } as const;
+
+/** Most specific first: more segments, then static before parameter before catch-all,
+ * segment by segment (so `/todos/new` wins over `/todos/{id}`). */
+function bySpecificity([a]: [Route, Params], [b]: [Route, Params]): number {
+  if (a.segments.length !== b.segments.length) return b.segments.length - a.segments.length;
+  for (let i = 0; i < a.segments.length; i++) {
+    const d = RANK[a.segments[i].kind] - RANK[b.segments[i].kind];
+    if (d !== 0) return d;
+  }
+  return 0;
 }
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -148,30 +178,30 @@ export class Router {
   }
 
   private find(request: Request): [Route, Params][] {
-    const host = request.route.startsWith("/") ? segments(request.route) : [];
+    const host = request.route.startsWith("/") ? hostSegments(request.route) : [];
+    let found: [Route, Params][] = [];
     if (host.length > 0 && host[host.length - 1].kind === "rest") {
+      // The app's templates are matched against what the catch-all covers, then against
+      // the whole path.
       const rest = request.params.length > 0 ? request.params[request.params.length - 1][1] : "";
       for (const path of ["/" + rest, request.path]) {
-        const found: [Route, Params][] = [];
         for (const r of this.routes) {
           const p = r.matchPath(path);
           if (p) found.push([r, p]);
         }
-        if (found.length > 0) return found;
+        if (found.length > 0) break;
       }
-      return [];
+    } else {
+      const values = request.params.map(([, v]) => v);
+      found = this.routes
+        .filter((r) => r.matchTemplate(host))
+        .map((r): [Route, Params] => {
+          const names = r.names();
+          const bound = names.length > 0 ? values.slice(values.length - names.length) : [];
+          return [r, Object.fromEntries(names.map((n, i) => [n, bound[i] ?? ""]))];
+        });
     }
-    const values = request.params.map(([, v]) => v);
-    const found: [Route, Params][] = this.routes
-      .filter((r) => r.matchTemplate(host))
-      .map((r) => {
-        const names = r.names();
-        const bound = names.length > 0 ? values.slice(values.length - names.length) : [];
-        return [r, Object.fromEntries(names.map((n, i) => [n, bound[i] ?? ""]))];
-      });
-    if (found.length === 0) return [];
-    const longest = Math.max(...found.map(([r]) => r.segments.length));
-    return found.filter(([r]) => r.segments.length === longest);
+    return found.sort(bySpecificity);
   }
 
   /** Handles `request`: the matching route's result, as a `Response`. Throws `HttpError`
@@ -179,13 +209,17 @@ export class Router {
   handle(request: Request): Response {
     const found = this.find(request);
     if (found.length === 0) throw HttpError.notFound(`no route for ${request.path}`);
+    // The most specific route that allows the method; 405 only when none does.
     const chosen = found.find(([r]) => r.allows(request.method));
     if (!chosen) {
-      const allowed = [...new Set(found.flatMap(([r]) => [...r.methods]))].sort();
+      const allowed = new Set(found.flatMap(([r]) => [...r.methods]));
+      if (allowed.has("GET")) allowed.add("HEAD");
+      const list = [...allowed].sort();
       throw new HttpError(
         405,
         "method-not-allowed",
-        `${request.method} is not allowed here (allowed: ${allowed.join(", ")})`,
+        `${request.method} is not allowed here (allowed: ${list.join(", ")})`,
+        { allow: list },
       );
     }
     const [route, params] = chosen;

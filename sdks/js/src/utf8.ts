@@ -12,10 +12,11 @@ interface Decoder {
 }
 const g = globalThis as {
   TextEncoder?: new () => Encoder;
-  TextDecoder?: new (label: string, options: { fatal: boolean }) => Decoder;
+  TextDecoder?: new (label: string, options: { fatal: boolean; ignoreBOM: boolean }) => Decoder;
 };
 const encoder = g.TextEncoder ? new g.TextEncoder() : undefined;
-const decoder = g.TextDecoder ? new g.TextDecoder("utf-8", { fatal: true }) : undefined;
+// ignoreBOM: keep a leading U+FEFF as text, as Rust, Python and the fallback do.
+const decoder = g.TextDecoder ? new g.TextDecoder("utf-8", { fatal: true, ignoreBOM: true }) : undefined;
 
 /** `text` as UTF-8 bytes. */
 export function encode(text: string): Uint8Array {

@@ -40,7 +40,7 @@ test("the fallback UTF-8 codec agrees with TextEncoder/TextDecoder", async () =>
   } finally {
     [globalThis.TextEncoder, globalThis.TextDecoder] = saved;
   }
-  for (const s of ["", "plain", "é ü ñ", "日本語", "emoji 😀 ok", "lone \ud800 surrogate", "\u0000\u007f\u0080\u07ff\u0800\uffff"]) {
+  for (const s of ["", "plain", "é ü ñ", "日本語", "emoji 😀 ok", "lone \ud800 surrogate", "\u0000\u007f\u0080\u07ff\u0800\uffff", "\ufeffBOM first"]) {
     assert.deepEqual(fallback.encode(s), utf8.encode(s), s);
     assert.equal(fallback.decode(utf8.encode(s)), utf8.decode(utf8.encode(s)), s);
   }

@@ -64,3 +64,25 @@ test("bad templates are refused at registration; promises are refused at dispatc
   const r = new Router().get("/p", async () => 1);
   assert.throws(() => r.handle(req("GET", "/p", "/p")), /synchronous/);
 });
+
+test("host templates the app grammar does not have", () => {
+  const r = new Router().get("/todos/{id}", (_r, { id }) => ({ id })).get("/files/{*rest}", (_r, { rest }) => rest);
+  assert.equal(text(r.handle(req("GET", "/todos/4", "/todos/{todo-id}", [["todo-id", "4"]]))), '{"id":"4"}');
+  assert.equal(text(r.handle(req("GET", "/todos/4.json", "/todos/{id}.json", [["id", "4"]]))), '{"id":"4"}');
+  assert.equal(text(r.handle(req("GET", "/api/files/a/b", "/api/{proxy+}", [["proxy", "files/a/b"]]))), "a/b");
+});
+
+test("static segments win under a catch-all whatever the order", () => {
+  const r = new Router().get("/todos/{id}", () => "by id").get("/todos/new", () => "new");
+  assert.equal(text(r.handle(req("GET", "/x/todos/new", "/x/{*rest}", [["rest", "todos/new"]]))), "new");
+  assert.equal(text(r.handle(req("GET", "/x/todos/7", "/x/{*rest}", [["rest", "todos/7"]]))), "by id");
+});
+
+test("a shorter route that allows the method beats a 405", () => {
+  const r = new Router().get("/items/{id}", () => "get").delete("/{id}", () => "delete");
+  assert.equal(text(r.handle(req("DELETE", "/items/3", "/items/{id}", [["id", "3"]]))), "delete");
+  assert.throws(
+    () => r.handle(req("PUT", "/items/3", "/items/{id}", [["id", "3"]])),
+    (e) => e instanceof HttpError && e.status === 405 && JSON.stringify(e.details) === '{"allow":["DELETE","GET","HEAD"]}',
+  );
+});

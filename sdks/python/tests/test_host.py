@@ -15,6 +15,11 @@ def test_log_and_config_go_to_the_host(fake_host):
     assert config.all() == {"greeting": "Hi"}
 
 
+def test_any_field_name_is_a_field(fake_host):
+    log.info("x", level="high", message="m")
+    assert fake_host.lines == [("info", "x", {"level": "high", "message": "m"})]
+
+
 def test_bad_level_is_refused(fake_host):
     with pytest.raises(ValueError, match="log level"):
         log.log("loud", "x")

@@ -69,11 +69,21 @@ def test_responses():
     assert [v for k, v in r.headers if k == "set-cookie"] == ["a=1", "b=2"]
 
 
-def test_unserializable_json_is_a_500_not_an_exception(fake_host):
-    r = Response.json({"when": object()})
-    assert r.status == 500
-    assert b'"internal"' in r.body
-    assert fake_host.lines[0][0] == "error"
+def test_unserializable_json_is_a_typed_500(fake_host):
+    for value in [{"when": object()}, {"n": float("nan")}, {"s": "\ud800"}]:
+        with pytest.raises(HttpError) as e:
+            Response.json(value)
+        assert (e.value.status, e.value.code) == (500, "internal")
+    assert [line[0] for line in fake_host.lines] == ["error"] * 3
+
+
+def test_json_refuses_what_is_not_json_text():
+    for body in [b'{"n": NaN}', b'[Infinity]', b'"\\ud800"', b'{"\\udc00": 1}']:
+        with pytest.raises(HttpError) as e:
+            make(body=body).json()
+        assert (e.value.status, e.value.code) == (400, "invalid-json"), body
+    assert make(body=b'"\\ud83d\\ude00"').json() == "\U0001f600"
+    assert make(body=b"\xef\xbb\xbfA").text() == "\ufeffA"
 
 
 def test_error_details_are_json():

@@ -130,3 +130,57 @@ def test_return_values():
     r = to_response(({"a": 1}, 202, {"x-y": "z"}))
     assert (r.status, r.header("x-y")) == (202, "z")
     assert to_response("t").header("content-type").startswith("text/plain")
+
+
+def test_host_templates_the_app_grammar_does_not_have():
+    app = Router()
+
+    @app.get("/todos/{id}")
+    def get(id):
+        return {"id": id}
+
+    @app.get("/files/{*rest}")
+    def files(rest):
+        return rest
+
+    # A dashed name and an in-segment parameter are parameters; `{proxy+}` a catch-all.
+    r = app(req("GET", "/todos/4", "/todos/{todo-id}", [("todo-id", "4")]))
+    assert r.body == b'{"id":"4"}'
+    r = app(req("GET", "/todos/4.json", "/todos/{id}.json", [("id", "4")]))
+    assert r.body == b'{"id":"4"}'
+    r = app(req("GET", "/api/files/a/b", "/api/{proxy+}", [("proxy", "files/a/b")]))
+    assert r.body == b"a/b"
+
+
+def test_static_segments_win_under_a_catch_all_whatever_the_order():
+    app = Router()
+
+    @app.get("/todos/{id}")
+    def by_id(id):
+        return "by id"
+
+    @app.get("/todos/new")
+    def new():
+        return "new"
+
+    assert app(req("GET", "/x/todos/new", "/x/{*rest}", [("rest", "todos/new")])).body == b"new"
+    assert app(req("GET", "/x/todos/7", "/x/{*rest}", [("rest", "todos/7")])).body == b"by id"
+
+
+def test_a_shorter_route_that_allows_the_method_beats_a_405():
+    app = Router()
+
+    @app.get("/items/{id}")
+    def get(id):
+        return "get"
+
+    @app.delete("/{id}")
+    def delete(id):
+        return "delete"
+
+    r = app(req("DELETE", "/items/3", "/items/{id}", [("id", "3")]))
+    assert r.body == b"delete"
+    with pytest.raises(HttpError) as e:
+        app(req("PUT", "/items/3", "/items/{id}", [("id", "3")]))
+    assert e.value.status == 405
+    assert e.value.details == {"allow": ["DELETE", "GET", "HEAD"]}

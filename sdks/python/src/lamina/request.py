@@ -50,6 +50,21 @@ class Context:
         return None if self.authorizer is None else json.loads(self.authorizer)
 
 
+def _no_constant(name: str) -> Any:
+    """`NaN`, `Infinity` and `-Infinity` are not JSON."""
+    raise ValueError(f"{name} is not JSON")
+
+
+def _has_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return any(0xD800 <= ord(c) <= 0xDFFF for c in value)
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    return False
+
+
 def _first(fields: Fields, name: str) -> Optional[str]:
     return next((v for k, v in fields if k == name), None)
 
@@ -155,11 +170,18 @@ class Request:
         Raises `HttpError` 400 ``invalid-json`` naming the line and column when it is not.
         """
         try:
-            return json.loads(self.text())
+            value = json.loads(self.text(), parse_constant=_no_constant)
         except json.JSONDecodeError as e:
             raise HttpError(
                 400, "invalid-json", f"request body: {e.msg} at line {e.lineno} column {e.colno}"
             ) from None
+        except ValueError as e:
+            raise HttpError(400, "invalid-json", f"request body: {e}") from None
+        if _has_surrogate(value):
+            # `"\ud800"` parses in Python but is no Unicode text (serde_json and
+            # JSON.parse-then-encode both refuse or replace it).
+            raise HttpError(400, "invalid-json", "request body: lone surrogate in a string")
+        return value
 
     @property
     def json_body(self) -> Any:

@@ -7,6 +7,7 @@ import json
 from typing import Any, Optional, Union
 
 from . import log
+from .errors import HttpError
 
 Fields = list[tuple[str, str]]
 
@@ -49,22 +50,23 @@ class Response:
 
     @classmethod
     def json(cls, value: Any, status: int = 200, *, sort_keys: bool = False) -> Response:
-        """`value` serialized as a compact ``application/json`` body.
+        """`value` serialized as a compact ``application/json`` body (``NaN`` and infinities
+        refused: they are not JSON).
 
-        A value that cannot be serialized yields a 500 with an ``internal`` error body (and
-        the cause in the log) instead of an exception.
+        Raises `HttpError` 500 ``internal`` (the cause goes to the log) when `value` cannot
+        be serialized, so the client gets the host's error format with the request id.
         """
         try:
             body = json.dumps(
-                value, separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys
-            )
+                value,
+                separators=(",", ":"),
+                ensure_ascii=False,
+                sort_keys=sort_keys,
+                allow_nan=False,
+            ).encode("utf-8")
         except (TypeError, ValueError) as e:
             log.error(f"response body could not be serialized: {e}")
-            return cls(
-                500,
-                '{"error":{"code":"internal","message":"internal error"}}',
-                content_type="application/json",
-            )
+            raise HttpError.internal() from None
         return cls(status, body, content_type="application/json")
 
     @classmethod

@@ -19,7 +19,9 @@ The host routes first (its config binds a route such as ``GET /py/todos/{id}`` t
 component), so the router dispatches on the route template the host matched and the
 method. An app route matches when the host's template ends with it, segment by segment
 (``/todos/{id}`` matches ``/py/todos/{id}`` and ``/api/v1/todos/{id}``), so one app works
-under any prefix; the longest match wins. Parameter names need not agree: values are taken
+under any prefix; of the routes that allow the method, the longest wins, and static
+segments win over parameters over catch-alls (``/todos/new`` before ``/todos/{id}``); 405
+(with the allowed methods in the details) only when none allows it. Parameter names need not agree: values are taken
 by position from what the host matched. When the host route ends in a catch-all
 (``ANY /py/{*rest}``) the router matches its templates against what the catch-all covers
 (``/todos/9`` of ``/py/todos/9``), then against the whole path, so one host route can hand
@@ -69,6 +71,34 @@ def _segments(template: str) -> list[_Segment]:
         else:
             out.append(_Segment("literal", part))
     return out
+
+
+_HOST_REST = re.compile(r"^\{\*[^}]*\}$|^\{[^}]*\+\}$")
+
+
+def _host_segments(template: str) -> list[_Segment]:
+    """The host's route template, read leniently: the host accepts more than app routes do
+    (`{proxy+}`, `{todo-id}`, `{name}.json`). A catch-all is `{*x}` or `{x+}`; any other
+    segment with a `{` holds a parameter; the rest are literals. Never raises."""
+    parts = [p for p in template.split("/")[1:] if p != ""]
+    out: list[_Segment] = []
+    for part in parts:
+        if _HOST_REST.match(part):
+            out.append(_Segment("rest", part))
+        elif "{" in part:
+            out.append(_Segment("param", part))
+        else:
+            out.append(_Segment("literal", part))
+    return out
+
+
+_RANK = {"literal": 0, "param": 1, "rest": 2}
+
+
+def _specificity(route: _Route) -> tuple[int, ...]:
+    """Sort key: more segments first, then static before parameter before catch-all, segment
+    by segment (so `/todos/new` wins over `/todos/{id}`)."""
+    return (-len(route.segments), *(_RANK[s.kind] for s in route.segments))
 
 
 def _same_shape(a: _Segment, b: _Segment) -> bool:
@@ -209,8 +239,9 @@ class Router:
 
     def _find(self, request: Request) -> list[tuple[_Route, dict[str, str]]]:
         """The routes that match the request's route template (or, under a catch-all, its
-        path), each with its parameter values; only the longest matches."""
-        host = _segments(request.route) if request.route.startswith("/") else []
+        path), each with its parameter values, most specific first."""
+        host = _host_segments(request.route) if request.route.startswith("/") else []
+        found: list[tuple[_Route, dict[str, str]]] = []
         if host and host[-1].kind == "rest":
             # The app's templates are matched against what the catch-all covers, then
             # against the whole path.
@@ -218,32 +249,32 @@ class Router:
             for path in ("/" + rest, request.path):
                 found = [(r, p) for r in self._routes if (p := r.match_path(path)) is not None]
                 if found:
-                    return found
-            return []
-        found = []
-        for r in self._routes:
-            if not r.match_template(host):
-                continue
-            names = r.params()
+                    break
+        else:
             values = [v for _, v in request.params]
-            bound = values[len(values) - len(names) :] if names else []
-            found.append((r, dict(zip(names, bound))))
-        if not found:
-            return []
-        longest = max(len(r.segments) for r, _ in found)
-        return [(r, p) for r, p in found if len(r.segments) == longest]
+            for r in self._routes:
+                if r.match_template(host):
+                    names = r.params()
+                    bound = values[len(values) - len(names) :] if names else []
+                    found.append((r, dict(zip(names, bound))))
+        found.sort(key=lambda rp: _specificity(rp[0]))
+        return found
 
     def __call__(self, request: Request) -> Response:
         found = self._find(request)
         if not found:
             raise HttpError.not_found(f"no route for {request.path}")
+        # The most specific route that allows the method; 405 only when none does.
         chosen = next(((r, p) for r, p in found if r.allows(request.method)), None)
         if chosen is None:
             allowed = sorted({m for r, _ in found for m in r.methods})
+            if "GET" in allowed and "HEAD" not in allowed:
+                allowed = sorted([*allowed, "HEAD"])
             raise HttpError(
                 405,
                 "method-not-allowed",
                 f"{request.method} is not allowed here (allowed: {', '.join(allowed)})",
+                {"allow": allowed},
             )
         route, params = chosen
         kwargs: dict[str, Any] = {k: ("" if v is None else v) for k, v in params.items()}
