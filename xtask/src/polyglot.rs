@@ -48,7 +48,7 @@ enum Lang {
 /// as (`<name>.wasm` in the guest directory), and whether it is a middleware.
 struct Guest(Lang, &'static str, &'static str, bool);
 
-const GUESTS: [Guest; 15] = [
+const GUESTS: [Guest; 16] = [
     Guest(Lang::Python, "examples/python/hello.py", "py-hello", false),
     Guest(Lang::Python, "examples/python/echo.py", "py-echo", false),
     Guest(Lang::Python, "examples/python/todos.py", "py-todos", false),
@@ -83,6 +83,12 @@ const GUESTS: [Guest; 15] = [
         "tests/components/js/faults.ts",
         "qjs-faults",
         false,
+    ),
+    Guest(
+        Lang::QuickJs,
+        "tests/components/js/tagger.ts",
+        "qjs-tagger",
+        true,
     ),
 ];
 

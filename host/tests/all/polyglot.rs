@@ -37,12 +37,10 @@ fn config_text() -> String {
             echo = component(lang, "echo"),
             faults = component(lang, "faults"),
         ));
-        if lang != "qjs" {
-            text.push_str(&format!(
-                "[components.{lang}-tagger]\nsource = {tagger:?}\nconfig = {{ tag = \"t\" }}\n",
-                tagger = component(lang, "tagger"),
-            ));
-        }
+        text.push_str(&format!(
+            "[components.{lang}-tagger]\nsource = {tagger:?}\nconfig = {{ tag = \"t\" }}\n",
+            tagger = component(lang, "tagger"),
+        ));
     }
     text.push_str(&format!(
         "[components.py-first]\nsource = {py:?}\nconfig = {{ tag = \"py\" }}\n\
@@ -55,12 +53,10 @@ fn config_text() -> String {
             "[[routes]]\nmethod = \"ANY\"\npath = \"/{lang}/echo/{{*rest}}\"\ncomponent = \"{lang}-echo\"\n\
              [[routes]]\nmethod = \"GET\"\npath = \"/{lang}/faults/{{fault}}\"\ncomponent = \"{lang}-faults\"\n"
         ));
-        if lang != "qjs" {
-            text.push_str(&format!(
-                "[[routes]]\nmethod = \"ANY\"\npath = \"/{lang}/mw/{{*rest}}\"\ncomponent = \"rs-echo\"\n\
-                 middleware = [\"{lang}-tagger\"]\n"
-            ));
-        }
+        text.push_str(&format!(
+            "[[routes]]\nmethod = \"ANY\"\npath = \"/{lang}/mw/{{*rest}}\"\ncomponent = \"rs-echo\"\n\
+             middleware = [\"{lang}-tagger\"]\n"
+        ));
     }
     text.push_str(
         "[[routes]]\nmethod = \"ANY\"\npath = \"/chain/{*rest}\"\ncomponent = \"js-echo\"\n\
@@ -290,7 +286,7 @@ fn middleware_passes_answers_refuses_and_fails_the_same_in_every_language() {
         &[("x-pass", "t")][..],
     ] {
         let rust = through_tagger("rs", headers);
-        for lang in ["py", "js"] {
+        for lang in ["py", "js", "qjs"] {
             assert_eq!(
                 through_tagger(lang, headers),
                 rust,

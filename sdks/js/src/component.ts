@@ -36,7 +36,7 @@ interface WitRequest {
     sourceIp?: string;
     userAgent?: string;
     authorizer?: string;
-    timeEpochMs: bigint;
+    timeEpochMs: bigint | number;
     attributes: Fields;
   };
 }
@@ -48,7 +48,12 @@ interface WitResponse {
   body: Uint8Array;
 }
 
+/** How the engine passes a WIT `u64`: SpiderMonkey (componentize-js) as a BigInt, QuickJS
+ * (componentize-qjs) as a number. It wants the same kind back. */
+let u64AsBigInt = true;
+
 function fromWit(r: WitRequest): Request {
+  u64AsBigInt = typeof r.context.timeEpochMs === "bigint";
   return new Request({
     ...r,
     query: r.query,
@@ -76,7 +81,7 @@ function toWit(r: Request): WitRequest {
       sourceIp: c.sourceIp,
       userAgent: c.userAgent,
       authorizer: c.authorizer,
-      timeEpochMs: BigInt(Math.trunc(c.timeEpochMs)),
+      timeEpochMs: u64AsBigInt ? BigInt(Math.trunc(c.timeEpochMs)) : Math.trunc(c.timeEpochMs),
       attributes: c.attributes,
     },
   };
