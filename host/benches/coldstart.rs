@@ -11,6 +11,9 @@
 //!
 //! Run with `cargo xtask bench`. Medians of several runs; compare within one run.
 
+#[path = "support/measure.rs"]
+mod measure;
+use measure::{guest_dir, ms};
 #[path = "support/lambda.rs"]
 mod lambda;
 
@@ -18,7 +21,7 @@ use lambda::cold_start;
 use lamina::fetch::Location;
 use lamina::swap::{Outcome, Reloader, Swap};
 use lamina::{App, Config, Runtime};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,20 +29,9 @@ use std::time::{Duration, Instant};
 const RUNS: usize = 7;
 const COMPONENTS: [&str; 3] = ["hello", "echo", "todos"];
 
-fn guest_dir() -> PathBuf {
-    std::env::var_os("LAMINA_GUEST_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/guests/wasm32-wasip2/release"),
-        PathBuf::from,
-    )
-}
-
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort_unstable();
     samples[samples.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 fn config_text(sources: &[(String, Option<String>)]) -> String {

@@ -8,6 +8,8 @@
 //! Run with `cargo xtask bench` (which builds the guests first). Not run by CI: read the
 //! ratios within one run.
 
+#[path = "support/measure.rs"]
+mod measure;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Empty, Full};
 use hyper::server::conn::http1;
@@ -15,21 +17,15 @@ use hyper::service::service_fn;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use lamina::{App, Config, Context, Request, Runtime, Source};
+use measure::{guest_dir, stats, us};
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Calls per request, and requests per mode (after one warm-up request).
 const CALLS: usize = 100;
 const REQUESTS: usize = 20;
-
-fn guest_dir() -> PathBuf {
-    std::env::var_os("LAMINA_GUEST_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/guests/wasm32-wasip2/release"),
-        PathBuf::from,
-    )
-}
 
 /// The server: `/` answers 200 with 13 bytes and keeps the connection; `/close` answers the
 /// same with `Connection: close`.
@@ -71,27 +67,6 @@ fn server() -> SocketAddr {
         });
     });
     addr
-}
-
-struct Stats {
-    p50: Duration,
-    p99: Duration,
-    mean: Duration,
-}
-
-fn stats(mut samples: Vec<Duration>) -> Stats {
-    samples.sort_unstable();
-    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
-    let total: Duration = samples.iter().sum();
-    Stats {
-        p50: at(0.50),
-        p99: at(0.99),
-        mean: total / u32::try_from(samples.len()).unwrap_or(u32::MAX),
-    }
-}
-
-fn us(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
 }
 
 /// Per-call durations the guest measured, over `REQUESTS` requests of `CALLS` calls to

@@ -5,10 +5,13 @@
 //! Run with `cargo xtask bench` (which builds the guests first). Not run by CI: timings on a
 //! shared machine are only comparable within one run, so read the ratios.
 
+#[path = "support/measure.rs"]
+mod measure;
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
 use lamina::component::{CallStage, EngineTuning, Observer};
 use lamina::{App, Config, Error, NativeHandler, Request, Response, Runtime, Target, event};
+use measure::{guest_dir, stats, us};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,34 +45,6 @@ impl NativeHandler for NativeHello {
         res.body = Bytes::from(body.to_string());
         Ok(res)
     }
-}
-
-fn guest_dir() -> PathBuf {
-    std::env::var_os("LAMINA_GUEST_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/guests/wasm32-wasip2/release"),
-        PathBuf::from,
-    )
-}
-
-struct Stats {
-    p50: Duration,
-    p99: Duration,
-    mean: Duration,
-}
-
-fn stats(mut samples: Vec<Duration>) -> Stats {
-    samples.sort_unstable();
-    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
-    let total: Duration = samples.iter().sum();
-    Stats {
-        p50: at(0.50),
-        p99: at(0.99),
-        mean: total / u32::try_from(samples.len()).unwrap_or(u32::MAX),
-    }
-}
-
-fn us(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
 }
 
 /// Time spent in each stage of component calls, summed, as the runtime's observer reports

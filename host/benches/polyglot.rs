@@ -13,6 +13,9 @@
 //!
 //! Run with `cargo xtask bench` (which builds the guests first). Compare within one run.
 
+#[path = "support/measure.rs"]
+mod measure;
+use measure::{guest_dir, ms, us};
 #[path = "support/lambda.rs"]
 mod lambda;
 
@@ -42,13 +45,6 @@ const WARMUP: usize = 100;
 const ITERATIONS: usize = 2_000;
 const COLD_RUNS: usize = 3;
 
-fn guest_dir() -> PathBuf {
-    std::env::var_os("LAMINA_GUEST_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/guests/wasm32-wasip2/release"),
-        PathBuf::from,
-    )
-}
-
 fn guest(name: &str) -> PathBuf {
     guest_dir().join(format!("{name}.wasm"))
 }
@@ -56,14 +52,6 @@ fn guest(name: &str) -> PathBuf {
 fn percentile(samples: &mut [Duration], q: f64) -> Duration {
     samples.sort_unstable();
     samples[((samples.len() as f64 - 1.0) * q).round() as usize]
-}
-
-fn us(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 fn mib(bytes: u64) -> f64 {

@@ -3,7 +3,7 @@
 //! (`tests/components/outbound`) never sees a credential.
 
 use crate::serve::{Server, send, start_with_env};
-use crate::support::{guest, temp_dir};
+use crate::support::{guest, temp_dir, tokio_runtime};
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 
@@ -74,18 +74,11 @@ fn serve(name: &str, port: u16, with_credentials: bool) -> (Server, std::path::P
     (start_with_env(&config, &[], &env, Some(&log)), log)
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 #[test]
 fn calls_to_a_granted_service_are_signed_so_that_botocore_verifies_them() {
     let good = verifier(SECRET_KEY);
     let (server, log) = serve("aws-signed", good.1, true);
-    runtime().block_on(async {
+    tokio_runtime().block_on(async {
         let res = send(
             &server,
             "GET",
@@ -146,7 +139,7 @@ fn calls_to_a_granted_service_are_signed_so_that_botocore_verifies_them() {
 fn a_signature_made_with_the_wrong_secret_is_refused() {
     let strict = verifier("a-different-secret");
     let (server, _log) = serve("aws-wrong-secret", strict.1, true);
-    let res = runtime().block_on(send(&server, "GET", "/aws?service=dynamodb", &[], ""));
+    let res = tokio_runtime().block_on(send(&server, "GET", "/aws?service=dynamodb", &[], ""));
     assert_eq!(res.status, 403, "{}", String::from_utf8_lossy(&res.body));
     assert_eq!(res.json()["error"]["code"], "InvalidSignatureException");
 }
@@ -155,7 +148,7 @@ fn a_signature_made_with_the_wrong_secret_is_refused() {
 fn without_credentials_the_call_fails_and_the_log_says_why() {
     let good = verifier(SECRET_KEY);
     let (server, log) = serve("aws-no-credentials", good.1, false);
-    let res = runtime().block_on(send(&server, "GET", "/aws?service=dynamodb", &[], ""));
+    let res = tokio_runtime().block_on(send(&server, "GET", "/aws?service=dynamodb", &[], ""));
     assert_eq!(res.status, 500, "{}", String::from_utf8_lossy(&res.body));
     drop(server);
     let log = std::fs::read_to_string(&log).unwrap();

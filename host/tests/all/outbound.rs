@@ -4,7 +4,7 @@
 
 use crate::lambda_loop::rss_bytes;
 use crate::serve::{Server, send, start_with_args};
-use crate::support::{guest, temp_dir};
+use crate::support::{guest, temp_dir, tokio_runtime};
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper::server::conn::http1;
@@ -153,13 +153,6 @@ fn encoded(url: &str) -> String {
         .replace('&', "%26")
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 #[test]
 fn allowed_calls_round_trip_and_everything_else_is_denied_to_the_guest() {
     let (addr, seen) = upstream();
@@ -171,7 +164,7 @@ fn allowed_calls_round_trip_and_everything_else_is_denied_to_the_guest() {
         "2s",
     );
     let base = format!("http://127.0.0.1:{}", addr.port());
-    runtime().block_on(async {
+    tokio_runtime().block_on(async {
         let url = encoded(&format!("{base}/echo"));
         let res = send(
             &server,
@@ -324,7 +317,7 @@ fn connections_are_reused_across_calls_and_requests() {
         "10s",
     );
     let url = encoded(&format!("http://127.0.0.1:{}/echo", addr.port()));
-    runtime().block_on(async {
+    tokio_runtime().block_on(async {
         let res = send(&server, "GET", &format!("/many?url={url}&n=50"), &[], "").await;
         assert_eq!(
             &res.body[..],
@@ -350,7 +343,7 @@ fn a_component_without_a_grant_reaches_nothing() {
     let (addr, seen) = upstream();
     let (server, _log) = serve("outbound-none", &[], "", "2s");
     let url = encoded(&format!("http://127.0.0.1:{}/echo", addr.port()));
-    let res = runtime().block_on(send(&server, "GET", &format!("/call?url={url}"), &[], ""));
+    let res = tokio_runtime().block_on(send(&server, "GET", &format!("/call?url={url}"), &[], ""));
     assert_eq!(res.status, 403);
     let _: Value = res.json();
     assert_eq!(seen.requests.lock().unwrap().len(), 0);
@@ -390,7 +383,7 @@ fn guests_looping_on_calls_black_holes_and_denials_leave_the_host_serving_and_fl
     let hole_url = encoded(&format!("http://127.0.0.1:{}/", hole.port()));
     let denied_url = encoded("https://denied.example.com/");
     let rounds = 8;
-    runtime().block_on(async {
+    tokio_runtime().block_on(async {
         let round = || async {
             // A loop of calls: the first 32 go out, the rest are refused by the budget.
             let res = send(

@@ -223,6 +223,14 @@ pub(crate) fn request(method: &str, path: &str) -> Request {
     )
 }
 
+/// A fresh multi-threaded tokio runtime, for tests that serve and call at once.
+pub(crate) fn tokio_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// Runs `future` to completion on a fresh current-thread runtime.
 pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
