@@ -58,6 +58,7 @@ extern crate self as lamina_sdk;
 pub mod aws;
 mod error;
 pub mod http;
+pub mod kv;
 pub mod middleware;
 mod request;
 mod response;
@@ -108,6 +109,9 @@ pub mod __private {
                 "wasi:io/poll@0.2.12": super::bindings::wasi::io::poll,
                 "wasi:io/streams@0.2.12": super::bindings::wasi::io::streams,
                 "wasi:clocks/monotonic-clock@0.2.12": super::bindings::wasi::clocks::monotonic_clock,
+                "wasi:keyvalue/store@0.2.0-draft2": super::bindings::wasi::keyvalue::store,
+                "wasi:keyvalue/atomics@0.2.0-draft2": super::bindings::wasi::keyvalue::atomics,
+                "wasi:keyvalue/batch@0.2.0-draft2": super::bindings::wasi::keyvalue::batch,
             },
         });
     }

@@ -144,6 +144,13 @@ impl App {
         app.max_request_body = config
             .max_request_body
             .map_or(DEFAULT_MAX_REQUEST_BODY, |b| b.0);
+        // Stores open before any component can use them, so a damaged or locked store file
+        // stops the start-up with its name rather than failing requests later.
+        for name in config.key_value.keys() {
+            let spec = config.store_spec(name)?;
+            crate::component::caps::kv::open(&spec)
+                .with_context(|| format!("key-value.{name}: opening {}", spec.describe()))?;
+        }
         for name in config.components.keys() {
             let spec = config.component_spec(name)?;
             let source = spec.source.to_string();

@@ -15,6 +15,8 @@
 //! Unknown keys are errors; so are routes naming missing components and conflicting routes
 //! (checked when the route table is built).
 
+use crate::component::caps::StoreConfig;
+use crate::component::caps::kv::StoreSpec;
 use crate::component::{CapabilityConfig, ComponentSpec, Grants};
 use crate::compress::CompressionConfig;
 use crate::cors::CorsConfig;
@@ -35,6 +37,10 @@ pub struct Config {
     /// Components by name.
     #[serde(default)]
     pub(crate) components: BTreeMap<String, ComponentConfig>,
+    /// Key-value stores by name (`[key-value.NAME]`), opened by the components whose
+    /// `key-value` list names them.
+    #[serde(default)]
+    pub(crate) key_value: BTreeMap<String, StoreConfig>,
     /// Route bindings, in file order.
     #[serde(default)]
     pub(crate) routes: Vec<RouteConfig>,
@@ -328,6 +334,9 @@ impl Config {
     ///
     /// A message naming the setting, e.g. `routes[2].component: no component named "x"`.
     fn validate(&self, text: &str) -> anyhow::Result<()> {
+        for name in self.key_value.keys() {
+            self.store_spec(name)?;
+        }
         for (name, component) in &self.components {
             if name.is_empty()
                 || !name
@@ -358,6 +367,18 @@ impl Config {
                 bail!("components.{name}.sha256: expected 64 hex digits, got {pin:?}");
             }
             self.component_spec(name)?;
+        }
+        // After the components: a grant naming a store that is not declared says so first.
+        for name in self.key_value.keys() {
+            if !self
+                .components
+                .values()
+                .any(|c| c.capabilities.key_value.names().any(|n| n == name))
+            {
+                bail!(
+                    "key-value.{name}: no component may open this store; list it in a component's `key-value = [\"{name}\"]`, or remove it"
+                );
+            }
         }
         for (i, prefix) in self.strip_prefixes.iter().enumerate() {
             Prefix::compile(prefix, i)?;
@@ -470,6 +491,7 @@ impl Config {
         let scope = crate::component::caps::Scope {
             component: name,
             base_dir: &self.base_dir,
+            stores: &self.key_value,
         };
         Ok(ComponentSpec {
             source: self.location(name, component)?,
@@ -478,6 +500,40 @@ impl Config {
             limits: component.limits(),
             grants: Grants::compile(&component.capabilities, &scope)?,
         })
+    }
+
+    /// Store `name` checked and resolved: what opening it needs.
+    ///
+    /// # Errors
+    ///
+    /// When there is no such store, or its settings are wrong (naming the key).
+    pub(crate) fn store_spec(&self, name: &str) -> anyhow::Result<StoreSpec> {
+        let store = self
+            .key_value
+            .get(name)
+            .with_context(|| format!("no key-value store named {name:?}"))?;
+        StoreSpec::compile(name, store, &self.base_dir)
+    }
+
+    /// Each key-value store's name, where it is, and the components that may open it, for
+    /// `lamina check`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::store_spec`] (never for a config that was loaded).
+    pub fn stores(&self) -> anyhow::Result<Vec<(String, String, Vec<String>)>> {
+        self.key_value
+            .keys()
+            .map(|name| {
+                let users = self
+                    .components
+                    .iter()
+                    .filter(|(_, c)| c.capabilities.key_value.names().any(|n| n == name))
+                    .map(|(component, _)| component.clone())
+                    .collect();
+                Ok((name.clone(), self.store_spec(name)?.describe(), users))
+            })
+            .collect()
     }
 
     /// Every component's name and source, as the config resolves them.

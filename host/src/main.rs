@@ -194,8 +194,14 @@ fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Check { config: path } => {
             let runtime = Runtime::new()?;
-            let (_, app) = App::load(&path, &runtime)?;
+            let (config, app) = App::load(&path, &runtime)?;
             println!("{path}: ok");
+            for (store, place, users) in config.stores()? {
+                println!(
+                    "key-value store {store}: {place}; opened by {}",
+                    users.join(", ")
+                );
+            }
             match runtime.cache() {
                 Some(cache) => println!("compile cache: {}", cache.dir().display()),
                 None => println!("compile cache: off"),

@@ -117,7 +117,9 @@ fn test(tools: &polyglot::Tools, extra: &[String]) -> anyhow::Result<()> {
 }
 
 fn bench() -> anyhow::Result<()> {
-    run(cargo().args([
+    // The key-value rows on DynamoDB run against moto on loopback.
+    let moto = python::moto_server(&root())?;
+    run(cargo().env("LAMINA_MOTO_SERVER", moto).args([
         "bench",
         "-p",
         "lamina",
@@ -131,6 +133,8 @@ fn bench() -> anyhow::Result<()> {
         "outbound",
         "--bench",
         "polyglot",
+        "--bench",
+        "kv",
     ]))?;
     // The same route on Powertools for AWS Lambda (Python), for comparison in one run.
     let python = python::venv(&root(), "bench-venv", &["aws-lambda-powertools"])
@@ -177,14 +181,14 @@ fn demo(serve: bool) -> anyhow::Result<()> {
          curl -i http://127.0.0.1:3000/js/hello/Ada     # and in TypeScript\n\
          curl -i 'http://127.0.0.1:3000/echo/some/path?a=1&a=2' -H 'Cookie: session=abc'\n\
          curl -i 'http://127.0.0.1:3000/py/echo/some/path?a=1&a=2' -H 'Cookie: session=abc'\n\
-         curl -i http://127.0.0.1:3000/todos\n\
-         curl -i http://127.0.0.1:3000/todos/2\n\
          curl -i http://127.0.0.1:3000/todos/99\n\
-         curl -i http://127.0.0.1:3000/py/todos/2\n\
+         curl -i http://127.0.0.1:3000/py/todos/2       # Python and TypeScript todos: a read-only seed list\n\
          curl -i http://127.0.0.1:3000/js/todos?done=false\n\
          curl -i -X POST http://127.0.0.1:3000/js/todos -H 'content-type: application/json' -H 'authorization: Bearer {DEMO_TOKEN}' -d '{{\"title\":\"\"}}'   # 422 from TypeScript, after the Rust auth\n\
          curl -i -X POST http://127.0.0.1:3000/todos -H 'content-type: application/json' -d '{{\"title\":\"try lamina\"}}'   # 401: the auth middleware\n\
-         curl -i -X POST http://127.0.0.1:3000/todos -H 'content-type: application/json' -H 'authorization: Bearer {DEMO_TOKEN}' -d '{{\"title\":\"try lamina\"}}'\n\
+         curl -i -X POST http://127.0.0.1:3000/todos -H 'content-type: application/json' -H 'authorization: Bearer {DEMO_TOKEN}' -d '{{\"title\":\"try lamina\"}}'   # 201, Location: /todos/N\n\
+         curl -i http://127.0.0.1:3000/todos            # the todos so far: kept in target/demo-data/todos.redb, across requests and restarts\n\
+         curl -i http://127.0.0.1:3000/todos/1          # the first one (the demo's invoke of todos-create-rest.json made it)\n\
          curl -i -X DELETE http://127.0.0.1:3000/hello\n"
     );
     run(Command::new(&lamina)

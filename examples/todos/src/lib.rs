@@ -1,19 +1,17 @@
 //! `todos`: a small JSON API over several routes and methods, with 400/404/422 errors
-//! through the SDK's error type, and its data in DynamoDB.
+//! through the SDK's error type, and its todos in a key-value store.
 //!
-//! With `config = { table = "todos" }` and `aws = { services = ["dynamodb"] }` in the host
-//! config, the todos live in that DynamoDB table (key `id`, a number), reached through
-//! `lamina_sdk::aws`: the host signs each call with the function's credentials, which this
-//! component never sees. Without a table it serves a fixed seed list, so the demo runs with
-//! no AWS at all: `POST` answers with the todo it would create, `DELETE` with whether it
-//! would have deleted one.
+//! With `key-value = ["todos"]` in its host config (and a `[key-value.todos]` store: a
+//! file locally, DynamoDB in Lambda), each todo is the JSON at `todo:{id}`, and new ids
+//! come from the counter `next-id` (an atomic increment, so concurrent creates never share
+//! an id). Without a store it serves a fixed, read-only seed list: `POST` answers with the
+//! todo it would create, `DELETE` with whether it would have deleted one.
 
-mod dynamo;
-
-use lamina_sdk::{Error, Request, Response, Result, config};
+use lamina_sdk::kv::{self, KvError};
+use lamina_sdk::{Error, Request, Response, Result};
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Todo {
     id: u64,
     title: String,
@@ -28,37 +26,65 @@ struct NewTodo {
     done: bool,
 }
 
+/// The counter new ids come from.
+const NEXT_ID: &str = "next-id";
+/// The prefix of every todo's key.
+const TODO: &str = "todo:";
+/// Todos read per batch when listing.
+const BATCH: usize = 100;
+
 /// Where the todos are.
 enum Store {
     /// The built-in seed list, read-only.
     Seed,
-    /// A DynamoDB table.
-    Table(dynamo::Table),
+    /// The `todos` key-value store.
+    Kv(kv::Store),
+}
+
+fn key(id: u64) -> String {
+    format!("{TODO}{id}")
 }
 
 impl Store {
-    fn from_config() -> Self {
-        match config::get("table") {
-            Some(name) if !name.is_empty() => Self::Table(dynamo::Table::new(name)),
-            _ => Self::Seed,
+    fn open() -> Result<Self> {
+        match kv::open("todos") {
+            Ok(store) => Ok(Self::Kv(store)),
+            // Not granted a store: the demo's read-only data.
+            Err(KvError::AccessDenied(_)) => Ok(Self::Seed),
+            Err(other) => Err(other.into()),
         }
     }
 
     fn list(&self, done: Option<bool>) -> Result<Vec<Todo>> {
-        let todos = match self {
+        let mut todos = match self {
             Self::Seed => seed(),
-            Self::Table(table) => table.scan()?,
+            Self::Kv(store) => {
+                let keys = store
+                    .list()
+                    .filter(|k| k.as_ref().map_or(true, |k| k.starts_with(TODO)))
+                    .collect::<std::result::Result<Vec<String>, KvError>>()?;
+                let mut todos = Vec::with_capacity(keys.len());
+                for chunk in keys.chunks(BATCH) {
+                    let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
+                    for value in store.get_many(&chunk)?.into_iter().flatten() {
+                        let todo: Todo = serde_json::from_slice(&value).map_err(|e| {
+                            Error::internal(format!("a stored todo is not valid: {e}"))
+                        })?;
+                        todos.push(todo);
+                    }
+                }
+                todos
+            }
         };
-        Ok(todos
-            .into_iter()
-            .filter(|t| done.is_none_or(|d| t.done == d))
-            .collect())
+        todos.sort_by_key(|t| t.id);
+        todos.retain(|t| done.is_none_or(|d| t.done == d));
+        Ok(todos)
     }
 
     fn get(&self, id: u64) -> Result<Option<Todo>> {
         match self {
             Self::Seed => Ok(seed().into_iter().find(|t| t.id == id)),
-            Self::Table(table) => table.get(id),
+            Self::Kv(store) => Ok(store.get_json(&key(id))?),
         }
     }
 
@@ -69,20 +95,32 @@ impl Store {
                 title,
                 done,
             }),
-            Self::Table(table) => table.create(title, done),
+            Self::Kv(store) => {
+                let id = u64::try_from(store.increment(NEXT_ID, 1)?)
+                    .map_err(|_| Error::internal("the id counter is negative"))?;
+                let todo = Todo { id, title, done };
+                store.set_json(&key(id), &todo)?;
+                Ok(todo)
+            }
         }
     }
 
-    /// Whether there was a todo `id` (and, with a table, it is gone now).
+    /// Whether there was a todo `id` (and, with a store, it is gone now).
     fn delete(&self, id: u64) -> Result<bool> {
         match self {
             Self::Seed => Ok(seed().iter().any(|t| t.id == id)),
-            Self::Table(table) => table.delete(id),
+            Self::Kv(store) => {
+                let existed = store.exists(&key(id))?;
+                if existed {
+                    store.delete(&key(id))?;
+                }
+                Ok(existed)
+            }
         }
     }
 }
 
-/// Longest title a todo may have (a DynamoDB item is at most 400 KB; a title is not).
+/// Longest title a todo may have.
 const MAX_TITLE: usize = 500;
 
 fn seed() -> Vec<Todo> {
@@ -147,7 +185,7 @@ fn create(store: &Store, req: &Request) -> Result<Response> {
 }
 
 fn handle(req: Request) -> Result<Response> {
-    let store = Store::from_config();
+    let store = Store::open()?;
     match (req.method(), req.route()) {
         ("GET", "/todos") => list(&store, &req),
         ("POST", "/todos") => create(&store, &req),

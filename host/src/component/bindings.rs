@@ -15,6 +15,8 @@ mod handler {
             "wasi:http": wasmtime_wasi_http::p2::bindings::http,
             "wasi:io": wasmtime_wasi::p2::bindings::io,
             "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+            // wasi:keyvalue is the key-value capability's (`caps::kv`).
+            "wasi:keyvalue": crate::component::caps::kv::wit,
         },
     });
 }
@@ -31,6 +33,7 @@ mod middleware {
             "wasi:http": wasmtime_wasi_http::p2::bindings::http,
             "wasi:io": wasmtime_wasi::p2::bindings::io,
             "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+            "wasi:keyvalue": crate::component::caps::kv::wit,
         },
     });
 }

@@ -1,24 +1,25 @@
 //! `lamina invoke` on the shipped example config and events: the README's demo path.
 
-use crate::support::guest_dir;
 use serde_json::{Value, json};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn invoke(event: &str) -> Value {
-    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
-    // examples/lamina.toml points at the default guest directory; this checks they are built.
-    guest_dir();
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+fn invoke_with(config: &Path, event: &Path) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_lamina"))
         .arg("invoke")
         .arg("--config")
-        .arg(examples.join("lamina.toml"))
-        .arg(examples.join("events").join(event))
+        .arg(config)
+        .arg(event)
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "{event}: {}",
+        "{}: {}",
+        event.display(),
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
@@ -30,6 +31,13 @@ fn body(reply: &Value) -> Value {
 
 #[test]
 fn example_events_through_lamina_invoke() {
+    let dir = crate::support::temp_dir("invoke-examples");
+    let _ = std::fs::remove_file(dir.join("todos.redb"));
+    let config = crate::support::example_config(
+        &dir,
+        crate::support::TodosStore::File(&dir.join("todos.redb")),
+    );
+    let invoke = |event: &str| invoke_with(&config, &examples().join("events").join(event));
     let reply = invoke("hello-http-api.json");
     assert_eq!(reply["statusCode"], 200);
     assert_eq!(body(&reply)["message"], "Hello, Ada Lovelace!");
@@ -79,9 +87,24 @@ fn example_events_through_lamina_invoke() {
         "user-42"
     );
 
+    // The todos persist in the config's file store, from one process to the next.
     let reply = invoke("todos-create-rest.json");
     assert_eq!(reply["statusCode"], 201, "{reply}");
-    assert_eq!(reply["multiValueHeaders"]["location"], json!(["/todos/4"]));
+    assert_eq!(reply["multiValueHeaders"]["location"], json!(["/todos/1"]));
+    let reply = invoke("todos-create-rest.json");
+    assert_eq!(reply["multiValueHeaders"]["location"], json!(["/todos/2"]));
+    let read = dir.join("read.json");
+    let missing = std::fs::read_to_string(examples().join("events/todos-missing-http-api.json"))
+        .unwrap()
+        .replace("/todos/99", "/todos/2");
+    std::fs::write(&read, missing).unwrap();
+    let reply = invoke_with(&config, &read);
+    assert_eq!(reply["statusCode"], 200, "{reply}");
+    assert_eq!(
+        body(&reply)["data"]["title"],
+        "Try Lamina",
+        "the envelope middleware wraps it: {reply}"
+    );
 
     // The same request without the bearer token: the `auth` middleware answers.
     let reply = invoke("todos-create-no-token-rest.json");

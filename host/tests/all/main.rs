@@ -8,6 +8,7 @@ mod event_limits;
 mod guest_output;
 mod guests;
 mod http;
+mod kv;
 mod lambda_events;
 mod lambda_loop;
 mod loading;

@@ -24,13 +24,41 @@ fn moto_binary() -> PathBuf {
 /// Starts moto on `port`, appending its request log to `log`, and waits until it accepts
 /// connections.
 pub(crate) fn start_moto(port: u16, log: &Path) -> Moto {
+    let mut command = Command::new(moto_binary());
+    command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    spawn_moto(command, port, log)
+}
+
+/// moto answering one request at a time. `moto_server` serves each request on its own
+/// thread, and its DynamoDB updates are not atomic per item then: 800 `ADD`s from 8
+/// concurrent connections, each answered 200, left a counter at 797-799. Serving one at a
+/// time makes each update atomic, as it is in DynamoDB, for the tests of what Lamina does
+/// under contention.
+pub(crate) fn start_moto_serial(port: u16, log: &Path) -> Moto {
+    let python = moto_binary()
+        .parent()
+        .map(|bin| bin.join("python"))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("python3"));
+    let mut command = Command::new(python);
+    command.args([
+        "-c",
+        "import sys\n\
+         from werkzeug.serving import run_simple\n\
+         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app\n\
+         run_simple('127.0.0.1', int(sys.argv[1]), DomainDispatcherApplication(create_backend_app), threaded=False)\n",
+        &port.to_string(),
+    ]);
+    spawn_moto(command, port, log)
+}
+
+fn spawn_moto(mut command: Command, port: u16, log: &Path) -> Moto {
     let out = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .unwrap();
-    let child = Command::new(moto_binary())
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+    let child = command
         .stdin(Stdio::null())
         .stdout(out.try_clone().unwrap())
         .stderr(out)

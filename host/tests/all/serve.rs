@@ -100,7 +100,7 @@ pub(crate) async fn send(
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
-    body: &str,
+    body: impl AsRef<[u8]>,
 ) -> Reply {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let mut req = hyper::Request::builder()
@@ -110,7 +110,10 @@ pub(crate) async fn send(
         req = req.header(*k, *v);
     }
     let res = client
-        .request(req.body(Full::new(Bytes::from(body.to_owned()))).unwrap())
+        .request(
+            req.body(Full::new(Bytes::copy_from_slice(body.as_ref())))
+                .unwrap(),
+        )
         .await
         .unwrap();
     let status = res.status().as_u16();

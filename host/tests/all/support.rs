@@ -239,3 +239,48 @@ pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .unwrap()
         .block_on(future)
 }
+
+/// Where the todos of a copy of `examples/lamina.toml` ([`example_config`]) live.
+#[derive(Clone, Copy)]
+pub(crate) enum TodosStore<'a> {
+    /// A store file at this path (not the demo's own data).
+    File(&'a Path),
+    /// A `memory` store: each process starts empty.
+    Memory,
+    /// No store: the Rust todos serve their read-only seed list, as the Python and
+    /// TypeScript ones do.
+    Seed,
+}
+
+/// `examples/lamina.toml` as it ships, written into `dir` with its relative paths made
+/// absolute (the guests stay in the default guest directory) and the todos' store as
+/// `store` says, so a test never touches the demo's data or holds its file.
+pub(crate) fn example_config(dir: &Path, store: TodosStore<'_>) -> PathBuf {
+    guest_dir();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
+    let shipped = std::fs::read_to_string(examples.join("lamina.toml")).unwrap();
+    let store_lines = "backend = \"file\"\npath = \"../target/demo-data/todos.redb\"\n";
+    let grant = "key-value = [\"todos\"]\n";
+    assert!(
+        shipped.contains(store_lines) && shipped.contains(grant),
+        "examples/lamina.toml no longer declares the todos store as the tests expect"
+    );
+    let text = match store {
+        TodosStore::File(path) => shipped.replace(
+            store_lines,
+            &format!(
+                "backend = \"file\"\npath = {:?}\n",
+                path.display().to_string()
+            ),
+        ),
+        TodosStore::Memory => shipped.replace(store_lines, "backend = \"memory\"\n"),
+        TodosStore::Seed => shipped
+            .replace(grant, "")
+            .replace(&format!("[key-value.todos]\n{store_lines}"), ""),
+    }
+    .replace("\"../target/", &format!("\"{}/", target.display()));
+    let config = dir.join("lamina.toml");
+    std::fs::write(&config, text).unwrap();
+    config
+}

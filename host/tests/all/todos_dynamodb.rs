@@ -1,48 +1,24 @@
-//! The `todos` example keeping its data in DynamoDB — moto's, on loopback — through
-//! `lamina_sdk::aws`, served by the real `lamina` binary: every instance is fresh, so what
-//! a request sees of an earlier one's writes came from the table.
+//! The `todos` example keeping its data in a `dynamodb` key-value store — moto's table, on
+//! loopback — served by the real `lamina` binary, and run by the real Lambda loop: every
+//! instance is fresh, so what a request sees of an earlier one's writes came from the
+//! table.
 
-use crate::moto::{endpoint, free_port, start_moto};
+use crate::kv::{create_table, dynamodb, moto_env};
+use crate::lambda_loop::{RuntimeApi, expect_response, rest_event, start_function_with};
+use crate::moto::{free_port, start_moto};
 use crate::serve::{Reply, Server, send, start_with_env};
-use crate::support::{guest, temp_dir};
-use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use crate::support::{guest, temp_dir, tokio_runtime};
 use serde_json::{Value, json};
 
 const TABLE: &str = "todos";
-const SECRET_KEY: &str = "todosSecretKeyForTheTestOnly/0123456789";
 
-/// A DynamoDB call made by the test itself, straight to moto (which does not check
-/// signatures; the host's are checked against botocore in `aws.rs`).
-async fn dynamodb(port: u16, operation: &str, input: &Value) -> Value {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let request = hyper::Request::post(format!("{}/", endpoint(port)))
-        .header("content-type", "application/x-amz-json-1.0")
-        .header("x-amz-target", format!("DynamoDB_20120810.{operation}"))
-        .header(
-            "authorization",
-            "AWS4-HMAC-SHA256 Credential=test/20261201/us-east-1/dynamodb/aws4_request, \
-             SignedHeaders=host, Signature=0",
-        )
-        .body(Full::new(Bytes::from(input.to_string())))
-        .unwrap();
-    let response = client.request(request).await.unwrap();
-    let status = response.status();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    assert!(status.is_success(), "{operation}: {status} {body:?}");
-    serde_json::from_slice(&body).unwrap()
-}
-
-/// `lamina serve` with `todos` bound to its routes and granted DynamoDB, `table` in its
-/// config, the endpoint pointed at moto on `port`.
-fn serve(name: &str, port: u16, table: &str) -> (Server, std::path::PathBuf) {
-    let dir = temp_dir(name);
+/// A config with `todos` bound to its routes and granted the store `todos` on the
+/// DynamoDB table `table`.
+fn todos_config(dir: &std::path::Path, table: &str) -> std::path::PathBuf {
     let config = dir.join("lamina.toml");
     let mut text = format!(
-        "[components.todos]\nsource = {:?}\nconfig = {{ table = {table:?} }}\n\
-         aws = {{ services = [\"dynamodb\"], region = \"us-east-1\" }}\n",
+        "[key-value.todos]\nbackend = \"dynamodb\"\ntable = {table:?}\n\n\
+         [components.todos]\nsource = {:?}\nkey-value = [\"todos\"]\n",
         guest("todos"),
     );
     for (method, path) in [
@@ -56,12 +32,15 @@ fn serve(name: &str, port: u16, table: &str) -> (Server, std::path::PathBuf) {
         ));
     }
     std::fs::write(&config, text).unwrap();
-    let endpoint = endpoint(port);
-    let env = [
-        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()),
-        ("AWS_ACCESS_KEY_ID", "AKIDTODOS"),
-        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
-    ];
+    config
+}
+
+/// `lamina serve` on [`todos_config`], DynamoDB pointed at moto on `port`.
+fn serve(name: &str, port: u16, table: &str) -> (Server, std::path::PathBuf) {
+    let dir = temp_dir(name);
+    let config = todos_config(&dir, table);
+    let env = moto_env(port);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let log = dir.join("serve.log");
     (start_with_env(&config, &[], &env, Some(&log)), log)
 }
@@ -86,19 +65,7 @@ fn todos_are_created_listed_read_and_deleted_in_dynamodb() {
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async {
-        dynamodb(
-            port,
-            "CreateTable",
-            &json!({
-                "TableName": TABLE,
-                "KeySchema": [{ "AttributeName": "id", "KeyType": "HASH" }],
-                "AttributeDefinitions": [{ "AttributeName": "id", "AttributeType": "N" }],
-                "BillingMode": "PAY_PER_REQUEST",
-            }),
-        )
-        .await;
-    });
+    rt.block_on(create_table(port, TABLE));
     let (server, log) = serve("todos-dynamodb-serve", port, TABLE);
     rt.block_on(async {
         let res = send(&server, "GET", "/todos", &[], "").await;
@@ -112,7 +79,7 @@ fn todos_are_created_listed_read_and_deleted_in_dynamodb() {
         );
         assert_eq!(first.headers["location"], "/todos/1");
         let second = post(&server, "  brew it  ").await;
-        assert_eq!(second.json()["id"], 2, "ids from the table's counter");
+        assert_eq!(second.json()["id"], 2, "ids from the store's counter");
 
         // Each request is a fresh instance: these come from DynamoDB.
         let res = send(&server, "GET", "/todos/2", &[], "").await;
@@ -131,7 +98,7 @@ fn todos_are_created_listed_read_and_deleted_in_dynamodb() {
         assert_eq!(
             titles,
             ["buy tea", "brew it"],
-            "sorted by id, no counter item"
+            "sorted by id, not the counter"
         );
         let res = send(&server, "GET", "/todos?done=true", &[], "").await;
         assert_eq!(res.json(), json!([]));
@@ -153,7 +120,7 @@ fn todos_are_created_listed_read_and_deleted_in_dynamodb() {
         let res = post(&server, &"x".repeat(501)).await;
         assert_eq!(
             res.status, 422,
-            "a title DynamoDB would take but the API does not"
+            "a title the store would take but the API does not"
         );
 
         let res = send(&server, "DELETE", "/todos/1", &[], "").await;
@@ -163,23 +130,30 @@ fn todos_are_created_listed_read_and_deleted_in_dynamodb() {
         let res = send(&server, "GET", "/todos/1", &[], "").await;
         assert_eq!(res.status, 404);
         let res = send(&server, "GET", "/todos/0", &[], "").await;
-        assert_eq!(res.status, 400, "ids start at 1 (0 is the counter item's)");
+        assert_eq!(res.status, 400, "ids start at 1");
 
         // What the table holds, read by the test itself.
         let scan = dynamodb(port, "Scan", &json!({ "TableName": TABLE })).await;
-        let mut ids: Vec<&str> = scan["Items"]
+        let mut keys: Vec<&str> = scan["Items"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|item| item["id"]["N"].as_str().unwrap())
+            .map(|item| item["k"]["S"].as_str().unwrap())
             .collect();
-        ids.sort_unstable();
-        assert_eq!(ids, ["0", "2", "3"], "the counter and the todos left");
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            ["next-id", "todo:2", "todo:3"],
+            "the counter and the todos left"
+        );
     });
     drop(server);
     let log = std::fs::read_to_string(log).unwrap();
     assert!(log.contains("created todo 2"), "{log}");
-    assert!(!log.contains(SECRET_KEY), "the secret key is never logged");
+    assert!(
+        !log.contains("kvSecretKeyForTheTestOnly"),
+        "the secret key is never logged"
+    );
 }
 
 #[test]
@@ -196,7 +170,7 @@ fn a_missing_table_is_a_503_without_details_and_the_log_says_which() {
         let res = send(&server, "GET", "/todos/1", &[], "").await;
         assert_eq!(res.status, 503);
         let body = String::from_utf8_lossy(&res.body).into_owned();
-        assert!(body.contains("storage-unavailable"), "{body}");
+        assert!(body.contains("store-unavailable"), "{body}");
         assert!(
             !body.contains("no-such-table"),
             "no internals for the client: {body}"
@@ -205,7 +179,76 @@ fn a_missing_table_is_a_503_without_details_and_the_log_says_which() {
     drop(server);
     let log = std::fs::read_to_string(log).unwrap();
     assert!(
-        log.contains("DynamoDB GetItem on table no-such-table failed: ResourceNotFoundException"),
+        log.contains("the DynamoDB table no-such-table does not exist in us-east-1"),
         "{log}"
+    );
+}
+
+/// The Python that reads the table back independently: boto3 comes with moto.
+fn boto3_python() -> std::path::PathBuf {
+    let moto = std::env::var_os("LAMINA_MOTO_SERVER").map_or_else(
+        || std::path::PathBuf::from("moto_server"),
+        std::path::PathBuf::from,
+    );
+    moto.parent()
+        .map(|bin| bin.join("python"))
+        .filter(|python| python.exists())
+        .unwrap_or_else(|| "python3".into())
+}
+
+#[test]
+fn todos_persist_across_lambda_invocations_in_dynamodb() {
+    let port = free_port();
+    let dir = temp_dir("todos-lambda-dynamodb");
+    let _moto = start_moto(port, &dir.join("moto.log"));
+    let rt = tokio_runtime();
+    rt.block_on(create_table(port, TABLE));
+    let config = todos_config(&dir, TABLE);
+    let env: Vec<(&str, String)> = moto_env(port);
+    rt.block_on(async {
+        let mut api = RuntimeApi::start().await;
+        let function = start_function_with(
+            api.addr,
+            &config.display().to_string(),
+            &env,
+            &dir.join("function.log"),
+        );
+        api.invoke(
+            "create-1",
+            &rest_event("POST", "/todos", Some(r#"{"title": "from lambda"}"#)),
+        );
+        let reply = expect_response(api.next_outcome().await, "create-1");
+        assert_eq!(reply["statusCode"], 201, "{reply}");
+        api.invoke("read-2", &rest_event("GET", "/todos/1", None));
+        let reply = expect_response(api.next_outcome().await, "read-2");
+        assert_eq!(reply["statusCode"], 200, "{reply}");
+        let body: Value = serde_json::from_str(reply["body"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            body,
+            json!({ "id": 1, "title": "from lambda", "done": false })
+        );
+        drop(function);
+    });
+    // The table as another client sees it: boto3, AWS's own SDK.
+    let script = format!(
+        "import boto3, json\n\
+         t = boto3.resource('dynamodb', endpoint_url='http://127.0.0.1:{port}', region_name='us-east-1',\n\
+             aws_access_key_id='x', aws_secret_access_key='y').Table('{TABLE}')\n\
+         item = t.get_item(Key={{'k': 'todo:1'}}, ConsistentRead=True)['Item']\n\
+         print(json.dumps(json.loads(bytes(item['v'].value))))\n"
+    );
+    let out = std::process::Command::new(boto3_python())
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let item: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        item,
+        json!({ "id": 1, "title": "from lambda", "done": false })
     );
 }

@@ -137,7 +137,11 @@ impl Capability for Aws {
 
 /// Where `service` is reached: `$AWS_ENDPOINT_URL_<SERVICE>`, `$AWS_ENDPOINT_URL`, or the
 /// public regional endpoint.
-fn endpoint(service: &str, region: &str) -> anyhow::Result<Uri> {
+///
+/// # Errors
+///
+/// When the endpoint set in the environment is not a URL with a scheme and a host.
+pub(crate) fn endpoint(service: &str, region: &str) -> anyhow::Result<Uri> {
     let variable = format!(
         "AWS_ENDPOINT_URL_{}",
         service.to_ascii_uppercase().replace('-', "_")
@@ -215,40 +219,61 @@ impl AwsGrant {
         {
             request.headers_mut().insert(http::header::HOST, host);
         }
-        let key = std::env::var("AWS_ACCESS_KEY_ID")
-            .context("$AWS_ACCESS_KEY_ID is not set: the function has no AWS credentials")?;
-        let secret = std::env::var("AWS_SECRET_ACCESS_KEY")
-            .context("$AWS_SECRET_ACCESS_KEY is not set: the function has no AWS credentials")?;
-        let token = std::env::var("AWS_SESSION_TOKEN").ok();
-        let identity = Credentials::new(key, secret, token, None, "lamina").into();
-        let mut settings = SigningSettings::default();
-        if service == "s3" {
-            settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-        }
-        let params = SigningParams::builder()
-            .identity(&identity)
-            .region(&access.region)
-            .name(service)
-            .time(SystemTime::now())
-            .settings(settings)
-            .build()?
-            .into();
-        let uri = request.uri().to_string();
-        let header_pairs: Vec<(&str, &str)> = request
-            .headers()
-            .iter()
-            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
-            .collect();
-        let signable = SignableRequest::new(
-            request.method().as_str(),
-            uri,
-            header_pairs.into_iter(),
-            SignableBody::Bytes(request.body()),
-        )?;
-        let (instructions, _signature) = sign(signable, &params)?.into_parts();
-        instructions.apply_to_request_http1x(request);
-        Ok(())
+        sign_request(&access.region, service, request)
     }
+}
+
+/// Signs `request` (already addressed to its endpoint, `Host` set) for `service` in `region`
+/// with SigV4 and the function's credentials (`$AWS_ACCESS_KEY_ID`, `$AWS_SECRET_ACCESS_KEY`,
+/// `$AWS_SESSION_TOKEN`): the one signer of every AWS call the host makes for a component.
+///
+/// # Errors
+///
+/// When the function has no credentials in its environment or signing fails.
+pub(crate) fn sign_request(
+    region: &str,
+    service: &str,
+    request: &mut http::Request<bytes::Bytes>,
+) -> anyhow::Result<()> {
+    if request.headers().get(http::header::HOST).is_none()
+        && let Some(authority) = request.uri().authority().cloned()
+        && let Ok(host) = http::HeaderValue::from_str(authority.as_str())
+    {
+        request.headers_mut().insert(http::header::HOST, host);
+    }
+    let key = std::env::var("AWS_ACCESS_KEY_ID")
+        .context("$AWS_ACCESS_KEY_ID is not set: the function has no AWS credentials")?;
+    let secret = std::env::var("AWS_SECRET_ACCESS_KEY")
+        .context("$AWS_SECRET_ACCESS_KEY is not set: the function has no AWS credentials")?;
+    let token = std::env::var("AWS_SESSION_TOKEN").ok();
+    let identity = Credentials::new(key, secret, token, None, "lamina").into();
+    let mut settings = SigningSettings::default();
+    if service == "s3" {
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    }
+    let params = SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(service)
+        .time(SystemTime::now())
+        .settings(settings)
+        .build()?
+        .into();
+    let uri = request.uri().to_string();
+    let header_pairs: Vec<(&str, &str)> = request
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
+        .collect();
+    let signable = SignableRequest::new(
+        request.method().as_str(),
+        uri,
+        header_pairs.into_iter(),
+        SignableBody::Bytes(request.body()),
+    )?;
+    let (instructions, _signature) = sign(signable, &params)?.into_parts();
+    instructions.apply_to_request_http1x(request);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -260,6 +285,7 @@ mod tests {
         let scope = Scope {
             component: "c",
             base_dir: std::path::Path::new("/"),
+            stores: &Default::default(),
         };
         Aws::grant(&config, &scope)
     }

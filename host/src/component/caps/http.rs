@@ -410,6 +410,16 @@ fn client() -> &'static Client<hyper_rustls::HttpsConnector<HttpConnector>, Wasi
     })
 }
 
+/// Sends a request the host itself makes for a component (a key-value store's DynamoDB
+/// call) on the same pooled connections as the component's own outbound calls.
+pub(crate) fn send(request: http::Request<Bytes>) -> hyper_util::client::legacy::ResponseFuture {
+    client().request(request.map(|bytes| {
+        http_body_util::Full::new(bytes)
+            .map_err(|never| match never {})
+            .boxed_unsync()
+    }))
+}
+
 type Sent = Result<
     (
         http::Response<WasiBody>,
@@ -650,6 +660,7 @@ mod tests {
         let scope = Scope {
             component: "c",
             base_dir: std::path::Path::new("/"),
+            stores: &Default::default(),
         };
         for (pattern, problem) in [
             ("api.example.com", "needs a scheme"),

@@ -422,6 +422,7 @@ mod tests {
         let scope = Scope {
             component: "c",
             base_dir: std::path::Path::new("/"),
+            stores: &Default::default(),
         };
         Log::grant(&LogConfig::default(), &scope).unwrap();
         assert!(Log::describe(&()).unwrap().contains("1000 lines"));

@@ -18,6 +18,7 @@
 
 mod aws;
 mod http;
+pub(crate) mod kv;
 mod log;
 mod values;
 mod wasi;
@@ -26,6 +27,7 @@ pub use http::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_FIRST_BYTE_TIMEOUT, DEFAULT_MAX_REQUESTS,
     DEFAULT_MAX_RESPONSE_BODY,
 };
+pub use kv::{MAX_KEY, MAX_MEMORY_STORE, MAX_VALUE, StoreConfig};
 pub(crate) use log::{Format as LogFormat, set_format as set_log_format, write_output};
 pub use log::{MAX_BYTES, MAX_FIELD_KEY, MAX_FIELD_VALUE, MAX_FIELDS, MAX_LINES, MAX_MESSAGE};
 pub use values::Secrets;
@@ -33,6 +35,7 @@ pub use values::Secrets;
 use super::state::State;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
 use std::path::Path;
 use wasmtime::component::Linker;
 
@@ -42,6 +45,8 @@ pub(crate) struct Scope<'a> {
     pub(crate) component: &'a str,
     /// What relative paths resolve against: the config file's directory.
     pub(crate) base_dir: &'a Path,
+    /// The key-value stores the config declares (`[key-value.NAME]`).
+    pub(crate) stores: &'a BTreeMap<String, StoreConfig>,
 }
 
 /// Which instance is finishing: for the lines a capability writes then.
@@ -186,4 +191,5 @@ capabilities! {
     config: values::Values,
     http: http::Http,
     aws: aws::Aws,
+    key_value: kv::KeyValue,
 }

@@ -135,6 +135,7 @@ mod tests {
         let scope = Scope {
             component: "c",
             base_dir: std::path::Path::new("/"),
+            stores: &Default::default(),
         };
         Values::grant(&config, &scope)
     }

@@ -174,9 +174,12 @@ mod tests {
     }
 
     fn scope() -> Scope<'static> {
+        static NO_STORES: std::collections::BTreeMap<String, super::super::StoreConfig> =
+            std::collections::BTreeMap::new();
         Scope {
             component: "c",
             base_dir: Path::new("/cfg"),
+            stores: &NO_STORES,
         }
     }
 
