@@ -1,8 +1,10 @@
 // `todos` in TypeScript: a small JSON API over several routes and methods, with 400/404/422
-// errors thrown as `HttpError`. Serves the same fixed seed list as the Rust `todos`
-// (examples/todos) does without a table: `POST` answers with the todo it would create,
-// `DELETE` with whether it would have deleted one.
-import { HttpError, Request, Response, Router, log } from "@lamina/sdk";
+// errors thrown as `HttpError`. Like the Rust `todos` (examples/todos): with
+// `key-value = ["todos"]` in its host config each todo is the JSON at `todo:{id}` in that
+// store, with ids from the atomic counter `next-id` (the same layout, so the two can share a
+// store). Without a store it serves the same fixed seed list: `POST` answers with the todo
+// it would create, `DELETE` with whether it would have deleted one.
+import { HttpError, Request, Response, Router, kv, log, utf8 } from "@lamina/sdk";
 
 interface Todo {
   id: number;
@@ -25,10 +27,30 @@ function todoId(raw: string): number {
   throw HttpError.badRequest(`todo id must be a positive integer, got ${JSON.stringify(raw)}`);
 }
 
+/** The `todos` store, or undefined when the host config grants none (the seed list). */
+function store(): kv.Store | undefined {
+  try {
+    return kv.open("todos");
+  } catch (e) {
+    if (e instanceof kv.KvError && e.kind === "access-denied") return undefined;
+    throw e;
+  }
+}
+
 function find(id: number): Todo {
-  const todo = SEED.find((t) => t.id === id);
+  const s = store();
+  const todo = s ? s.getJson<Todo>(`todo:${id}`) : SEED.find((t) => t.id === id);
   if (!todo) throw HttpError.notFound(`no todo with id ${id}`);
   return todo;
+}
+
+function everyTodo(s: kv.Store): Todo[] {
+  const keys = [...s.keys()].filter((k) => k.startsWith("todo:"));
+  const todos: Todo[] = [];
+  for (const value of s.getMany(keys)) {
+    if (value) todos.push(JSON.parse(utf8.decode(value)) as Todo);
+  }
+  return todos.sort((a, b) => a.id - b.id);
 }
 
 function create(req: Request): Response {
@@ -49,7 +71,9 @@ function create(req: Request): Response {
   if ([...trimmed].length > MAX_TITLE) {
     throw HttpError.unprocessable(`a title has at most ${MAX_TITLE} characters`, [{ field: "title", problem: "too long" }]);
   }
-  const todo: Todo = { id: SEED.length + 1, title: trimmed, done };
+  const s = store();
+  const todo: Todo = { id: s ? s.increment("next-id") : SEED.length + 1, title: trimmed, done };
+  s?.setJson(`todo:${todo.id}`, todo);
   log.info(`created todo ${todo.id}`);
   return Response.json(todo, 201).withHeader("location", `${req.path.replace(/\/+$/, "")}/${todo.id}`);
 }
@@ -60,11 +84,14 @@ export const app = new Router()
     if (done !== undefined && done !== "true" && done !== "false") {
       throw HttpError.badRequest(`done must be true or false, got ${JSON.stringify(done)}`);
     }
-    return SEED.filter((t) => done === undefined || t.done === (done === "true"));
+    const s = store();
+    return (s ? everyTodo(s) : SEED).filter((t) => done === undefined || t.done === (done === "true"));
   })
   .post("/todos", create)
   .get("/todos/{id}", (_req, { id }) => find(todoId(id)))
   .delete("/todos/{id}", (_req, { id }) => {
-    find(todoId(id));
+    const n = todoId(id);
+    find(n);
+    store()?.delete(`todo:${n}`);
     return Response.noContent();
   });

@@ -1,16 +1,18 @@
 """`todos` in Python: a small JSON API over several routes and methods, with 400/404/422
 errors raised as `HttpError`.
 
-Serves the same fixed seed list as the Rust `todos` (examples/todos) does without a table:
-`POST` answers with the todo it would create, `DELETE` with whether it would have deleted
-one. (The Rust example can also keep its todos in DynamoDB; this one has no outbound calls.)
+Like the Rust `todos` (examples/todos): with ``key-value = ["todos"]`` in its host config
+each todo is the JSON at ``todo:{id}`` in that store, with ids from the atomic counter
+``next-id`` (the same layout, so the two can share a store). Without a store it serves the
+same fixed seed list: `POST` answers with the todo it would create, `DELETE` with whether
+it would have deleted one.
 """
 
 import json
 import re
-from typing import Any
+from typing import Any, Optional
 
-from lamina import HttpError, Request, Response, Router, log
+from lamina import HttpError, Request, Response, Router, kv, log
 
 app = Router()
 
@@ -34,11 +36,28 @@ def todo_id(raw: str) -> int:
     raise HttpError.bad_request(f"todo id must be a positive integer, got {json.dumps(raw)}")
 
 
+def store() -> Optional[kv.Store]:
+    """The `todos` store, or None when the host config grants none (the seed list)."""
+    try:
+        return kv.open("todos")
+    except kv.KvError as e:
+        if e.kind == "access-denied":
+            return None
+        raise
+
+
 def find(id: int) -> dict[str, Any]:
-    todo = next((t for t in SEED if t["id"] == id), None)
+    s = store()
+    todo = s.get_json(f"todo:{id}") if s else next((t for t in SEED if t["id"] == id), None)
     if todo is None:
         raise HttpError.not_found(f"no todo with id {id}")
-    return todo
+    return dict(todo)
+
+
+def every_todo(s: kv.Store) -> list[dict[str, Any]]:
+    keys = [k for k in s.keys() if k.startswith("todo:")]
+    todos = [json.loads(v) for v in s.get_many(keys) if v is not None]
+    return sorted(todos, key=lambda t: int(t["id"]))
 
 
 @app.get("/todos")
@@ -46,7 +65,9 @@ def list_todos(request: Request) -> list[dict[str, Any]]:
     done = request.query("done")
     if done not in (None, "true", "false"):
         raise HttpError.bad_request(f"done must be true or false, got {json.dumps(done)}")
-    return [t for t in SEED if done is None or t["done"] == (done == "true")]
+    s = store()
+    todos = every_todo(s) if s else SEED
+    return [t for t in todos if done is None or t["done"] == (done == "true")]
 
 
 @app.post("/todos")
@@ -74,7 +95,11 @@ def create(request: Request) -> Response:
             f"a title has at most {MAX_TITLE} characters",
             [{"field": "title", "problem": "too long"}],
         )
-    todo = {"id": len(SEED) + 1, "title": title, "done": done}
+    s = store()
+    id = s.increment("next-id") if s else len(SEED) + 1
+    todo = {"id": id, "title": title, "done": done}
+    if s:
+        s.set_json(f"todo:{id}", todo)
     log.info(f"created todo {todo['id']}")
     location = f"{request.path.rstrip('/')}/{todo['id']}"
     return Response.json(todo, status=201).with_header("location", location)
@@ -87,5 +112,9 @@ def get_todo(id: str) -> dict[str, Any]:
 
 @app.delete("/todos/{id}")
 def delete_todo(id: str) -> Response:
-    find(todo_id(id))
+    n = todo_id(id)
+    find(n)
+    s = store()
+    if s:
+        s.delete(f"todo:{n}")
     return Response.no_content()

@@ -637,3 +637,195 @@ fn store_config_mistakes_name_the_key() {
         "{stderr}"
     );
 }
+
+#[test]
+fn todos_in_rust_python_and_typescript_share_one_store() {
+    let dir = temp_dir("kv-polyglot-todos");
+    let config = crate::support::example_config(&dir, crate::support::TodosStore::Memory);
+    let server = crate::serve::start_with_args(&config, &[], Some(&dir.join("serve.log")));
+    let token = format!(
+        "Bearer {}",
+        crate::support::jwt(
+            &json!({"sub": "demo-user", "scope": "todos:write"}),
+            "lamina-demo-secret"
+        )
+    );
+    let rt = tokio_runtime();
+    rt.block_on(async {
+        let headers = [
+            ("content-type", "application/json"),
+            ("authorization", token.as_str()),
+        ];
+        let post = async |path: &str, body: Value| {
+            send(&server, "POST", path, &headers, body.to_string()).await
+        };
+        let get = async |path: &str| {
+            let res = send(&server, "GET", path, &[], "").await;
+            (
+                res.status,
+                if res.body.is_empty() {
+                    Value::Null
+                } else {
+                    res.json()
+                },
+            )
+        };
+        let res = post("/todos", json!({ "title": "from rust" })).await;
+        assert_eq!(
+            (res.status, res.json()["id"].clone()),
+            (201, json!(1)),
+            "{:?}",
+            res.body
+        );
+        let first = json!({ "id": 1, "title": "from rust", "done": false });
+        assert_eq!(
+            get("/py/todos/1").await,
+            (200, first.clone()),
+            "Python reads what Rust wrote"
+        );
+        assert_eq!(
+            get("/js/todos/1").await,
+            (200, first.clone()),
+            "TypeScript too"
+        );
+        let res = post("/py/todos", json!({ "title": "from python" })).await;
+        assert_eq!(
+            (res.status, res.json()["id"].clone()),
+            (201, json!(2)),
+            "one counter for all"
+        );
+        let res = post(
+            "/js/todos",
+            json!({ "title": "from typescript", "done": true }),
+        )
+        .await;
+        assert_eq!(
+            (res.status, res.json()["id"].clone()),
+            (201, json!(3)),
+            "{:?}",
+            res.body
+        );
+        let (_, rust) = get("/todos").await;
+        assert_eq!(rust.as_array().map(Vec::len), Some(3), "{rust}");
+        assert_eq!(get("/py/todos").await, (200, rust.clone()));
+        assert_eq!(get("/js/todos").await, (200, rust.clone()));
+        assert_eq!(
+            get("/py/todos?done=true").await,
+            (
+                200,
+                json!([{ "id": 3, "title": "from typescript", "done": true }])
+            )
+        );
+        let res = send(&server, "DELETE", "/js/todos/1", &headers, "").await;
+        assert_eq!(res.status, 204);
+        assert_eq!(get("/py/todos/1").await.0, 404, "gone for Python");
+        assert_eq!(get("/todos/1").await.0, 404, "and for Rust");
+    });
+}
+
+/// A DynamoDB endpoint on loopback that throttles: `GetItem` for key `slow` is refused with
+/// `ProvisionedThroughputExceededException` three times and then answered; for key `never`
+/// it is always refused. Returns the address and the count of `GetItem` calls per key.
+fn throttling_dynamodb() -> (
+    std::net::SocketAddr,
+    Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+) {
+    use hyper::server::conn::http1;
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+    let calls = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = calls.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        let seen = seen.clone();
+                        async move {
+                            let body = req.into_body().collect().await.unwrap().to_bytes();
+                            let input: Value = serde_json::from_slice(&body).unwrap();
+                            let key = input["Key"]["k"]["S"].as_str().unwrap_or_default().to_owned();
+                            let n = {
+                                let mut calls = seen.lock().unwrap();
+                                let n = calls.entry(key.clone()).or_insert(0);
+                                *n += 1;
+                                *n
+                            };
+                            let (status, answer) = if key == "slow" && n > 3 {
+                                (200, json!({ "Item": { "k": { "S": "slow" }, "v": { "B": "b2s=" } } }))
+                            } else {
+                                (400, json!({
+                                    "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                                    "message": "The level of configured provisioned throughput for the table was exceeded."
+                                }))
+                            };
+                            Ok::<_, std::convert::Infallible>(
+                                hyper::Response::builder()
+                                    .status(status)
+                                    .header("content-type", "application/x-amz-json-1.0")
+                                    .body(Full::new(Bytes::from(answer.to_string())))
+                                    .unwrap(),
+                            )
+                        }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+    });
+    (addr, calls)
+}
+
+#[test]
+fn throttling_is_retried_with_backoff_then_answered_as_unavailable() {
+    let (addr, calls) = throttling_dynamodb();
+    let dir = temp_dir("kv-throttled");
+    let config = kv_config(
+        &dir,
+        "backend = \"dynamodb\"\ntable = \"throttled\"",
+        "timeout = \"2s\"",
+    );
+    let mut env = moto_env(0);
+    env[0].1 = format!("http://{addr}");
+    let log = dir.join("serve.log");
+    let server = serve(&config, &env, &log);
+    let rt = tokio_runtime();
+    rt.block_on(async {
+        let res = call(&server, "GET", "/get?store=main&key=slow", "").await;
+        assert_eq!(
+            (res.status, &res.body[..]),
+            (200, &b"ok"[..]),
+            "answered after three refusals"
+        );
+        assert_eq!(calls.lock().unwrap()["slow"], 4);
+        let res = call(&server, "GET", "/get?store=main&key=never", "").await;
+        assert_eq!(
+            res.status, 503,
+            "unavailable, before the 2 s timeout would give a 504: {:?}",
+            res.body
+        );
+        let tries = calls.lock().unwrap()["never"];
+        assert!(
+            (4..=20).contains(&tries),
+            "retried with backoff, not in a tight loop: {tries} calls"
+        );
+    });
+    drop(server);
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log.contains("did not answer GetItem before the request's deadline (ProvisionedThroughputExceededException"),
+        "{log}"
+    );
+}

@@ -8,14 +8,85 @@
  */
 import { getAll, get } from "lamina:http/config@0.1.0";
 import { log } from "lamina:http/log@0.1.0";
+import { Cas, increment, swap } from "wasi:keyvalue/atomics@0.2.0-draft2";
+import { deleteMany, getMany, setMany } from "wasi:keyvalue/batch@0.2.0-draft2";
+import { open, type Bucket as WitBucket, type Error as WitKvError } from "wasi:keyvalue/store@0.2.0-draft2";
 import { HttpError } from "./errors.js";
-import { install } from "./host.js";
+import { CasLost, KvFailure, install, type Bucket } from "./host.js";
 import { Middleware, Pass } from "./middleware.js";
 import { Request, type Fields, type Source } from "./request.js";
 import { Response } from "./response.js";
 import { Router, toResponse } from "./router.js";
 
-install({ log, configGet: get, configAll: getAll });
+/** The `payload` of a failed WIT call (what componentize-js throws), or the error itself. */
+function payloadOf(e: unknown): unknown {
+  return typeof e === "object" && e !== null && "payload" in e ? (e as { payload: unknown }).payload : e;
+}
+
+/** A `wasi:keyvalue` error as the SDK's: the host prefixes `other`'s message with the kind
+ * (`unavailable: ...`). Anything that is not a WIT error (a trap) is rethrown. */
+function kvFailure(e: unknown): never {
+  const error = payloadOf(e) as WitKvError | undefined;
+  if (error?.tag === "no-such-store" || error?.tag === "access-denied") {
+    throw new KvFailure("access-denied", "the host config does not grant this store");
+  }
+  if (error?.tag !== "other") throw e;
+  for (const kind of ["unavailable", "too-large", "invalid-key"] as const) {
+    if (error.val.startsWith(`${kind}: `)) throw new KvFailure(kind, error.val.slice(kind.length + 2));
+  }
+  throw new KvFailure("other", error.val);
+}
+
+function kv<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (e) {
+    return kvFailure(e);
+  }
+}
+
+/** `Bucket` over the generated `wasi:keyvalue` bindings. */
+function bucket(b: WitBucket): Bucket {
+  return {
+    get: (key) => kv(() => b.get(key)),
+    set: (key, value) => kv(() => b.set(key, value)),
+    delete: (key) => kv(() => b.delete(key)),
+    exists: (key) => kv(() => b.exists(key)),
+    listKeys: (cursor) => kv(() => {
+      const page = b.listKeys(cursor);
+      return { keys: page.keys, cursor: page.cursor ?? undefined };
+    }),
+    increment: (key, delta) =>
+      kv(() => Number(increment(b, key, u64AsBigInt ? BigInt(Math.trunc(delta)) : Math.trunc(delta)))),
+    cas: (key) => kv(() => {
+      const handle = Cas.new(b, key);
+      return { current: handle.current() ?? undefined, handle };
+    }),
+    swap: (handle, value) => {
+      try {
+        swap(handle as Cas, value);
+      } catch (e) {
+        const error = payloadOf(e) as { tag?: string; val?: unknown } | undefined;
+        if (error?.tag === "cas-failed") {
+          const fresh = error.val as Cas;
+          throw new CasLost(kv(() => fresh.current() ?? undefined), fresh);
+        }
+        if (error?.tag === "store-error") kvFailure({ payload: error.val });
+        throw e;
+      }
+    },
+    getMany: (keys) => kv(() => getMany(b, keys).map((pair) => pair?.[1])),
+    setMany: (pairs) => kv(() => setMany(b, pairs)),
+    deleteMany: (keys) => kv(() => deleteMany(b, keys)),
+  };
+}
+
+install({
+  log,
+  configGet: get,
+  configAll: getAll,
+  kvOpen: (name) => bucket(kv(() => open(name))),
+});
 
 /** The WIT `request` record as componentize-js gives it. */
 interface WitRequest {

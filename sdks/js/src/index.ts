@@ -12,6 +12,7 @@
  * ```
  */
 export * as config from "./config.js";
+export * as kv from "./kv.js";
 export { HttpError } from "./errors.js";
 export * as log from "./log.js";
 export * as utf8 from "./utf8.js";

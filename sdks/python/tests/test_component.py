@@ -79,8 +79,74 @@ def glue(monkeypatch):
     class Action_Respond:
         value: Any
 
+    @dataclass
+    class Error_NoSuchStore:
+        pass
+
+    @dataclass
+    class Error_AccessDenied:
+        pass
+
+    @dataclass
+    class Error_Other:
+        value: str
+
+    @dataclass
+    class CasError_StoreError:
+        value: Any
+
+    @dataclass
+    class CasError_CasFailed:
+        value: Any
+
+    class Cas:
+        """A CAS handle over `bucket`'s dict: it fails once when `bucket.race` is set."""
+
+        def __init__(self, bucket: Any, key: str) -> None:
+            self.bucket, self.key = bucket, key
+
+        @classmethod
+        def new(cls, bucket: Any, key: str) -> "Cas":
+            return cls(bucket, key)
+
+        def current(self) -> Optional[bytes]:
+            return self.bucket.data.get(self.key)
+
+    class Bucket:
+        def __init__(self) -> None:
+            self.data: dict[str, bytes] = {}
+            self.race = False
+
+        def get(self, key: str) -> Optional[bytes]:
+            if key == "down":
+                raise Err(Error_Other("unavailable: DynamoDB table t did not answer GetItem"))
+            return self.data.get(key)
+
+    def swap(cas: Cas, value: bytes) -> None:
+        if cas.bucket.race:
+            cas.bucket.race = False
+            cas.bucket.data[cas.key] = b'["other"]'
+            raise Err(CasError_CasFailed(Cas(cas.bucket, cas.key)))
+        cas.bucket.data[cas.key] = value
+
+    buckets = {"todos": Bucket()}
+
+    def open_store(name: str) -> Bucket:
+        if name not in buckets:
+            raise Err(Error_AccessDenied())
+        return buckets[name]
+
     modules = {
         "componentize_py_types": types.SimpleNamespace(Err=Err),
+        "wit_world.imports.store": types.SimpleNamespace(
+            open=open_store, Error_NoSuchStore=Error_NoSuchStore,
+            Error_AccessDenied=Error_AccessDenied, Error_Other=Error_Other,
+        ),
+        "wit_world.imports.atomics": types.SimpleNamespace(
+            Cas=Cas, swap=swap, CasError_CasFailed=CasError_CasFailed,
+            CasError_StoreError=CasError_StoreError,
+        ),
+        "wit_world.imports.batch": types.SimpleNamespace(),
         "wit_world": types.ModuleType("wit_world"),
         "wit_world.imports": types.ModuleType("wit_world.imports"),
         "wit_world.imports.config": types.SimpleNamespace(get=lambda k: None, get_all=lambda: []),
@@ -109,6 +175,7 @@ def glue(monkeypatch):
     yield types.SimpleNamespace(
         component=component, request=wit_request, lines=lines, Err=Err, Level=Level,
         Action_Next=Action_Next, Action_Pass=Action_Pass, Action_Respond=Action_Respond,
+        buckets=buckets,
     )
     from lamina.testing import FakeHost
 
@@ -178,3 +245,19 @@ def test_middleware_decisions(glue):
     back = both().on_response(glue.component.response_to_wit(Response.text("x")))
     assert ("x-kept", "/kept") in back.headers
     assert isinstance(both().on_request(glue.request(headers=[("x-pass", "1")])), glue.Action_Pass)
+
+
+def test_key_value_errors_and_lost_swaps_through_the_glue(glue):
+    from lamina import kv
+
+    store = kv.open("todos")
+    with pytest.raises(kv.KvError) as e:
+        store.get("down")
+    assert (e.value.kind, e.value.status, e.value.code) == ("unavailable", 503, "store-unavailable")
+    assert "did not answer" in e.value.detail and "did not answer" not in e.value.message
+    with pytest.raises(kv.KvError) as e:
+        kv.open("secrets")
+    assert e.value.kind == "access-denied"
+    glue.buckets["todos"].race = True
+    assert store.swap_json("list", lambda xs: (xs or []) + ["mine"]) == ["other", "mine"]
+    assert glue.buckets["todos"].data["list"] == b'["other","mine"]'

@@ -29,7 +29,14 @@ def test_without_a_host_the_error_says_why():
     from lamina import _host
 
     saved = _host.current()
-    _host.install(_host.Host(log=_host._unbound, config_get=_host._unbound, config_all=_host._unbound))
+    _host.install(
+        _host.Host(
+            log=_host._unbound,
+            config_get=_host._unbound,
+            config_all=_host._unbound,
+            kv_open=_host._unbound,
+        )
+    )
     try:
         with pytest.raises(RuntimeError, match="not available here"):
             config.get("x")

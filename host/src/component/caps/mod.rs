@@ -27,7 +27,10 @@ pub use http::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_FIRST_BYTE_TIMEOUT, DEFAULT_MAX_REQUESTS,
     DEFAULT_MAX_RESPONSE_BODY,
 };
-pub use kv::{MAX_KEY, MAX_MEMORY_STORE, MAX_VALUE, StoreConfig};
+pub use kv::{
+    MAX_BATCH_BYTES, MAX_BATCH_KEYS, MAX_CAS_HANDLES, MAX_KEY, MAX_MEMORY_STORE, MAX_VALUE,
+    StoreConfig,
+};
 pub(crate) use log::{Format as LogFormat, set_format as set_log_format, write_output};
 pub use log::{MAX_BYTES, MAX_FIELD_KEY, MAX_FIELD_VALUE, MAX_FIELDS, MAX_LINES, MAX_MESSAGE};
 pub use values::Secrets;

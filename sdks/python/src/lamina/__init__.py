@@ -19,9 +19,10 @@ Lambda, written in Python and built into components with ``lamina-py build``.
 - `Router`: Powertools-style ``@app.get(...)`` routing on the route the host matched.
 - `Middleware`, `Pass`: middleware components.
 - `log`, `config`: the host's log and this component's config values.
+- `kv`: the key-value stores the host config grants (``kv.open("todos")``).
 """
 
-from . import config, log
+from . import config, kv, log
 from .errors import HttpError
 from .middleware import Middleware, Pass
 from .request import SOURCES, Context, Request
@@ -38,5 +39,6 @@ __all__ = [
     "Response",
     "Router",
     "config",
+    "kv",
     "log",
 ]

@@ -11,9 +11,12 @@ import traceback
 from typing import Any, Callable, Optional
 
 from componentize_py_types import Err
+from wit_world.imports import atomics as wit_atomics
+from wit_world.imports import batch as wit_batch
 from wit_world.imports import config as wit_config
 from wit_world.imports import lamina_http_types as wit
 from wit_world.imports import log as wit_log
+from wit_world.imports import store as wit_store
 
 from . import _host
 from .errors import HttpError
@@ -29,7 +32,119 @@ def _log(level: str, message: str, fields: list[tuple[str, str]]) -> None:
     wit_log.log(_LEVELS[level], message, fields)
 
 
-_host.install(_host.Host(log=_log, config_get=wit_config.get, config_all=wit_config.get_all))
+def _failure(e: Err) -> _host.KvFailure:
+    """A `wasi:keyvalue` error as the SDK's: the host prefixes `other`'s message with the
+    kind (``unavailable: ...``)."""
+    error = e.value
+    if isinstance(error, (wit_store.Error_NoSuchStore, wit_store.Error_AccessDenied)):
+        return _host.KvFailure("access-denied", "the host config does not grant this store")
+    message = str(getattr(error, "value", error))
+    for kind in ("unavailable", "too-large", "invalid-key"):
+        if message.startswith(kind + ": "):
+            return _host.KvFailure(kind, message[len(kind) + 2 :])
+    return _host.KvFailure("other", message)
+
+
+class _Bucket:
+    """`_host.Bucket` over the generated `wasi:keyvalue` bindings."""
+
+    def __init__(self, bucket: Any) -> None:
+        self._b = bucket
+
+    def get(self, key: str) -> Optional[bytes]:
+        try:
+            value = self._b.get(key)
+        except Err as e:
+            raise _failure(e) from None
+        return None if value is None else bytes(value)
+
+    def set(self, key: str, value: bytes) -> None:
+        try:
+            self._b.set(key, value)
+        except Err as e:
+            raise _failure(e) from None
+
+    def delete(self, key: str) -> None:
+        try:
+            self._b.delete(key)
+        except Err as e:
+            raise _failure(e) from None
+
+    def exists(self, key: str) -> bool:
+        try:
+            return bool(self._b.exists(key))
+        except Err as e:
+            raise _failure(e) from None
+
+    def list_keys(self, cursor: Optional[str]) -> tuple[list[str], Optional[str]]:
+        try:
+            page = self._b.list_keys(cursor)
+        except Err as e:
+            raise _failure(e) from None
+        return list(page.keys), page.cursor
+
+    def increment(self, key: str, delta: int) -> int:
+        try:
+            return int(wit_atomics.increment(self._b, key, delta))
+        except Err as e:
+            raise _failure(e) from None
+
+    def cas(self, key: str) -> tuple[Optional[bytes], object]:
+        try:
+            handle = wit_atomics.Cas.new(self._b, key)
+            current = handle.current()
+        except Err as e:
+            raise _failure(e) from None
+        return (None if current is None else bytes(current)), handle
+
+    def swap(self, handle: object, value: bytes) -> None:
+        try:
+            wit_atomics.swap(handle, value)
+        except Err as e:
+            if isinstance(e.value, wit_atomics.CasError_CasFailed):
+                fresh = e.value.value
+                try:
+                    current = fresh.current()
+                except Err as again:
+                    raise _failure(again) from None
+                raise _host.CasLost(None if current is None else bytes(current), fresh) from None
+            raise _failure(Err(e.value.value)) from None
+
+    def get_many(self, keys: list[str]) -> list[Optional[bytes]]:
+        try:
+            found = wit_batch.get_many(self._b, keys)
+        except Err as e:
+            raise _failure(e) from None
+        return [None if pair is None else bytes(pair[1]) for pair in found]
+
+    def set_many(self, pairs: list[tuple[str, bytes]]) -> None:
+        try:
+            wit_batch.set_many(self._b, pairs)
+        except Err as e:
+            raise _failure(e) from None
+
+    def delete_many(self, keys: list[str]) -> None:
+        try:
+            wit_batch.delete_many(self._b, keys)
+        except Err as e:
+            raise _failure(e) from None
+
+
+def _kv_open(name: str) -> _host.Bucket:
+    try:
+        return _Bucket(wit_store.open(name))
+    except Err as e:
+        raise _failure(e) from None
+
+
+_host.install(
+    _host.Host(
+        log=_log,
+        config_get=wit_config.get,
+        config_all=wit_config.get_all,
+        kv_open=_kv_open,
+    )
+)
 
 
 def _source_name(source: Any) -> str:

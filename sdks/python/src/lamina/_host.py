@@ -1,4 +1,4 @@
-"""The host's imports (log, config) behind a small seam.
+"""The host's imports (log, config, key-value stores) behind a small seam.
 
 Inside a component the generated glue (`lamina._component`) installs the real WIT imports
 here; in unit tests on CPython, `lamina.testing` installs an in-memory stand-in. SDK code
@@ -9,9 +9,51 @@ outside a component too.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Optional, Protocol
 
 LEVELS = ("trace", "debug", "info", "warn", "error")
+
+KV_KINDS = ("access-denied", "unavailable", "too-large", "invalid-key", "other")
+"""What a key-value call can fail with (`KvFailure.kind`)."""
+
+
+class KvFailure(Exception):
+    """A key-value call that failed, as a bucket reports it: `kind` is one of `KV_KINDS`."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+
+
+class CasLost(Exception):
+    """A compare-and-swap whose value changed since it began: `current` and `handle` are
+    a fresh one's, to retry with."""
+
+    def __init__(self, current: Optional[bytes], handle: object) -> None:
+        super().__init__("the value changed")
+        self.current = current
+        self.handle = handle
+
+
+class Bucket(Protocol):
+    """An open key-value store, as the host provides it. Every method raises `KvFailure`."""
+
+    def get(self, key: str) -> Optional[bytes]: ...
+    def set(self, key: str, value: bytes) -> None: ...
+    def delete(self, key: str) -> None: ...
+    def exists(self, key: str) -> bool: ...
+    def list_keys(self, cursor: Optional[str]) -> tuple[list[str], Optional[str]]: ...
+    def increment(self, key: str, delta: int) -> int: ...
+    def cas(self, key: str) -> tuple[Optional[bytes], object]:
+        """Begins a compare-and-swap: the current value, and a handle for `swap`."""
+        ...
+    def swap(self, handle: object, value: bytes) -> None:
+        """Writes `value` if the key did not change since `handle` began; else `CasLost`."""
+        ...
+    def get_many(self, keys: list[str]) -> list[Optional[bytes]]: ...
+    def set_many(self, pairs: list[tuple[str, bytes]]) -> None: ...
+    def delete_many(self, keys: list[str]) -> None: ...
 
 
 @dataclass
@@ -21,20 +63,21 @@ class Host:
     log: Callable[[str, str, list[tuple[str, str]]], None]
     config_get: Callable[[str], Optional[str]]
     config_all: Callable[[], list[tuple[str, str]]]
+    kv_open: Callable[[str], Bucket]
 
 
 def _unbound(*_args: object) -> None:
     raise RuntimeError(
-        "the Lamina host is not available here: log and config work inside a component "
+        "the Lamina host is not available here: log, config and kv work inside a component "
         "(not while it is being built, at import time) or under lamina.testing"
     )
 
 
-_host = Host(log=_unbound, config_get=_unbound, config_all=_unbound)  # type: ignore[arg-type]
+_host = Host(log=_unbound, config_get=_unbound, config_all=_unbound, kv_open=_unbound)  # type: ignore[arg-type]
 
 
 def install(host: Host) -> None:
-    """Makes `host` the one `lamina.log` and `lamina.config` talk to."""
+    """Makes `host` the one `lamina.log`, `lamina.config` and `lamina.kv` talk to."""
     global _host
     _host = host
 

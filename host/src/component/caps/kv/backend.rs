@@ -14,6 +14,11 @@ pub const MAX_KEY: usize = 2048;
 pub const MAX_VALUE: usize = 400_000;
 /// Keys one `list-keys` call returns at most.
 pub(crate) const PAGE: usize = 1000;
+/// Keys one `get-many` may ask for.
+pub const MAX_BATCH_KEYS: usize = 1000;
+/// Value bytes one `get-many` may return together (DynamoDB's `BatchGetItem` limit): one
+/// large value asked for under many keys would otherwise make the host copy it each time.
+pub const MAX_BATCH_BYTES: usize = 16 << 20;
 
 /// A version token for compare-and-swap: `None` when the key was absent.
 pub(crate) type Version = Option<String>;
@@ -68,6 +73,24 @@ pub(crate) fn check_value(value: &[u8]) -> Outcome<()> {
         )));
     }
     Ok(())
+}
+
+/// Counts the bytes a `get-many` returns against [`MAX_BATCH_BYTES`].
+#[derive(Default)]
+pub(crate) struct Budget(usize);
+
+impl Budget {
+    /// Counts `value`, or refuses when the batch would return too much.
+    pub(crate) fn take(&mut self, value: &[u8]) -> Outcome<()> {
+        self.0 += value.len();
+        if self.0 > MAX_BATCH_BYTES {
+            return Err(Failure::TooLarge(format!(
+                "a get-many would return more than {} MiB of values; ask for fewer keys",
+                MAX_BATCH_BYTES >> 20
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// The new value of a counter holding `current` (decimal ASCII, absent = 0) after adding

@@ -15,11 +15,15 @@
 //! `list-keys` is a paginated `Scan` (the cursor is the last key's `ExclusiveStartKey`),
 //! batches are `BatchGetItem` (100 keys a call) and `BatchWriteItem` (25), retrying what
 //! DynamoDB leaves unprocessed. Throttling and server errors are retried with exponential
-//! backoff while the request's deadline allows, then reported as `unavailable`.
+//! backoff while the request's deadline allows, then reported as `unavailable`. A write
+//! that is not idempotent (`increment`'s `ADD`, a compare-and-swap) is retried only when
+//! DynamoDB cannot have applied it (throttled, or the connection never made): after a
+//! timeout or a server error its outcome is unknown, and the guest is told so rather than
+//! have it counted twice.
 
 use super::super::aws::sign_request;
 use super::super::http::send;
-use super::backend::{Failure, Outcome, PAGE, Version, incremented};
+use super::backend::{Budget, Failure, Outcome, PAGE, Version, incremented};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
@@ -43,8 +47,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// Time kept back from the request's deadline when retrying, so the guest gets
 /// `unavailable` and can answer (a 503) before the host's own timeout stops it.
 const RESERVE: Duration = Duration::from_millis(150);
-/// The largest response the host reads (a `BatchGetItem` returns up to 16 MB).
-const MAX_RESPONSE: usize = 17 << 20;
+/// The largest response the host reads (a `BatchGetItem` returns up to 16 MB of items,
+/// a third more as base64 in JSON).
+const MAX_RESPONSE: usize = 24 << 20;
 /// Times `increment` retries its conditional write when the key holds a plain value that
 /// changes under it.
 const CONTENDED: usize = 16;
@@ -63,17 +68,30 @@ struct Refused {
     message: String,
 }
 
-/// Whether an error type means "try again later".
-fn retryable(code: &str) -> bool {
+/// Whether an error type means "refused for load, not applied": safe to retry any call.
+fn throttled(code: &str) -> bool {
     matches!(
         code,
-        "ProvisionedThroughputExceededException"
-            | "ThrottlingException"
-            | "RequestLimitExceeded"
-            | "InternalServerError"
-            | "ServiceUnavailable"
-            | "TransactionConflictException"
+        "ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded"
     )
+}
+
+/// Whether an error type means "try again later", when the call may be repeated.
+fn transient(code: &str) -> bool {
+    throttled(code)
+        || matches!(
+            code,
+            "InternalServerError" | "ServiceUnavailable" | "TransactionConflictException"
+        )
+}
+
+/// Whether a call may be sent again when its outcome is unknown.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    /// Reads, and writes that leave the same state when applied twice.
+    Safe,
+    /// `ADD`, and conditional writes whose second try would fail on the first's effect.
+    Once,
 }
 
 /// A token no other write has: a per-process random seed, a counter and the time.
@@ -121,12 +139,14 @@ impl Dynamo {
         }
     }
 
-    /// Calls `operation` with `input` (the table name added), retrying throttling, server
-    /// errors and lost connections with backoff until `deadline`.
+    /// Calls `operation` with `input` (the table name added), retrying with backoff until
+    /// `deadline`: throttling and connections never made always, server errors, timeouts
+    /// and lost connections only when `repeat` allows.
     async fn call(
         &self,
         operation: &str,
         mut input: Value,
+        repeat: Repeat,
         deadline: Instant,
     ) -> Outcome<Result<Value, Refused>> {
         if input.get("RequestItems").is_none() {
@@ -144,11 +164,19 @@ impl Dynamo {
             }
             let problem = match self.attempt(operation, body.clone(), deadline).await? {
                 Ok(output) => return Ok(Ok(output)),
-                Err(Attempt::Refused(refused)) if !retryable(&refused.code) => {
-                    return Ok(Err(refused));
+                Err(Attempt::Refused(refused))
+                    if throttled(&refused.code)
+                        || (repeat == Repeat::Safe && transient(&refused.code)) =>
+                {
+                    format!("{}: {}", refused.code, refused.message)
                 }
-                Err(Attempt::Refused(refused)) => format!("{}: {}", refused.code, refused.message),
-                Err(Attempt::Failed(problem)) => problem,
+                Err(Attempt::Refused(refused)) if transient(&refused.code) => {
+                    return Err(self.unknown(operation, &refused.code));
+                }
+                Err(Attempt::Refused(refused)) => return Ok(Err(refused)),
+                Err(Attempt::NotSent(problem)) => problem,
+                Err(Attempt::Failed(problem)) if repeat == Repeat::Safe => problem,
+                Err(Attempt::Failed(problem)) => return Err(self.unknown(operation, &problem)),
             };
             if Instant::now() + wait >= deadline {
                 return Err(Failure::Unavailable(format!(
@@ -161,7 +189,16 @@ impl Dynamo {
         }
     }
 
-    /// One signed call.
+    /// What the guest is told when a write that must not be repeated may or may not have
+    /// been applied.
+    fn unknown(&self, operation: &str, problem: &str) -> Failure {
+        Failure::Unavailable(format!(
+            "DynamoDB {operation} on table {} failed with its outcome unknown, so it was not repeated ({problem})",
+            self.table
+        ))
+    }
+
+    /// One signed call, the answer read whole, within the deadline and [`ATTEMPT`].
     async fn attempt(
         &self,
         operation: &str,
@@ -177,18 +214,26 @@ impl Dynamo {
             Failure::Other(format!("the host cannot sign DynamoDB requests: {e:#}"))
         })?;
         let left = deadline.saturating_duration_since(Instant::now());
-        let response = match tokio::time::timeout(left.min(ATTEMPT), send(request)).await {
-            Err(_) => return Ok(Err(Attempt::Failed("timed out".to_owned()))),
-            Ok(Err(error)) => return Ok(Err(Attempt::Failed(error.to_string()))),
-            Ok(Ok(response)) => response,
+        let exchange = async {
+            let response = send(request).await.map_err(|error| {
+                if error.is_connect() {
+                    Attempt::NotSent(format!("connecting: {error}"))
+                } else {
+                    Attempt::Failed(error.to_string())
+                }
+            })?;
+            let status = response.status();
+            let bytes = Limited::new(response.into_body(), MAX_RESPONSE)
+                .collect()
+                .await
+                .map_err(|error| Attempt::Failed(format!("reading the answer: {error}")))?
+                .to_bytes();
+            Ok::<_, Attempt>((status, bytes))
         };
-        let status = response.status();
-        let bytes = match Limited::new(response.into_body(), MAX_RESPONSE)
-            .collect()
-            .await
-        {
-            Ok(collected) => collected.to_bytes(),
-            Err(error) => return Ok(Err(Attempt::Failed(format!("reading the answer: {error}")))),
+        let (status, bytes) = match tokio::time::timeout(left.min(ATTEMPT), exchange).await {
+            Err(_) => return Ok(Err(Attempt::Failed("timed out".to_owned()))),
+            Ok(Err(attempt)) => return Ok(Err(attempt)),
+            Ok(Ok(answer)) => answer,
         };
         let output: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         if status.is_success() {
@@ -210,9 +255,9 @@ impl Dynamo {
         }))
     }
 
-    /// `call`, with every refusal an error for the guest.
+    /// `call` of a call that may be repeated, with every refusal an error for the guest.
     async fn must(&self, operation: &str, input: Value, deadline: Instant) -> Outcome<Value> {
-        self.call(operation, input, deadline)
+        self.call(operation, input, Repeat::Safe, deadline)
             .await?
             .map_err(|refused| self.refusal(operation, &refused))
     }
@@ -225,7 +270,13 @@ impl Dynamo {
                 self.table, self.region
             )),
             "ValidationException" if refused.message.contains("size") => {
-                Failure::TooLarge(format!("DynamoDB refused the item: {}", refused.message))
+                tracing::warn!(
+                    table = self.table,
+                    operation,
+                    message = refused.message,
+                    "DynamoDB refused an item as too large"
+                );
+                Failure::TooLarge("the item is over the store's size limit".to_owned())
             }
             "AccessDeniedException" | "UnrecognizedClientException" => Failure::Other(format!(
                 "the function may not call {operation} on the DynamoDB table {}: {}",
@@ -263,14 +314,9 @@ impl Dynamo {
     }
 
     pub(crate) async fn exists(&self, key: &str, deadline: Instant) -> Outcome<bool> {
-        let output = self
-            .must(
-                "GetItem",
-                json!({ "Key": key_of(key), "ConsistentRead": true, "ProjectionExpression": "k" }),
-                deadline,
-            )
-            .await?;
-        Ok(output.get("Item").is_some_and(Value::is_object))
+        // Through `read`, so an item with neither `v` nor `n` (written by something else)
+        // is absent for `exists` as it is for `get`.
+        Ok(self.read(key, deadline).await?.0.is_some())
     }
 
     pub(crate) async fn list(
@@ -299,19 +345,28 @@ impl Dynamo {
     pub(crate) async fn increment(&self, key: &str, delta: i64, deadline: Instant) -> Outcome<i64> {
         for _ in 0..CONTENDED {
             // A counter (or a new key): DynamoDB adds atomically.
+            // Refused (and then reported by `incremented` below) when the sum would leave the
+            // 64-bit range, which DynamoDB's 38-digit numbers would otherwise store.
+            let (guard, bound) = if delta >= 0 {
+                ("n <= :bound", i64::MAX - delta)
+            } else {
+                ("n >= :bound", i64::MIN - delta)
+            };
             let added = self
                 .call(
                     "UpdateItem",
                     json!({
                         "Key": key_of(key),
                         "UpdateExpression": "ADD n :delta SET ver = :ver",
-                        "ConditionExpression": "attribute_not_exists(v)",
+                        "ConditionExpression": format!("attribute_not_exists(v) AND (attribute_not_exists(n) OR {guard})"),
                         "ExpressionAttributeValues": {
                             ":delta": { "N": delta.to_string() },
                             ":ver": { "S": token() },
+                            ":bound": { "N": bound.to_string() },
                         },
                         "ReturnValues": "UPDATED_NEW",
                     }),
+                    Repeat::Once,
                     deadline,
                 )
                 .await?;
@@ -329,8 +384,9 @@ impl Dynamo {
                 }
                 Err(_) => {}
             }
-            // The key holds a value written by `set`: a number in text becomes the
-            // counter, if nobody changed it meanwhile.
+            // The key holds a value written by `set` (a number in text becomes the counter,
+            // if nobody changed it meanwhile), or the sum would overflow (`incremented` says
+            // so).
             let (current, version) = self.read(key, deadline).await?;
             let new = incremented(current.as_deref(), delta)?;
             if self
@@ -382,7 +438,7 @@ impl Dynamo {
                 input["ExpressionAttributeValues"] = json!({ ":expected": { "S": v } });
             }
         }
-        match self.call("PutItem", input, deadline).await? {
+        match self.call("PutItem", input, Repeat::Once, deadline).await? {
             Ok(_) => Ok(true),
             Err(refused) if refused.code == "ConditionalCheckFailedException" => Ok(false),
             Err(refused) => Err(self.refusal("PutItem", &refused)),
@@ -399,6 +455,7 @@ impl Dynamo {
             keys.iter().filter(|k| seen.insert(k.as_str())).collect()
         };
         let mut found: HashMap<String, Vec<u8>> = HashMap::new();
+        let mut fetched = Budget::default();
         for chunk in unique.chunks(BATCH_GET) {
             let mut pending: Vec<Value> = chunk.iter().map(|k| key_of(k)).collect();
             let mut wait = BACKOFF;
@@ -413,6 +470,7 @@ impl Dynamo {
                     .flatten()
                 {
                     if let (Some(key), Some(value)) = (item["k"]["S"].as_str(), value_of(item)?) {
+                        fetched.take(&value)?;
                         found.insert(key.to_owned(), value);
                     }
                 }
@@ -424,10 +482,16 @@ impl Dynamo {
                     .await?;
             }
         }
-        Ok(keys
-            .into_iter()
-            .map(|k| found.get(&k).cloned().map(|v| (k, v)))
-            .collect())
+        let mut budget = Budget::default();
+        keys.into_iter()
+            .map(|k| match found.get(&k) {
+                Some(v) => {
+                    budget.take(v)?;
+                    Ok(Some((k, v.clone())))
+                }
+                None => Ok(None),
+            })
+            .collect()
     }
 
     /// Before retrying what a batch left unprocessed (DynamoDB's answer to load), waits,
@@ -525,7 +589,10 @@ impl Dynamo {
 enum Attempt {
     /// DynamoDB answered with an error type.
     Refused(Refused),
-    /// No usable answer: connection, timeout, or an error without a type.
+    /// The connection was never made: DynamoDB did not see the call.
+    NotSent(String),
+    /// No usable answer after sending: a timeout, a lost connection, an error without a
+    /// type. The call may have been applied.
     Failed(String),
 }
 

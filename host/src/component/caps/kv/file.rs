@@ -7,7 +7,7 @@
 //! Each entry is the value behind an 8-byte version (little-endian), taken from a counter
 //! kept in the same file and never reused, for compare-and-swap.
 
-use super::backend::{Failure, Outcome, PAGE, Version, incremented};
+use super::backend::{Budget, Failure, Outcome, PAGE, Version, incremented};
 use redb::{Database, ReadableDatabase as _, ReadableTable as _, TableDefinition, TableError};
 use std::ops::Bound;
 use std::path::Path;
@@ -219,10 +219,15 @@ impl File {
             let Some(table) = table else {
                 return Ok(keys.iter().map(|_| None).collect());
             };
+            let mut budget = Budget::default();
             keys.into_iter()
                 .map(|key| {
-                    let found = table.get(key.as_str()).map_err(failed)?;
-                    Ok(found.map(|s| split(s.value()).1).map(|v| (key, v)))
+                    let Some(found) = table.get(key.as_str()).map_err(failed)? else {
+                        return Ok(None);
+                    };
+                    let (_, value) = split(found.value());
+                    budget.take(&value)?;
+                    Ok(Some((key, value)))
                 })
                 .collect()
         })

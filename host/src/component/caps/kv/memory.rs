@@ -2,14 +2,17 @@
 //! swaps keep it), is lost on restart, and is bounded, so a component cannot fill the
 //! host's memory through it.
 
-use super::backend::{Failure, Outcome, PAGE, Version, incremented};
+use super::backend::{Budget, Failure, Outcome, PAGE, Version, incremented};
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// Bytes of keys and values one memory store holds at most.
+/// Bytes of keys and values one memory store holds at most, counting each entry's own
+/// bookkeeping as [`ENTRY_OVERHEAD`] more.
 pub const MAX_MEMORY_STORE: usize = 64 << 20;
+/// What one entry costs beyond its key and value (the tree node, the version, two vectors).
+const ENTRY_OVERHEAD: usize = 96;
 
 /// A sorted map of keys to `(version, value)`, and the bytes it holds.
 #[derive(Default)]
@@ -28,13 +31,12 @@ struct Inner {
 
 impl Inner {
     fn put(&mut self, key: String, value: Vec<u8>) -> Outcome<()> {
-        let old = self
-            .entries
-            .get(&key)
-            .map_or(0, |(_, v)| key.len() + v.len());
-        let total = self.bytes - old + key.len() + value.len();
+        let size = |key: &str, value: &[u8]| key.len() + value.len() + ENTRY_OVERHEAD;
+        let old = self.entries.get(&key).map_or(0, |(_, v)| size(&key, v));
+        let total = self.bytes - old + size(&key, &value);
         if total > MAX_MEMORY_STORE {
-            return Err(Failure::TooLarge(format!(
+            // The store's capacity, not the client's mistake: a 500, logged.
+            return Err(Failure::Other(format!(
                 "the memory store is full ({} MiB)",
                 MAX_MEMORY_STORE >> 20
             )));
@@ -47,7 +49,7 @@ impl Inner {
 
     fn remove(&mut self, key: &str) {
         if let Some((_, value)) = self.entries.remove(key) {
-            self.bytes -= key.len() + value.len();
+            self.bytes -= key.len() + value.len() + ENTRY_OVERHEAD;
         }
     }
 }
@@ -120,13 +122,16 @@ impl Memory {
         _: Instant,
     ) -> Outcome<Vec<Option<(String, Vec<u8>)>>> {
         let inner = self.lock();
-        Ok(keys
-            .into_iter()
-            .map(|k| {
-                let value = inner.entries.get(&k).map(|(_, v)| v.clone());
-                value.map(|v| (k, v))
+        let mut budget = Budget::default();
+        keys.into_iter()
+            .map(|k| match inner.entries.get(&k) {
+                Some((_, v)) => {
+                    budget.take(v)?;
+                    Ok(Some((k, v.clone())))
+                }
+                None => Ok(None),
             })
-            .collect())
+            .collect()
     }
 
     pub(crate) async fn set_many(&self, pairs: Vec<(String, Vec<u8>)>, _: Instant) -> Outcome<()> {

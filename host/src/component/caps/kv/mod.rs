@@ -25,7 +25,8 @@ mod file;
 mod memory;
 mod stores;
 
-pub use backend::{MAX_KEY, MAX_VALUE};
+pub use backend::{MAX_BATCH_BYTES, MAX_BATCH_KEYS, MAX_KEY, MAX_VALUE};
+
 pub use memory::MAX_MEMORY_STORE;
 pub use stores::StoreConfig;
 pub(crate) use stores::{StoreSpec, open};
@@ -102,7 +103,13 @@ pub(crate) struct KvInstance {
     denied: usize,
     /// Compare-and-swaps this instance lost, for the backoff before the next attempt.
     lost: u32,
+    /// CAS handles the guest holds now (each keeps a value in host memory).
+    cas_open: usize,
 }
+
+/// CAS handles one instance may hold at once: each holds up to [`MAX_VALUE`] bytes of host
+/// memory the guest's own limit does not count.
+pub const MAX_CAS_HANDLES: usize = 16;
 
 /// A store the guest opened.
 #[allow(unreachable_pub)]
@@ -184,6 +191,7 @@ impl Capability for KeyValue {
             grant: grant.clone(),
             denied: 0,
             lost: 0,
+            cas_open: 0,
         })
     }
 
@@ -372,6 +380,8 @@ impl wit::store::HostBucket for KvView<'_> {
         bucket: Resource<Bucket>,
         cursor: Option<String>,
     ) -> wasmtime::Result<Result<KeyResponse, KvError>> {
+        // An empty cursor is no cursor (DynamoDB refuses an empty key).
+        let cursor = cursor.filter(|c| !c.is_empty());
         self.on(&bucket, "list-keys", async |b, deadline| {
             let (keys, cursor) = b.list(cursor, deadline).await?;
             Ok(KeyResponse { keys, cursor })
@@ -404,7 +414,9 @@ impl wit::atomics::Host for KvView<'_> {
         cas: Resource<Cas>,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), CasError>> {
+        // `swap` consumes the handle; a lost swap hands out a fresh one in its place.
         let taken = self.table.delete(cas)?;
+        self.kv.cas_open = self.kv.cas_open.saturating_sub(1);
         if let Err(failure) = check_value(&value) {
             return Ok(Err(CasError::StoreError(report(
                 self,
@@ -434,6 +446,7 @@ impl wit::atomics::Host for KvView<'_> {
                             version,
                             ..taken
                         })?;
+                        self.kv.cas_open += 1;
                         Ok(Err(CasError::CasFailed(fresh)))
                     }
                     Err(failure) => Ok(Err(CasError::StoreError(report(
@@ -461,18 +474,28 @@ impl wit::atomics::HostCas for KvView<'_> {
         key: String,
     ) -> wasmtime::Result<Result<Resource<Cas>, KvError>> {
         let (name, backend) = self.bucket(&bucket)?;
-        let read = match check_key(&key) {
-            Ok(()) => backend.read(&key, self.deadline).await,
-            Err(failure) => Err(failure),
+        let read = if self.kv.cas_open >= MAX_CAS_HANDLES {
+            Err(Failure::Other(format!(
+                "at most {MAX_CAS_HANDLES} compare-and-swaps may be open at once; drop or swap one first"
+            )))
+        } else {
+            match check_key(&key) {
+                Ok(()) => backend.read(&key, self.deadline).await,
+                Err(failure) => Err(failure),
+            }
         };
         match read {
-            Ok((value, version)) => Ok(Ok(self.table.push(Cas {
-                name,
-                backend,
-                key,
-                value,
-                version,
-            })?)),
+            Ok((value, version)) => {
+                let cas = self.table.push(Cas {
+                    name,
+                    backend,
+                    key,
+                    value,
+                    version,
+                })?;
+                self.kv.cas_open += 1;
+                Ok(Ok(cas))
+            }
             Err(failure) => Ok(Err(report(self, &name, "cas", &failure))),
         }
     }
@@ -486,6 +509,7 @@ impl wit::atomics::HostCas for KvView<'_> {
 
     async fn drop(&mut self, cas: Resource<Cas>) -> wasmtime::Result<()> {
         self.table.delete(cas)?;
+        self.kv.cas_open = self.kv.cas_open.saturating_sub(1);
         Ok(())
     }
 }
@@ -497,6 +521,12 @@ impl wit::batch::Host for KvView<'_> {
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<Vec<Option<(String, Vec<u8>)>>, KvError>> {
         self.on(&bucket, "get-many", async |b, deadline| {
+            if keys.len() > MAX_BATCH_KEYS {
+                return Err(Failure::TooLarge(format!(
+                    "a get-many of {} keys is over the limit of {MAX_BATCH_KEYS}",
+                    keys.len()
+                )));
+            }
             keys.iter().try_for_each(|k| check_key(k))?;
             b.get_many(keys, deadline).await
         })
@@ -525,5 +555,138 @@ impl wit::batch::Host for KvView<'_> {
             b.delete_many(keys, deadline).await
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A memory store and a file store in a fresh temporary file.
+    fn backends(name: &str) -> Vec<(&'static str, Backend)> {
+        let dir =
+            std::env::temp_dir().join(format!("lamina-kv-unit-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = Arc::new(file::open_database(&dir.join("unit.redb")).unwrap());
+        vec![
+            ("memory", Backend::Memory(memory::Memory::default())),
+            (
+                "file",
+                Backend::File(file::File::new(db, "unit".to_owned())),
+            ),
+        ]
+    }
+
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_secs(10)
+    }
+
+    #[test]
+    fn a_swap_fails_after_any_write_even_one_that_restores_the_value() {
+        for (name, b) in backends("aba") {
+            block_on(async {
+                b.set("k", b"a".to_vec(), soon()).await.unwrap();
+                let (_, version) = b.read("k", soon()).await.unwrap();
+                b.delete("k", soon()).await.unwrap();
+                b.set("k", b"a".to_vec(), soon()).await.unwrap();
+                assert!(
+                    !b.swap("k", &version, b"b".to_vec(), soon()).await.unwrap(),
+                    "{name}: deleted and set again is a change"
+                );
+                let (_, version) = b.read("k", soon()).await.unwrap();
+                assert!(
+                    b.swap("k", &version, b"b".to_vec(), soon()).await.unwrap(),
+                    "{name}"
+                );
+                let (absent, none) = b.read("new", soon()).await.unwrap();
+                assert_eq!((absent, &none), (None, &None));
+                b.set("new", b"x".to_vec(), soon()).await.unwrap();
+                assert!(
+                    !b.swap("new", &none, b"y".to_vec(), soon()).await.unwrap(),
+                    "{name}: created since the read"
+                );
+                b.delete("k", soon()).await.unwrap();
+                let (_, version) = b.read("new", soon()).await.unwrap();
+                b.delete("new", soon()).await.unwrap();
+                assert!(
+                    !b.swap("new", &version, b"z".to_vec(), soon())
+                        .await
+                        .unwrap(),
+                    "{name}: deleted since the read"
+                );
+            });
+        }
+    }
+
+    #[test]
+    fn counters_refuse_overflow_without_writing() {
+        for (name, b) in backends("overflow") {
+            block_on(async {
+                b.set("c", i64::MAX.to_string().into_bytes(), soon())
+                    .await
+                    .unwrap();
+                assert!(b.increment("c", 1, soon()).await.is_err(), "{name}");
+                assert_eq!(
+                    b.get("c", soon()).await.unwrap(),
+                    Some(i64::MAX.to_string().into_bytes()),
+                    "{name}: unchanged"
+                );
+                assert_eq!(b.increment("c", -1, soon()).await.unwrap(), i64::MAX - 1);
+            });
+        }
+    }
+
+    #[test]
+    fn get_many_is_bounded_in_the_bytes_it_returns() {
+        for (name, b) in backends("budget") {
+            block_on(async {
+                b.set("big", vec![0; MAX_VALUE], soon()).await.unwrap();
+                let fits = MAX_BATCH_BYTES / MAX_VALUE;
+                let ok = b
+                    .get_many(vec!["big".to_owned(); fits], soon())
+                    .await
+                    .unwrap();
+                assert_eq!(ok.len(), fits, "{name}");
+                let error = b
+                    .get_many(vec!["big".to_owned(); fits + 1], soon())
+                    .await
+                    .unwrap_err();
+                assert!(matches!(error, Failure::TooLarge(_)), "{name}: {error}");
+            });
+        }
+    }
+
+    #[test]
+    fn pages_end_and_resume_after_the_cursor() {
+        for (name, b) in backends("pages") {
+            block_on(async {
+                let pairs: Vec<(String, Vec<u8>)> = (0..1500)
+                    .map(|i| (format!("k{i:04}"), Vec::new()))
+                    .collect();
+                b.set_many(pairs, soon()).await.unwrap();
+                let (first, cursor) = b.list(None, soon()).await.unwrap();
+                assert_eq!(first.len(), backend::PAGE, "{name}");
+                let (second, end) = b.list(cursor, soon()).await.unwrap();
+                assert_eq!((second.len(), end), (500, None), "{name}");
+                assert!(
+                    first
+                        .iter()
+                        .chain(&second)
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .len()
+                        == 1500
+                );
+            });
+        }
     }
 }
