@@ -28,6 +28,8 @@ pub enum Source {
     VpcLatticeV2,
     /// `lamina serve` or a test.
     Local,
+    /// A payload that is not an HTTP event, routed by the host's `[direct]` section.
+    Direct,
 }
 
 impl Source {
@@ -43,6 +45,7 @@ impl Source {
             Self::VpcLatticeV1 => "vpc-lattice-v1",
             Self::VpcLatticeV2 => "vpc-lattice-v2",
             Self::Local => "local",
+            Self::Direct => "direct",
         }
     }
 }
@@ -96,6 +99,7 @@ impl Request {
                 wit::Source::VpcLatticeV1 => Source::VpcLatticeV1,
                 wit::Source::VpcLatticeV2 => Source::VpcLatticeV2,
                 wit::Source::Local => Source::Local,
+                wit::Source::Direct => Source::Direct,
             },
             request_id: std::mem::take(&mut c.request_id),
             stage: c.stage.take(),
@@ -121,6 +125,7 @@ impl Request {
                 Source::VpcLatticeV1 => wit::Source::VpcLatticeV1,
                 Source::VpcLatticeV2 => wit::Source::VpcLatticeV2,
                 Source::Local => wit::Source::Local,
+                Source::Direct => wit::Source::Direct,
             },
             request_id: context.request_id,
             stage: context.stage,

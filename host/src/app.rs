@@ -1,8 +1,9 @@
 //! `App`: one immutable snapshot of routes and components, and the request pipeline.
 
 use crate::component::{Entered, Flow, Guest, Handler, Kind, Middleware, RouteInfo, Runtime};
-use crate::config::Config;
+use crate::config::{Config, RouteConfig};
 use crate::cors::{self, CorsPolicy};
+use crate::direct::FunctionError;
 use crate::error::{Error, ErrorFormat};
 use crate::event::{self, DecodeError, DecodeLimits, EventFormat};
 use crate::fetch::Location;
@@ -55,6 +56,15 @@ struct Route {
     middleware: Vec<Middleware>,
     /// Its host stages: validation, Cache-Control, CORS, compression.
     policies: Policies,
+    /// Its errors become Lambda function errors (direct invocations): rendered in
+    /// Lamina's format and marked with their function error type.
+    function_errors: bool,
+}
+
+/// `[direct]`: the route non-HTTP payloads take, and how they become requests.
+struct DirectRoute {
+    route: Route,
+    selector: crate::direct::Selector,
 }
 
 /// Routes and the components behind them: built whole, then served, never mutated.
@@ -75,6 +85,8 @@ pub struct App {
     not_found: Option<Handler>,
     /// The most middleware any route has of its own (group's and route's).
     longest_route_chain: usize,
+    /// Where payloads that are not HTTP events go, when configured.
+    direct: Option<DirectRoute>,
 }
 
 impl App {
@@ -93,6 +105,7 @@ impl App {
             admin_events: false,
             not_found: None,
             longest_route_chain: 0,
+            direct: None,
         }
     }
 
@@ -192,10 +205,41 @@ impl App {
                 target: Target::Component(handler),
                 middleware,
                 policies,
+                function_errors: route.function_errors,
             };
             app.routes
                 .add(method, &route.path, bound, &at)
                 .map_err(anyhow::Error::msg)?;
+        }
+        if let Some(direct) = &config.direct {
+            let handler = app.handler(&direct.component, "direct.component")?;
+            let middleware = direct
+                .middleware
+                .iter()
+                .enumerate()
+                .map(|(i, name)| app.middleware_named(name, &format!("direct.middleware[{i}]")))
+                .collect::<anyhow::Result<_>>()?;
+            let as_route = RouteConfig {
+                method: "POST".to_owned(),
+                path: "/".to_owned(),
+                component: direct.component.clone(),
+                cors: Some(crate::config::RouteCors::Enabled(false)),
+                cache_control: None,
+                error_cache_control: None,
+                compression: Some(crate::config::RouteCompression::Enabled(false)),
+                validate: direct.validate.clone(),
+                middleware: Vec::new(),
+                function_errors: true,
+            };
+            app.direct = Some(DirectRoute {
+                route: Route {
+                    target: Target::Component(handler),
+                    middleware,
+                    policies: Policies::compile(&as_route, &defaults, "direct")?,
+                    function_errors: true,
+                },
+                selector: crate::direct::Selector::new(direct),
+            });
         }
         Ok(app)
     }
@@ -212,6 +256,7 @@ impl App {
             target,
             middleware: Vec::new(),
             policies: self.policies.clone(),
+            function_errors: false,
         };
         self.routes.add(method, path, route, &at)
     }
@@ -317,34 +362,93 @@ impl App {
     /// decode `payload`, run the pipeline (component time cut to fit `deadline`, when the
     /// invocation has one), and encode the reply in the source's shape. A request the host
     /// refuses at decode (a header that is not valid HTTP, a body over the limit) is
-    /// answered in the source's shape too.
+    /// answered in the source's shape too. A payload that is not an HTTP event goes to the
+    /// `[direct]` component when there is one ([`crate::direct`]).
     ///
     /// # Errors
     ///
-    /// When the payload is not a servable HTTP event: the caller fails the invocation with
-    /// [`DecodeError::error_type`] and the error's message.
+    /// When the payload is not a servable HTTP event (and there is no `[direct]`), or a
+    /// direct invocation ends in an error: the caller fails the invocation with the
+    /// error's type and message.
     pub async fn answer(
         &self,
         payload: &[u8],
         request_id: &str,
         deadline: Option<SystemTime>,
-    ) -> Result<Vec<u8>, DecodeError> {
+    ) -> Result<Vec<u8>, FunctionError> {
         match self.decode(payload, request_id) {
             Ok((format, mut request)) => {
                 request.context.deadline = deadline;
-                let (response, accept_encoding) = self.run(request).await;
+                let (mut response, accept_encoding) = self.run(request).await;
+                // A route with `function-errors`: its error fails the invocation.
+                if response.status.as_u16() >= 400
+                    && response.headers.contains_key(crate::direct::ERROR_TYPE)
+                {
+                    return crate::direct::result(response, request_id);
+                }
+                response.headers.remove(crate::direct::ERROR_TYPE);
                 Ok(self.encode(format, response, accept_encoding.as_deref(), request_id))
             }
             Err(DecodeError::Rejected { format, error }) => {
                 Ok(event::encode(format, &self.render(error, request_id, None)))
             }
-            Err(error) => Err(error),
+            // Not an HTTP event (what it is not does not matter): the direct route's.
+            Err(DecodeError::Unsupported { .. } | DecodeError::InvalidField { .. })
+                if self.direct.is_some() =>
+            {
+                Ok(self.answer_direct(payload, request_id, deadline).await?)
+            }
+            Err(error) => Err(FunctionError::refused(
+                error.error_type(),
+                error.to_string(),
+            )),
         }
     }
 
-    /// Runs the pipeline. Never fails: every error becomes a response with the request id.
+    /// A direct invocation: the payload as a request through the global middleware and
+    /// `[direct]`'s route; its result, or the function error its error response stands for.
+    async fn answer_direct(
+        &self,
+        payload: &[u8],
+        request_id: &str,
+        deadline: Option<SystemTime>,
+    ) -> Result<Vec<u8>, FunctionError> {
+        let Some(direct) = &self.direct else {
+            return Err(FunctionError::refused(
+                "Lamina.Internal",
+                "no [direct] section".to_owned(),
+            ));
+        };
+        let route = &direct.route;
+        let response = match direct.selector.request(payload, request_id) {
+            Err(error) => self.render(error, request_id, Some(route)),
+            Ok((mut request, params)) => {
+                request.context.deadline = deadline;
+                if request.body.len() > self.max_request_body {
+                    let error = Error::PayloadTooLarge {
+                        size: Some(request.body.len()),
+                        limit: self.max_request_body,
+                    };
+                    self.render(error, request_id, Some(route))
+                } else {
+                    let routed = Routed::Matched {
+                        route,
+                        template: &direct.selector.template,
+                        params,
+                    };
+                    self.through_chain(request, routed).await
+                }
+            }
+        };
+        crate::direct::result(response, request_id)
+    }
+
+    /// Runs the pipeline. Never fails: every error becomes a response with the request id
+    /// (a `function-errors` route's too: outside Lambda there is no function error).
     pub async fn handle(&self, request: Request) -> Response {
-        self.run(request).await.0
+        let mut response = self.run(request).await.0;
+        response.headers.remove(crate::direct::ERROR_TYPE);
+        response
     }
 
     /// The pipeline: what later stages need (origin, HEAD) is read before the request is
@@ -490,6 +594,13 @@ impl App {
     /// An error as a response in this app's format, with the `error-cache-control` of
     /// `route` (its own or its group's), else the global one.
     fn render(&self, error: Error, request_id: &str, route: Option<&Route>) -> Response {
+        if route.is_some_and(|r| r.function_errors) {
+            // A function error is read back from Lamina's format, whatever the config's.
+            let error_type = crate::direct::error_type(&error);
+            let mut response = error.into_response(request_id, ErrorFormat::Lamina);
+            crate::direct::mark(&mut response, &error_type);
+            return response;
+        }
         let mut response = error.into_response(request_id, self.error_format);
         let cache_control = route
             .and_then(|r| r.policies.error_cache_control.as_ref())

@@ -20,6 +20,7 @@ use crate::component::caps::kv::StoreSpec;
 use crate::component::{CapabilityConfig, ComponentSpec, Grants};
 use crate::compress::CompressionConfig;
 use crate::cors::CorsConfig;
+use crate::direct::DirectConfig;
 use crate::error::ErrorFormat;
 use crate::fetch::{Fetcher, Location};
 use crate::limits::{ByteSize, Limits, Timeout};
@@ -49,6 +50,9 @@ pub struct Config {
     pub(crate) groups: Vec<GroupConfig>,
     /// A component that answers requests no route matches (instead of the host's 404).
     pub(crate) not_found: Option<String>,
+    /// Where payloads that are not HTTP events go (direct invocations, custom
+    /// integrations), with errors as Lambda function errors; refused when absent.
+    pub(crate) direct: Option<DirectConfig>,
     /// Middleware components in front of every request that reaches routing (matched or
     /// not), in order; each route's own chain runs after these.
     #[serde(default)]
@@ -170,6 +174,10 @@ pub struct RouteConfig {
     /// Middleware components for this route, in order, after the global and group ones.
     #[serde(default)]
     pub(crate) middleware: Vec<String>,
+    /// In Lambda, this route's errors fail the invocation as function errors (as a
+    /// `[direct]` invocation's do) instead of answering an HTTP error response.
+    #[serde(default)]
+    pub(crate) function_errors: bool,
 }
 
 /// Routes under one prefix (`/api/v1`), with settings each route inherits unless it sets
@@ -450,10 +458,35 @@ impl Config {
                 bail!("{at}.path: {:?} must start with '/'", route.path);
             }
         }
+        if let Some(direct) = &self.direct {
+            if !self.components.contains_key(&direct.component) {
+                bail!(
+                    "direct.component: no component named {:?} (defined: {})",
+                    direct.component,
+                    known()
+                );
+            }
+            if let Some((i, name)) = direct
+                .middleware
+                .iter()
+                .enumerate()
+                .find(|(_, name)| !self.components.contains_key(*name))
+            {
+                bail!(
+                    "direct.middleware[{i}]: no component named {name:?} (defined: {})",
+                    known()
+                );
+            }
+            if direct.select.as_deref() == Some("") {
+                bail!(
+                    "direct.select: name the payload field that selects the path, e.g. \"action\""
+                );
+            }
+        }
         // An empty or half-written file parses; serving it would answer 404 to everything.
-        if self.not_found.is_none() && self.all_routes().is_empty() {
+        if self.not_found.is_none() && self.all_routes().is_empty() && self.direct.is_none() {
             bail!(
-                "the config serves nothing: it has no [[routes]] (and no not-found component); \
+                "the config serves nothing: it has no [[routes]] (and no not-found component or [direct]); \
                  an empty or half-written file is refused rather than served"
             );
         }

@@ -264,10 +264,14 @@ async fn invoke(
         .answer(payload, request_id, Some(deadline))
         .await
         .map_err(|error| {
-            tracing::error!(request_id = request_id.as_str(), %error, "event rejected");
+            // The pipeline logged a direct invocation's error when it rendered it; a
+            // refused event is logged here, once.
+            if !error.is_direct() {
+                tracing::error!(request_id = request_id.as_str(), %error, "event rejected");
+            }
             Diagnostic {
-                error_type: error.error_type().to_owned(),
-                error_message: error.to_string(),
+                error_type: error.error_type,
+                error_message: error.error_message,
             }
         })?;
     let text = String::from_utf8(encoded).map_err(|e| Diagnostic {

@@ -186,11 +186,28 @@ fn run(command: Command) -> anyhow::Result<()> {
             };
             let (_, app) = App::load(&config, &Runtime::new()?)?;
             let request_id = format!("invoke-{:x}", std::process::id());
-            let encoded = current_thread()?
-                .block_on(app.answer(&payload, &request_id, None))
-                .map_err(|e| anyhow::anyhow!("{}: {e}", event.display()))?;
-            println!("{}", String::from_utf8_lossy(&encoded));
-            Ok(())
+            match current_thread()?.block_on(app.answer(&payload, &request_id, None)) {
+                Ok(encoded) => {
+                    println!("{}", String::from_utf8_lossy(&encoded));
+                    Ok(())
+                }
+                // A direct invocation's error: printed as Lambda reports a function error.
+                Err(error) if error.is_direct() => {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "errorType": error.error_type,
+                            "errorMessage": error.error_message,
+                        })
+                    );
+                    std::process::exit(1);
+                }
+                Err(error) => Err(anyhow::anyhow!(
+                    "{}: {}",
+                    event.display(),
+                    error.error_message
+                )),
+            }
         }
         Command::Check { config: path } => {
             let runtime = Runtime::new()?;

@@ -25,6 +25,8 @@ pub enum Source {
     VpcLatticeV2,
     /// `lamina serve` or a test.
     Local,
+    /// A payload that is not an HTTP event, given to the `[direct]` component.
+    Direct,
 }
 
 impl Source {
@@ -40,6 +42,7 @@ impl Source {
             Self::VpcLatticeV1 => "vpc-lattice-v1",
             Self::VpcLatticeV2 => "vpc-lattice-v2",
             Self::Local => "local",
+            Self::Direct => "direct",
         }
     }
 }

@@ -40,6 +40,7 @@ sources!(
     VpcLatticeV1,
     VpcLatticeV2,
     Local,
+    Direct,
 );
 
 /// What the route gives a component besides the request.

@@ -206,7 +206,11 @@ fn incoming_request(request: Request) -> (Scheme, http::Request<IncomingBody>) {
     // plain HTTP unless a proxy in front of it says otherwise.
     let https = match request.context.source {
         Source::ApigwRest | Source::ApigwHttpV1 | Source::ApigwHttpV2 | Source::FunctionUrl => true,
-        Source::Alb | Source::VpcLatticeV1 | Source::VpcLatticeV2 | Source::Local => request
+        Source::Alb
+        | Source::VpcLatticeV1
+        | Source::VpcLatticeV2
+        | Source::Local
+        | Source::Direct => request
             .header("x-forwarded-proto")
             .is_some_and(|proto| proto.eq_ignore_ascii_case("https")),
     };

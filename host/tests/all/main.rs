@@ -4,6 +4,7 @@
 
 mod aws;
 mod cli;
+mod direct;
 mod event_limits;
 mod guest_output;
 mod guests;

@@ -355,3 +355,32 @@ fn timeouts_hold_under_the_emulator_with_the_cores_busy() {
         "no sandbox reset:\n{log}"
     );
 }
+
+#[test]
+fn a_direct_invocation_error_reaches_the_emulator_as_a_function_error() {
+    let dir = temp_dir("rie-direct");
+    let config = crate::direct::direct_config(&dir);
+    let Some(rie) = start("rie-direct", &config, 10) else {
+        return;
+    };
+    let (status, reply) = rie.invoke(br#"{"action": "create", "item": "tea", "quantity": 1}"#);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&reply));
+    let reply: Value = serde_json::from_slice(&reply).unwrap();
+    assert_eq!(reply["id"], 42, "{reply}");
+    let (_, reply) = rie.invoke(br#"{"action": "missing"}"#);
+    let reply: Value = serde_json::from_slice(&reply).unwrap();
+    assert_eq!(reply["errorType"], "not-found", "{reply}");
+    let message = reply["errorMessage"].as_str().unwrap();
+    assert!(
+        crate::direct::selects(r#".*"status":404.*"#, message),
+        "{message}"
+    );
+    assert!(
+        !crate::direct::selects(r#".*"status":400.*"#, message),
+        "{message}"
+    );
+    let (_, reply) = rie.invoke(br#"{"action": "panic"}"#);
+    let reply: Value = serde_json::from_slice(&reply).unwrap();
+    assert_eq!(reply["errorType"], "Lamina.ComponentFailed", "{reply}");
+    assert!(!reply.to_string().contains("secret-token"), "{reply}");
+}

@@ -14,7 +14,8 @@ export type Source =
   | "alb"
   | "vpc-lattice-v1"
   | "vpc-lattice-v2"
-  | "local";
+  | "local"
+  | "direct";
 
 /** Facts about the invocation that are not part of the HTTP message itself. */
 export interface Context {

@@ -19,6 +19,7 @@ SOURCES = (
     "vpc-lattice-v1",
     "vpc-lattice-v2",
     "local",
+    "direct",
 )
 """The event sources, as the WIT `source` enum spells them."""
 
