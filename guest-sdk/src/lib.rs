@@ -78,7 +78,7 @@ pub mod __private {
     pub mod bindings {
         wit_bindgen::generate!({
             world: "handler",
-            path: "../wit",
+            path: "wit",
             // wasi:http and the WASI interfaces it uses are generated here too.
             generate_all,
             pub_export_macro: true,
@@ -94,15 +94,15 @@ pub mod __private {
     pub mod middleware_bindings {
         wit_bindgen::generate!({
             world: "middleware",
-            path: "../wit",
+            path: "wit",
             pub_export_macro: true,
             export_macro_name: "export_middleware_world",
             default_bindings_module: "::lamina_sdk::__private::middleware_bindings",
             runtime_path: "::lamina_sdk::__private::wit_bindgen::rt",
             with: {
-                "lamina:http/types@0.1.0": super::bindings::lamina::http::types,
-                "lamina:http/log@0.1.0": super::bindings::lamina::http::log,
-                "lamina:http/config@0.1.0": super::bindings::lamina::http::config,
+                "lamina:http/types@0.2.0": super::bindings::lamina::http::types,
+                "lamina:http/log@0.2.0": super::bindings::lamina::http::log,
+                "lamina:http/config@0.2.0": super::bindings::lamina::http::config,
                 "wasi:http/types@0.2.12": super::bindings::wasi::http::types,
                 "wasi:http/outgoing-handler@0.2.12": super::bindings::wasi::http::outgoing_handler,
                 "wasi:io/error@0.2.12": super::bindings::wasi::io::error,

@@ -218,7 +218,25 @@ impl App {
                 .iter()
                 .enumerate()
                 .map(|(i, name)| app.middleware_named(name, &format!("direct.middleware[{i}]")))
-                .collect::<anyhow::Result<_>>()?;
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let chain = app
+                .middleware
+                .iter()
+                .chain(&middleware)
+                .map(Middleware::guest);
+            if let Some(old) = [handler.guest()]
+                .into_iter()
+                .chain(chain)
+                .find(|guest| !guest.contract().sees_direct())
+            {
+                anyhow::bail!(
+                    "direct: component {:?} is built against {}, which cannot receive a direct \
+                     invocation (its `source` has no `direct`); rebuild it with a 0.2 SDK or \
+                     keep it out of the global middleware and [direct]",
+                    old.name(),
+                    old.contract().as_str()
+                );
+            }
             let as_route = RouteConfig {
                 method: "POST".to_owned(),
                 path: "/".to_owned(),

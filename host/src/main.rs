@@ -10,10 +10,18 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// `lamina --version`: the host's version and the contracts it serves (a component built
+/// against any of them loads).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\nserves components built against ",
+    lamina::served_contracts!()
+);
+
 #[derive(Parser)]
 #[command(
     name = "lamina",
-    version,
+    version = VERSION,
     about = "Serve HTTP events from WebAssembly components"
 )]
 struct Cli {
@@ -213,6 +221,11 @@ fn run(command: Command) -> anyhow::Result<()> {
             let runtime = Runtime::new()?;
             let (config, app) = App::load(&path, &runtime)?;
             println!("{path}: ok");
+            println!(
+                "host: lamina {}, serving {}",
+                env!("CARGO_PKG_VERSION"),
+                lamina::component::SERVED_CONTRACTS
+            );
             for (store, place, users) in config.stores()? {
                 println!(
                     "key-value store {store}: {place}; opened by {}",
@@ -225,8 +238,9 @@ fn run(command: Command) -> anyhow::Result<()> {
             }
             for (name, guest) in app.components() {
                 println!(
-                    "component {name} ({}): {} sha256={} code={}",
+                    "component {name} ({}, {}): {} sha256={} code={}",
                     guest.kind().as_str(),
+                    guest.contract().as_str(),
                     guest.source(),
                     guest.digest(),
                     guest.code_source().as_str(),

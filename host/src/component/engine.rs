@@ -92,8 +92,11 @@ impl Runtime {
     pub fn with_tuning(tuning: &EngineTuning) -> anyhow::Result<Self> {
         let engine = Engine::new(&engine_config(tuning))?;
         let mut linker = Linker::new(&engine);
-        // The contract's types, then every capability's imports (WASI among them).
+        // The contract's types (each version served), then every capability's imports (WASI among them).
         super::bindings::wit::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)?;
+        super::bindings::v0_1::wit::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| {
+            state
+        })?;
         super::caps::link(&mut linker)?;
         let ticker = Arc::new(Ticker::start(engine.clone())?);
         let cache = CompileCache::from_env(&engine).map(Arc::new);

@@ -1,6 +1,7 @@
 //! Calling a handler component: `handle` in a fresh instance, once per request.
 
-use super::bindings::{self, HandlerPre};
+use super::bindings::{self, HandlerPre, v0_1};
+use super::contract::HandlerWorld;
 use super::convert::{RouteInfo, request_to_wit};
 use super::session::{CallFuture, Session, World};
 use super::state::State;
@@ -32,21 +33,24 @@ impl Handler {
         request: Request,
         route: RouteInfo<'_>,
     ) -> Result<Response, Error> {
-        let pre = match &self.entry {
-            Entry::Lamina(pre) => pre,
-            Entry::Proxy(pre) => return super::proxy::handle(&self.guest, pre, request).await,
-        };
-        let mut session = Session::<bindings::Handler>::new(&self.guest, &request.context)?;
+        match &self.entry {
+            Entry::Lamina(pre) => self.call::<bindings::Handler>(pre, request, route).await,
+            Entry::LaminaV0_1(pre) => self.call::<v0_1::Handler>(pre, request, route).await,
+            Entry::Proxy(pre) => super::proxy::handle(&self.guest, pre, request).await,
+        }
+    }
+
+    /// [`Handler::handle`] for a `lamina:http` handler of any version.
+    async fn call<W: HandlerWorld>(
+        &self,
+        pre: &W::Pre,
+        request: Request,
+        route: RouteInfo<'_>,
+    ) -> Result<Response, Error> {
+        let mut session = Session::<W>::new(&self.guest, &request.context)?;
         let request = request_to_wit(request, route);
         let output = session
-            .call(pre, move |handler, store| {
-                Box::pin(async move {
-                    handler
-                        .lamina_http_request_handler()
-                        .call_handle(store, &request)
-                        .await
-                })
-            })
+            .call(pre, move |handler, store| handler.handle(store, request))
             .await?;
         drop(session);
         match output {

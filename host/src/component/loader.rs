@@ -3,8 +3,9 @@
 //! Cranelift — then pre-instantiation against the host's linker.
 
 use super::Exports;
-use super::bindings::{HandlerPre, MiddlewarePre};
+use super::bindings::{HandlerPre, MiddlewarePre, v0_1};
 use super::engine::Runtime;
+use super::state::State;
 use crate::fetch::Location;
 use anyhow::{Context as _, bail};
 use sha2::{Digest as _, Sha256};
@@ -118,26 +119,52 @@ pub(crate) fn load(
         .context("linking component (it imports something this host does not provide)")?;
     // The exports decide the kind: whether it may be bound to a route or put in a chain is
     // checked where the app is built, against the config.
-    let exports = match HandlerPre::new(instance_pre.clone()) {
-        Ok(pre) => Exports::Handler(pre),
-        Err(as_handler) => match MiddlewarePre::new(instance_pre.clone()) {
-            Ok(pre) => Exports::Middleware(pre),
-            Err(as_middleware) => match ProxyPre::new(instance_pre) {
-                Ok(pre) => Exports::Proxy(pre),
-                Err(as_proxy) => bail!(
-                    "component exports none of lamina:http/request-handler@0.1.0 ({as_handler}), \
-                     lamina:http/request-middleware@0.1.0 ({as_middleware}) or \
-                     wasi:http/incoming-handler@0.2 ({as_proxy}); build it with lamina-sdk's \
-                     export_handler! or export_middleware!, or for the wasi:http/proxy world"
-                ),
-            },
-        },
-    };
+    let exports = exports(&instance_pre)?;
     Ok(Loaded {
         exports,
         digest,
         code,
     })
+}
+
+/// Which world, and which version of it, the component exports: the first that matches,
+/// newest first.
+fn exports(instance_pre: &wasmtime::component::InstancePre<State>) -> anyhow::Result<Exports> {
+    let mut tried = Vec::new();
+    macro_rules! try_world {
+        ($pre:ty, $variant:ident, $export:literal) => {
+            match <$pre>::new(instance_pre.clone()) {
+                Ok(pre) => return Ok(Exports::$variant(pre)),
+                Err(error) => tried.push(format!("{} ({error})", $export)),
+            }
+        };
+    }
+    try_world!(
+        HandlerPre<State>,
+        Handler,
+        "lamina:http/request-handler@0.2.0"
+    );
+    try_world!(
+        MiddlewarePre<State>,
+        Middleware,
+        "lamina:http/request-middleware@0.2.0"
+    );
+    try_world!(
+        v0_1::HandlerPre<State>,
+        HandlerV0_1,
+        "lamina:http/request-handler@0.1.0"
+    );
+    try_world!(
+        v0_1::MiddlewarePre<State>,
+        MiddlewareV0_1,
+        "lamina:http/request-middleware@0.1.0"
+    );
+    try_world!(ProxyPre<State>, Proxy, "wasi:http/incoming-handler@0.2");
+    bail!(
+        "component exports none of the worlds this host serves: {}; build it with lamina-sdk's \
+         export_handler! or export_middleware!, or for the wasi:http/proxy world",
+        tried.join(", ")
+    )
 }
 
 /// Compiles `bytes` with Cranelift. With the cache on, the artifact is stored and loaded

@@ -1,11 +1,12 @@
 //! Calling a middleware component: `on-request` on the way in, `on-response` on the same
 //! instance on the way out.
 
-use super::Middleware;
-use super::bindings::{self, Action, MiddlewarePre};
+use super::bindings::{self, Action, MiddlewarePre, v0_1, wit};
+use super::contract::MiddlewareWorld;
 use super::convert::{Kept, RouteInfo, request_to_wit, response_to_wit};
 use super::session::{CallFuture, Session, World};
 use super::state::State;
+use super::{Middleware, MiddlewareEntry};
 use crate::error::Error;
 use crate::request::Request;
 use crate::response::Response;
@@ -34,7 +35,16 @@ pub(crate) enum Flow<'c> {
 /// A middleware instance that passed the request on and waits for the response.
 pub(crate) struct Entered<'c> {
     middleware: &'c Middleware,
-    session: Session<'c, bindings::Middleware>,
+    held: Held<'c>,
+}
+
+/// The session of an [`Entered`] middleware, in the version of the world it exports.
+enum Held<'c> {
+    Lamina(Session<'c, bindings::Middleware>, &'c MiddlewarePre<State>),
+    LaminaV0_1(
+        Session<'c, v0_1::Middleware>,
+        &'c v0_1::MiddlewarePre<State>,
+    ),
 }
 
 impl Middleware {
@@ -49,26 +59,26 @@ impl Middleware {
         request: Request,
         route: RouteInfo<'_>,
     ) -> Result<Flow<'_>, Error> {
-        let mut session = Session::<bindings::Middleware>::new(&self.guest, &request.context)?;
         let kept = Kept::of(&request);
-        let request = request_to_wit(request, route);
-        let action = session
-            .call(&self.pre, move |middleware, store| {
-                Box::pin(async move {
-                    middleware
-                        .lamina_http_request_middleware()
-                        .call_on_request(store, &request)
-                        .await
-                })
-            })
-            .await?;
+        let (action, held) = match &self.entry {
+            MiddlewareEntry::Lamina(pre) => {
+                let (action, session) = self
+                    .enter::<bindings::Middleware>(pre, request, route)
+                    .await?;
+                (action, Held::Lamina(session, pre))
+            }
+            MiddlewareEntry::LaminaV0_1(pre) => {
+                let (action, session) = self.enter::<v0_1::Middleware>(pre, request, route).await?;
+                (action, Held::LaminaV0_1(session, pre))
+            }
+        };
         let guest = &self.guest;
         match action {
             Ok(Action::Next(request)) => Ok(Flow::Next(
                 guest.request_from_wit(request, kept)?,
                 Some(Entered {
                     middleware: self,
-                    session,
+                    held,
                 }),
             )),
             Ok(Action::Pass(request)) => {
@@ -77,6 +87,23 @@ impl Middleware {
             Ok(Action::Respond(response)) => Ok(Flow::Respond(guest.response_from_wit(response)?)),
             Err(error) => Err(guest.typed_error(error)),
         }
+    }
+
+    /// `on-request` in a fresh session of a `lamina:http` middleware of any version.
+    async fn enter<'c, W: MiddlewareWorld>(
+        &'c self,
+        pre: &W::Pre,
+        request: Request,
+        route: RouteInfo<'_>,
+    ) -> Result<(Result<Action, wit::Error>, Session<'c, W>), Error> {
+        let mut session = Session::<W>::new(&self.guest, &request.context)?;
+        let request = request_to_wit(request, route);
+        let action = session
+            .call(pre, move |middleware, store| {
+                middleware.on_request(store, request)
+            })
+            .await?;
+        Ok((action, session))
     }
 }
 
@@ -88,21 +115,27 @@ impl Entered<'_> {
     /// As [`Handler::handle`](super::Handler).
     pub(crate) async fn on_response(mut self, response: Response) -> Result<Response, Error> {
         let response = response_to_wit(response);
-        let output = self
-            .session
-            .call(&self.middleware.pre, move |middleware, store| {
-                Box::pin(async move {
-                    middleware
-                        .lamina_http_request_middleware()
-                        .call_on_response(store, &response)
-                        .await
-                })
-            })
-            .await?;
+        let output = match &mut self.held {
+            Held::Lamina(session, pre) => respond(session, pre, response).await?,
+            Held::LaminaV0_1(session, pre) => respond(session, pre, response).await?,
+        };
         let guest = &self.middleware.guest;
         match output {
             Ok(response) => guest.response_from_wit(response),
             Err(error) => Err(guest.typed_error(error)),
         }
     }
+}
+
+/// `on-response` in `session`, whatever the version of the middleware's world.
+async fn respond<W: MiddlewareWorld>(
+    session: &mut Session<'_, W>,
+    pre: &W::Pre,
+    response: wit::Response,
+) -> Result<Result<wit::Response, wit::Error>, Error> {
+    session
+        .call(pre, move |middleware, store| {
+            middleware.on_response(store, response)
+        })
+        .await
 }

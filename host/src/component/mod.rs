@@ -12,6 +12,7 @@
 mod bindings;
 mod cache;
 pub mod caps;
+mod contract;
 mod convert;
 mod engine;
 mod handler;
@@ -24,6 +25,7 @@ mod state;
 
 pub use cache::{CACHE_ENV, CompileCache};
 pub use caps::{CapabilityConfig, Grants};
+pub use contract::{Contract, SERVED as SERVED_CONTRACTS};
 pub(crate) use convert::RouteInfo;
 pub use engine::{DEFAULT_INSTANCES, EngineTuning, Runtime};
 pub use loader::{CodeSource, sha256_hex};
@@ -33,7 +35,7 @@ pub use session::{CallStage, Observer};
 
 use crate::fetch::Location;
 use crate::limits::Limits;
-use bindings::{HandlerPre, MiddlewarePre};
+use bindings::{HandlerPre, MiddlewarePre, v0_1};
 use state::State;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -103,10 +105,13 @@ impl Kind {
     }
 }
 
-/// The world a guest was pre-instantiated for: the one place a new world adds a variant.
+/// The world a guest was pre-instantiated for: the one place a new world, or a new
+/// version of one, adds a variant.
 enum Exports {
     Handler(HandlerPre<State>),
+    HandlerV0_1(v0_1::HandlerPre<State>),
     Middleware(MiddlewarePre<State>),
+    MiddlewareV0_1(v0_1::MiddlewarePre<State>),
     Proxy(ProxyPre<State>),
 }
 
@@ -165,9 +170,19 @@ impl Guest {
     #[must_use]
     pub fn kind(&self) -> Kind {
         match self.exports {
-            Exports::Handler(_) => Kind::Handler,
-            Exports::Middleware(_) => Kind::Middleware,
+            Exports::Handler(_) | Exports::HandlerV0_1(_) => Kind::Handler,
+            Exports::Middleware(_) | Exports::MiddlewareV0_1(_) => Kind::Middleware,
             Exports::Proxy(_) => Kind::Proxy,
+        }
+    }
+
+    /// The contract it was built against.
+    #[must_use]
+    pub fn contract(&self) -> Contract {
+        match self.exports {
+            Exports::Handler(_) | Exports::Middleware(_) => Contract::V0_2,
+            Exports::HandlerV0_1(_) | Exports::MiddlewareV0_1(_) => Contract::V0_1,
+            Exports::Proxy(_) => Contract::WasiHttp,
         }
     }
 
@@ -177,8 +192,9 @@ impl Guest {
     pub fn as_handler(self: &Arc<Self>) -> Option<Handler> {
         let entry = match &self.exports {
             Exports::Handler(pre) => Entry::Lamina(pre.clone()),
+            Exports::HandlerV0_1(pre) => Entry::LaminaV0_1(pre.clone()),
             Exports::Proxy(pre) => Entry::Proxy(pre.clone()),
-            Exports::Middleware(_) => return None,
+            Exports::Middleware(_) | Exports::MiddlewareV0_1(_) => return None,
         };
         Some(Handler {
             guest: self.clone(),
@@ -189,13 +205,15 @@ impl Guest {
     /// This guest as a middleware, when it exports `request-middleware`.
     #[must_use]
     pub fn as_middleware(self: &Arc<Self>) -> Option<Middleware> {
-        match &self.exports {
-            Exports::Middleware(pre) => Some(Middleware {
-                guest: self.clone(),
-                pre: pre.clone(),
-            }),
-            Exports::Handler(_) | Exports::Proxy(_) => None,
-        }
+        let entry = match &self.exports {
+            Exports::Middleware(pre) => MiddlewareEntry::Lamina(pre.clone()),
+            Exports::MiddlewareV0_1(pre) => MiddlewareEntry::LaminaV0_1(pre.clone()),
+            Exports::Handler(_) | Exports::HandlerV0_1(_) | Exports::Proxy(_) => return None,
+        };
+        Some(Middleware {
+            guest: self.clone(),
+            entry,
+        })
     }
 
     /// The limits enforced on each request.
@@ -248,6 +266,8 @@ pub struct Handler {
 enum Entry {
     /// `lamina:http/request-handler`: the normalized request in, a response out.
     Lamina(HandlerPre<State>),
+    /// The same, built against `lamina:http@0.1.0`.
+    LaminaV0_1(v0_1::HandlerPre<State>),
     /// `wasi:http/incoming-handler`: a standard HTTP request in, a streamed response out.
     Proxy(ProxyPre<State>),
 }
@@ -257,7 +277,14 @@ enum Entry {
 #[derive(Clone)]
 pub struct Middleware {
     guest: Arc<Guest>,
-    pre: MiddlewarePre<State>,
+    entry: MiddlewareEntry,
+}
+
+/// How a middleware is called: the version of the world it exports.
+#[derive(Clone)]
+enum MiddlewareEntry {
+    Lamina(MiddlewarePre<State>),
+    LaminaV0_1(v0_1::MiddlewarePre<State>),
 }
 
 impl Handler {

@@ -126,6 +126,7 @@ impl State {
 }
 
 impl types::Host for State {}
+impl super::bindings::v0_1::wit::Host for State {}
 
 #[cfg(test)]
 mod tests {

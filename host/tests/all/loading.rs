@@ -242,7 +242,8 @@ fn lamina_check_lists_components_and_rejects_bad_configs() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("component hello (handler):") && stdout.contains("sha256="),
+        stdout.contains("component hello (handler, lamina:http@0.2.0):")
+            && stdout.contains("sha256="),
         "{stdout}"
     );
     assert!(
@@ -250,7 +251,7 @@ fn lamina_check_lists_components_and_rejects_bad_configs() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("component timing (middleware):")
+        stdout.contains("component timing (middleware, lamina:http@0.2.0):")
             && stdout.contains("route GET /mw/hello/{name} -> timing -> envelope -> hello"),
         "{stdout}"
     );

@@ -4,6 +4,7 @@
 
 mod aws;
 mod cli;
+mod contract;
 mod direct;
 mod event_limits;
 mod guest_output;
@@ -18,6 +19,7 @@ mod moto;
 mod outbound;
 mod polyglot;
 mod proxy;
+mod readme;
 mod rie;
 mod s3;
 mod semantics;

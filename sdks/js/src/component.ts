@@ -6,8 +6,8 @@
  * imports, and turns exceptions into typed errors, so nothing in user code sees a WIT
  * shape.
  */
-import { getAll, get } from "lamina:http/config@0.1.0";
-import { log } from "lamina:http/log@0.1.0";
+import { getAll, get } from "lamina:http/config@0.2.0";
+import { log } from "lamina:http/log@0.2.0";
 import { Cas, increment, swap } from "wasi:keyvalue/atomics@0.2.0-draft2";
 import { deleteMany, getMany, setMany } from "wasi:keyvalue/batch@0.2.0-draft2";
 import { open, type Bucket as WitBucket, type Error as WitKvError } from "wasi:keyvalue/store@0.2.0-draft2";

@@ -161,11 +161,11 @@ fn truncated(text: Cow<'_, str>, max: usize) -> String {
     format!("{}…[{} bytes dropped]", &text[..end], text.len() - end)
 }
 
-/// Links the `lamina:http/log` import: strings are read from the guest's memory in place
+/// Links the `lamina:http/log` import, at every contract version the host serves (the
+/// interface is the same in each): strings are read from the guest's memory in place
 /// and cut to the caps before anything is copied; `budget` finds the instance's counts.
 fn link(linker: &mut Linker<State>, budget: fn(&mut State) -> &mut Budget) -> wasmtime::Result<()> {
-    linker.instance("lamina:http/log@0.1.0")?.func_wrap(
-        "log",
+    let log =
         move |mut store: wasmtime::StoreContextMut<'_, State>,
               (level, message, fields): (Level, WasmStr, WasmList<(WasmStr, WasmStr)>)| {
             let total_fields = fields.len();
@@ -200,8 +200,11 @@ fn link(linker: &mut Linker<State>, budget: fn(&mut State) -> &mut Budget) -> wa
                 );
             }
             Ok(())
-        },
-    )
+        };
+    for instance in ["lamina:http/log@0.2.0", "lamina:http/log@0.1.0"] {
+        linker.instance(instance)?.func_wrap("log", log)?;
+    }
+    Ok(())
 }
 
 /// Whether the host's log filter (`LAMINA_LOG`) lets guest lines of `level` through.

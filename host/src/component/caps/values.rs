@@ -10,7 +10,7 @@
 //! A component sees only its own values. `lamina check` lists the keys, secrets marked
 //! `(secret)`, never a secret's value; `Debug` of the config shows secret keys only.
 
-use super::super::bindings::config;
+use super::super::bindings::{config, v0_1};
 use super::super::state::State;
 use super::{Capability, KeyList, Scope};
 use anyhow::bail;
@@ -92,7 +92,8 @@ impl Capability for Values {
         linker: &mut Linker<State>,
         get: fn(&mut State) -> &mut ValuesInstance,
     ) -> wasmtime::Result<()> {
-        config::add_to_linker::<State, HasSelf<ValuesInstance>>(linker, get)
+        config::add_to_linker::<State, HasSelf<ValuesInstance>>(linker, get)?;
+        v0_1::config::add_to_linker::<State, HasSelf<ValuesInstance>>(linker, get)
     }
 
     fn instance(grant: &ValuesGrant) -> anyhow::Result<ValuesInstance> {
@@ -122,6 +123,18 @@ impl config::Host for ValuesInstance {
 
     fn get_all(&mut self) -> Vec<(String, String)> {
         self.0.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+}
+
+/// `lamina:http/config@0.1.0` is the same interface: components built against it get the
+/// same values.
+impl v0_1::config::Host for ValuesInstance {
+    fn get(&mut self, key: String) -> Option<String> {
+        config::Host::get(self, key)
+    }
+
+    fn get_all(&mut self) -> Vec<(String, String)> {
+        config::Host::get_all(self)
     }
 }
 

@@ -44,7 +44,7 @@ use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 #[allow(missing_docs, unreachable_pub, clippy::all)]
 mod bindings {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "wit",
         inline: "
             package lamina:kv-host;
             world imports {
