@@ -18,6 +18,7 @@
 
 mod polyglot;
 mod python;
+mod release;
 mod toolchain;
 
 use anyhow::{Context as _, bail};
@@ -47,9 +48,11 @@ fn main() {
         Some("test") => build_guests().and_then(|tools| test(&tools, &args[1..])),
         Some("bench") => build_guests().and_then(|_| bench()),
         Some("package") => package(),
+        Some("licenses") => release::licenses(&root()),
+        Some("release-check") => build_guests().and_then(|tools| release_check(&tools)),
         _ => {
             eprintln!(
-                "usage: cargo xtask <guests|demo [--no-serve]|test [cargo test args]|bench|package>"
+                "usage: cargo xtask <guests|demo [--no-serve]|test [cargo test args]|bench|package|licenses|release-check>"
             );
             std::process::exit(2);
         }
@@ -113,7 +116,18 @@ fn test(tools: &polyglot::Tools, extra: &[String]) -> anyhow::Result<()> {
         .args(extra)
         .env("LAMINA_MOTO_SERVER", moto)
         .env("LAMINA_RIE", rie)
-        .env("LAMINA_PYTHON", python))
+        .env("LAMINA_PYTHON", python))?;
+    release_check(tools)
+}
+
+/// Release readiness: the dependency tree's licences, both crates packaged and built from
+/// their `.crate` files, and the Python and JavaScript SDKs installed offline from their
+/// wheel and tarball and used to build a component.
+fn release_check(tools: &polyglot::Tools) -> anyhow::Result<()> {
+    release::licenses(&root())?;
+    release::package_crates(&root())?;
+    run(cargo().args(["build", "--bin", "lamina"]))?;
+    polyglot::test_sdk_packages(&root(), tools, &root().join("target/debug/lamina"))
 }
 
 fn bench() -> anyhow::Result<()> {

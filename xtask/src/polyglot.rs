@@ -292,3 +292,129 @@ pub(crate) fn test_sdks(root: &Path, tools: &Tools) -> anyhow::Result<()> {
     .context("type-checking the TypeScript guests")?;
     Ok(())
 }
+
+/// The Python and JavaScript SDKs as their users get them: the wheel and the npm tarball,
+/// each built, installed offline into a scratch project outside the repository, and used
+/// there (with none of the repository's tools on hand) to build `hello`, which `lamina
+/// check` must load. `lamina` is the host binary.
+///
+/// # Errors
+///
+/// When a package does not build, install offline, or build a component that loads.
+pub(crate) fn test_sdk_packages(root: &Path, tools: &Tools, lamina: &Path) -> anyhow::Result<()> {
+    let scratch = std::env::temp_dir().join(format!("lamina-sdk-packages-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let dist = scratch.join("dist");
+    std::fs::create_dir_all(&dist)?;
+
+    // Python: the wheel, and componentize-py's (its one dependency) fetched beforehand, so
+    // the install itself reads no index.
+    crate::run(
+        Command::new(&tools.python)
+            .args(["-m", "pip", "wheel", "--no-deps", "-q", "-w"])
+            .arg(&dist)
+            .arg(root.join("sdks/python")),
+    )
+    .context("building the Python SDK's wheel")?;
+    crate::run(
+        Command::new(&tools.python)
+            .args(["-m", "pip", "download", "--no-deps", "-q", "-d"])
+            .arg(&dist)
+            .arg(PYTHON_TOOLS[0]),
+    )
+    .context("fetching componentize-py's wheel for the offline install")?;
+    let venv = scratch.join("venv");
+    crate::run(Command::new(&tools.python).args(["-m", "venv"]).arg(&venv))?;
+    crate::run(
+        Command::new(venv.join("bin/pip"))
+            .args(["install", "-q", "--no-index", "--find-links"])
+            .arg(&dist)
+            .arg("lamina-sdk"),
+    )
+    .context("installing the Python SDK's wheel offline")?;
+    let py = scratch.join("py");
+    std::fs::create_dir_all(&py)?;
+    std::fs::copy(root.join("examples/python/hello.py"), py.join("hello.py"))?;
+    crate::run(
+        Command::new(venv.join("bin/lamina-py"))
+            .current_dir(&py)
+            .env_remove("PYTHONPATH")
+            .args(["build", "hello.py", "-o", "hello.wasm"]),
+    )
+    .context("building a component with the installed Python SDK")?;
+
+    // JavaScript: the tarball (prepack puts the WIT in it), installed from npm's cache.
+    crate::run(
+        Command::new("npm")
+            .current_dir(root.join("sdks/js"))
+            .args(["pack", "--silent", "--pack-destination"])
+            .arg(&dist),
+    )
+    .context("packing the JavaScript SDK")?;
+    let tarball = std::fs::read_dir(&dist)?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "tgz"))
+        .context("npm pack wrote no .tgz")?;
+    let js = scratch.join("js");
+    std::fs::create_dir_all(&js)?;
+    std::fs::write(
+        js.join("package.json"),
+        r#"{ "name": "hello-app", "private": true, "type": "module" }"#,
+    )?;
+    crate::run(
+        Command::new("npm")
+            .current_dir(&js)
+            .args([
+                "install",
+                "--offline",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+            ])
+            .arg(&tarball),
+    )
+    .context("installing the JavaScript SDK's tarball offline (from npm's cache)")?;
+    std::fs::copy(root.join("examples/js/hello.ts"), js.join("hello.ts"))?;
+    crate::run(
+        Command::new("node")
+            .current_dir(&js)
+            .env_remove("LAMINA_JS_TOOLS")
+            .args([
+                "node_modules/.bin/lamina-js",
+                "build",
+                "hello.ts",
+                "-o",
+                "hello.wasm",
+            ]),
+    )
+    .context("building a component with the installed JavaScript SDK")?;
+
+    std::fs::write(
+        scratch.join("lamina.toml"),
+        "[components.py]\nsource = \"py/hello.wasm\"\n[components.js]\nsource = \"js/hello.wasm\"\n\
+         [[routes]]\nmethod = \"GET\"\npath = \"/py/hello/{name}\"\ncomponent = \"py\"\n\
+         [[routes]]\nmethod = \"GET\"\npath = \"/js/hello/{name}\"\ncomponent = \"js\"\n",
+    )?;
+    let event = std::fs::read_to_string(root.join("examples/events/hello-python-http-api.json"))?;
+    for lang in ["py", "js"] {
+        let file = scratch.join(format!("{lang}-event.json"));
+        std::fs::write(&file, event.replace("/py/hello", &format!("/{lang}/hello")))?;
+        let out = Command::new(lamina)
+            .args(["invoke", "--config"])
+            .arg(scratch.join("lamina.toml"))
+            .arg(&file)
+            .env("LAMINA_CACHE_DIR", "off")
+            .output()
+            .context("running lamina invoke")?;
+        let reply = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() || !reply.contains("Hello, Ada Lovelace!") {
+            bail!(
+                "the {lang} component built with the installed SDK answered {reply}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok(())
+}
