@@ -322,7 +322,9 @@ impl App {
     }
 
     /// Puts `middleware` in front of every request, after the middleware already there
-    /// (for apps built in code).
+    /// (for apps built in code). Unlike a config, this does not refuse a `lamina:http@0.1.0`
+    /// middleware when the app serves direct invocations: such a request fails in it with
+    /// a message saying so.
     pub fn wrap(&mut self, middleware: Middleware) {
         self.middleware.push(middleware);
     }

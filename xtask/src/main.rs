@@ -125,6 +125,7 @@ fn test(tools: &polyglot::Tools, extra: &[String]) -> anyhow::Result<()> {
 /// wheel and tarball and used to build a component.
 fn release_check(tools: &polyglot::Tools) -> anyhow::Result<()> {
     release::licenses(&root())?;
+    release::third_party_notices(&root(), &root().join("target/THIRD-PARTY-LICENSES.txt"))?;
     release::package_crates(&root())?;
     run(cargo().args(["build", "--bin", "lamina"]))?;
     polyglot::test_sdk_packages(&root(), tools, &root().join("target/debug/lamina"))
@@ -218,6 +219,11 @@ fn package() -> anyhow::Result<()> {
     std::fs::create_dir_all(&out)?;
     let bootstrap = out.join("bootstrap");
     std::fs::copy(root().join("target/release/lamina"), &bootstrap)?;
+    // The licence texts of every crate compiled in travel with the binary.
+    release::third_party_notices(&root(), &out.join("THIRD-PARTY-LICENSES.txt"))?;
+    for file in ["LICENSE", "NOTICE"] {
+        std::fs::copy(root().join(file), out.join(file))?;
+    }
     let zip = out.join("bootstrap.zip");
     // Python's zipfile keeps the executable bit, which `provided.al2023` needs.
     run(Command::new("python3").current_dir(&out).args([
@@ -226,6 +232,9 @@ fn package() -> anyhow::Result<()> {
         "-c",
         "bootstrap.zip",
         "bootstrap",
+        "LICENSE",
+        "NOTICE",
+        "THIRD-PARTY-LICENSES.txt",
     ]))?;
     println!("{}", zip.display());
     Ok(())

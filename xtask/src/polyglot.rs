@@ -294,9 +294,10 @@ pub(crate) fn test_sdks(root: &Path, tools: &Tools) -> anyhow::Result<()> {
 }
 
 /// The Python and JavaScript SDKs as their users get them: the wheel and the npm tarball,
-/// each built, installed offline into a scratch project outside the repository, and used
-/// there (with none of the repository's tools on hand) to build `hello`, which `lamina
-/// check` must load. `lamina` is the host binary.
+/// each built (pip and npm may use their registries for that), installed with no index
+/// into a scratch project outside the repository, and used there (with none of the
+/// repository's tools on hand) to build `hello`, which must answer through `lamina
+/// invoke`. `lamina` is the host binary.
 ///
 /// # Errors
 ///
@@ -323,6 +324,27 @@ pub(crate) fn test_sdk_packages(root: &Path, tools: &Tools, lamina: &Path) -> an
             .arg(PYTHON_TOOLS[0]),
     )
     .context("fetching componentize-py's wheel for the offline install")?;
+    let wheel = std::fs::read_dir(&dist)?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().contains("lamina_sdk-"))
+        .context("pip wrote no lamina_sdk wheel")?;
+    let listing = Command::new(&tools.python)
+        .args(["-m", "zipfile", "-l"])
+        .arg(&wheel)
+        .output()?;
+    contains_all(
+        &String::from_utf8_lossy(&listing.stdout),
+        "the wheel",
+        &[
+            "lamina/wit/http.wit",
+            "lamina/wit/VENDORED.md",
+            "lamina/wit/deps/keyvalue/store.wit",
+            // PEP 639 (setuptools 77+, which pyproject.toml requires).
+            "dist-info/licenses/LICENSE",
+            "dist-info/licenses/NOTICE",
+        ],
+    )?;
     let venv = scratch.join("venv");
     crate::run(Command::new(&tools.python).args(["-m", "venv"]).arg(&venv))?;
     crate::run(
@@ -356,6 +378,19 @@ pub(crate) fn test_sdk_packages(root: &Path, tools: &Tools, lamina: &Path) -> an
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|x| x == "tgz"))
         .context("npm pack wrote no .tgz")?;
+    let listing = Command::new("tar").arg("tzf").arg(&tarball).output()?;
+    contains_all(
+        &String::from_utf8_lossy(&listing.stdout),
+        "the npm tarball",
+        &[
+            "package/wit/http.wit",
+            "package/wit/VENDORED.md",
+            "package/wit/deps/keyvalue/store.wit",
+            "package/dist/index.d.ts",
+            "package/LICENSE",
+            "package/NOTICE",
+        ],
+    )?;
     let js = scratch.join("js");
     std::fs::create_dir_all(&js)?;
     std::fs::write(
@@ -416,5 +451,14 @@ pub(crate) fn test_sdk_packages(root: &Path, tools: &Tools, lamina: &Path) -> an
         }
     }
     let _ = std::fs::remove_dir_all(&scratch);
+    Ok(())
+}
+
+/// Fails unless `listing` (a package's file list) names every one of `files`.
+fn contains_all(listing: &str, what: &str, files: &[&str]) -> anyhow::Result<()> {
+    let missing: Vec<&&str> = files.iter().filter(|f| !listing.contains(**f)).collect();
+    if !missing.is_empty() {
+        bail!("{what} lacks {missing:?}; it holds:\n{listing}");
+    }
     Ok(())
 }

@@ -57,13 +57,19 @@ pub(crate) fn package_crates(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Lists the licences of everything the published crates compile in (normal and build
-/// dependencies, for Linux), and fails on one outside [`ALLOWED`].
-///
-/// # Errors
-///
-/// When `cargo metadata` fails, or a dependency has a licence not allowed (or none).
-pub(crate) fn licenses(root: &Path) -> anyhow::Result<()> {
+/// A crate compiled into the published ones.
+struct Dependency {
+    /// `name version`.
+    name: String,
+    /// The SPDX expression it declares (empty when none).
+    license: String,
+    /// Its source directory.
+    dir: std::path::PathBuf,
+}
+
+/// Everything the published crates compile in (normal and build dependencies, for Linux),
+/// sorted by name.
+fn dependencies(root: &Path) -> anyhow::Result<Vec<Dependency>> {
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
         .current_dir(root)
         .args(["metadata", "--format-version", "1", "--locked"])
@@ -86,9 +92,10 @@ pub(crate) fn licenses(root: &Path) -> anyhow::Result<()> {
         .iter()
         .filter_map(|n| Some((n["id"].as_str()?, n)))
         .collect();
+    let ours = |p: &Value| CRATES.contains(&p["name"].as_str().unwrap_or_default());
     let mut todo: Vec<&str> = packages
         .iter()
-        .filter(|(_, p)| CRATES.contains(&p["name"].as_str().unwrap_or_default()))
+        .filter(|(_, p)| ours(p))
         .map(|(id, _)| *id)
         .collect();
     let mut seen = BTreeSet::new();
@@ -107,31 +114,50 @@ pub(crate) fn licenses(root: &Path) -> anyhow::Result<()> {
             }
         }
     }
-    let mut by_license: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut deps: Vec<Dependency> = seen
+        .iter()
+        .map(|id| packages[id])
+        .filter(|p| !ours(p))
+        .map(|p| Dependency {
+            name: format!(
+                "{} {}",
+                p["name"].as_str().unwrap_or("?"),
+                p["version"].as_str().unwrap_or("?")
+            ),
+            license: p["license"].as_str().unwrap_or("").to_owned(),
+            dir: Path::new(p["manifest_path"].as_str().unwrap_or("."))
+                .parent()
+                .unwrap_or(Path::new("."))
+                .to_path_buf(),
+        })
+        .collect();
+    deps.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(deps)
+}
+
+/// Lists the licences of everything the published crates compile in, and fails on one
+/// outside [`ALLOWED`].
+///
+/// # Errors
+///
+/// When `cargo metadata` fails, or a dependency has a licence not allowed (or none).
+pub(crate) fn licenses(root: &Path) -> anyhow::Result<()> {
+    let deps = dependencies(root)?;
+    let mut by_license: BTreeMap<&str, usize> = BTreeMap::new();
     let mut refused = Vec::new();
-    for id in &seen {
-        let p = packages[id];
-        let name = format!(
-            "{} {}",
-            p["name"].as_str().unwrap_or("?"),
-            p["version"].as_str().unwrap_or("?")
-        );
-        if CRATES.contains(&p["name"].as_str().unwrap_or_default()) {
-            continue;
-        }
-        let license = p["license"].as_str().unwrap_or("").to_owned();
-        match allowed(&license) {
-            Ok(true) => by_license.entry(license).or_default().push(name),
-            Ok(false) => refused.push(format!("{name}: {license:?}")),
-            Err(problem) => refused.push(format!("{name}: {license:?} ({problem})")),
+    for dep in &deps {
+        match allowed(&dep.license) {
+            Ok(true) => *by_license.entry(&dep.license).or_default() += 1,
+            Ok(false) => refused.push(format!("{}: {:?}", dep.name, dep.license)),
+            Err(problem) => refused.push(format!("{}: {:?} ({problem})", dep.name, dep.license)),
         }
     }
     println!(
         "xtask: licences of the {} crates compiled into {CRATES:?}:",
-        seen.len() - CRATES.len()
+        deps.len()
     );
-    for (license, crates) in &by_license {
-        println!("  {:>4}  {license}", crates.len());
+    for (license, count) in &by_license {
+        println!("  {count:>4}  {license}");
     }
     if !refused.is_empty() {
         bail!(
@@ -139,6 +165,57 @@ pub(crate) fn licenses(root: &Path) -> anyhow::Result<()> {
             refused.join("\n  ")
         );
     }
+    Ok(())
+}
+
+/// Writes `out`: every compiled-in crate with its declared licence, then each distinct
+/// licence text the crates ship (LICENSE*, COPYING*, NOTICE*), with the crates that ship it
+/// — what a binary distribution owes its dependencies.
+///
+/// # Errors
+///
+/// When `cargo metadata` fails or `out` cannot be written.
+pub(crate) fn third_party_notices(root: &Path, out: &Path) -> anyhow::Result<()> {
+    let deps = dependencies(root)?;
+    let mut texts: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    let mut text = String::from(
+        "Third-party software compiled into lamina and lamina-sdk, with the licences the crates declare.\n\n",
+    );
+    for dep in &deps {
+        text.push_str(&format!("{}: {}\n", dep.name, dep.license));
+        let mut files: Vec<_> = std::fs::read_dir(&dep.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                let upper = name.to_ascii_uppercase();
+                p.is_file()
+                    && ["LICENSE", "LICENCE", "COPYING", "NOTICE"]
+                        .iter()
+                        .any(|prefix| upper.starts_with(prefix))
+            })
+            .collect();
+        files.sort();
+        for file in files {
+            if let Ok(body) = std::fs::read_to_string(&file) {
+                texts
+                    .entry(body.trim().to_owned())
+                    .or_default()
+                    .push(&dep.name);
+            }
+        }
+    }
+    for (body, crates) in &texts {
+        text.push_str(&format!(
+            "\n{}\nShipped by: {}\n\n{body}\n",
+            "=".repeat(78),
+            crates.join(", ")
+        ));
+    }
+    std::fs::write(out, text).with_context(|| format!("writing {}", out.display()))?;
+    println!("{}", out.display());
     Ok(())
 }
 
@@ -181,6 +258,9 @@ fn and(tokens: &[&str], at: &mut usize) -> Result<bool, String> {
 
 fn term(tokens: &[&str], at: &mut usize) -> Result<bool, String> {
     let token = *tokens.get(*at).ok_or("expression ends early")?;
+    if matches!(token, "AND" | "OR" | "WITH" | ")") {
+        return Err(format!("{token:?} where a licence should be"));
+    }
     *at += 1;
     if token == "(" {
         let value = or(tokens, at)?;
@@ -212,7 +292,13 @@ mod tests {
         assert_eq!(allowed("(MIT OR GPL-2.0) AND AGPL-3.0"), Ok(false));
         assert_eq!(allowed("Apache-2.0 WITH LLVM-exception OR MIT"), Ok(true));
         assert_eq!(allowed("GPL-2.0 WITH Classpath-exception-2.0"), Ok(false));
+        // AND binds tighter than OR.
+        assert_eq!(allowed("MIT OR GPL-3.0-only AND AGPL-3.0-only"), Ok(true));
+        assert_eq!(allowed("GPL-3.0-only OR MIT AND AGPL-3.0-only"), Ok(false));
         assert!(allowed("").is_err());
         assert!(allowed("(MIT").is_err());
+        assert!(allowed("MIT OR )").is_err());
+        assert!(allowed("MIT AND").is_err());
+        assert!(allowed("OR MIT").is_err());
     }
 }

@@ -43,7 +43,37 @@ impl Contract {
         match self {
             Self::V0_2 => "lamina:http@0.2.0",
             Self::V0_1 => "lamina:http@0.1.0",
-            Self::WasiHttp => "wasi:http@0.2",
+            Self::WasiHttp => "wasi:http/proxy@0.2",
+        }
+    }
+
+    /// The cases of `source` in this version, in order (none for `wasi:http`).
+    fn sources(self) -> &'static [&'static str] {
+        const V0_1: [&str; 8] = [
+            "apigw-rest",
+            "apigw-http-v1",
+            "apigw-http-v2",
+            "function-url",
+            "alb",
+            "vpc-lattice-v1",
+            "vpc-lattice-v2",
+            "local",
+        ];
+        const V0_2: [&str; 9] = [
+            "apigw-rest",
+            "apigw-http-v1",
+            "apigw-http-v2",
+            "function-url",
+            "alb",
+            "vpc-lattice-v1",
+            "vpc-lattice-v2",
+            "local",
+            "direct",
+        ];
+        match self {
+            Self::V0_2 => &V0_2,
+            Self::V0_1 => &V0_1,
+            Self::WasiHttp => &[],
         }
     }
 
@@ -51,6 +81,59 @@ impl Contract {
     #[must_use]
     pub fn sees_direct(self) -> bool {
         !matches!(self, Self::V0_1)
+    }
+}
+
+/// Checks, at load, that `component`'s `export` (an interface of `contract`) takes a
+/// request whose `source` has that version's cases — the type that differs between
+/// versions. A component built against an edited or unreleased copy of the contract
+/// names a version whose types it does not have; without this check it would load and
+/// then fail every call.
+///
+/// # Errors
+///
+/// When the cases differ or the export does not have the contract's shape, naming both.
+pub(crate) fn check_types(
+    component: &wasmtime::component::Component,
+    contract: Contract,
+    export: &str,
+    func: &str,
+) -> anyhow::Result<()> {
+    use wasmtime::component::types::{ComponentItem, Type};
+    let engine = component.engine();
+    let ty = component.component_type();
+    let cases = (|| {
+        let ComponentItem::ComponentInstance(instance) = ty.get_export(engine, export)?.ty else {
+            return None;
+        };
+        let ComponentItem::ComponentFunc(func) = instance.get_export(engine, func)?.ty else {
+            return None;
+        };
+        let (_, Type::Record(request)) = func.params().next()? else {
+            return None;
+        };
+        let Type::Record(context) = request.fields().find(|f| f.name == "context")?.ty else {
+            return None;
+        };
+        let Type::Enum(source) = context.fields().find(|f| f.name == "source")?.ty else {
+            return None;
+        };
+        Some(source.names().map(str::to_owned).collect::<Vec<_>>())
+    })();
+    match cases {
+        Some(cases) if cases == contract.sources() => Ok(()),
+        Some(cases) => anyhow::bail!(
+            "component exports {export}, but its request's `source` has the cases [{}] where {} \
+             has [{}]: it was built against an edited or unreleased copy of the contract; \
+             rebuild it with a released SDK",
+            cases.join(", "),
+            contract.as_str(),
+            contract.sources().join(", ")
+        ),
+        None => anyhow::bail!(
+            "component exports {export}, but its `{func}` does not take {}'s request",
+            contract.as_str()
+        ),
     }
 }
 

@@ -77,10 +77,11 @@ pub(super) fn request_to_wit(request: Request, route: RouteInfo<'_>) -> wit::Req
 }
 
 /// What the host keeps of a request while a middleware holds it: the fields middleware may
-/// not change, the one the guest never sees, and the path in routing form (the guest sees
+/// not change (the request id, its deadline, and where it came from), the one the guest never sees, and the path in routing form (the guest sees
 /// only the decoded path; while that is unchanged, an encoded slash in it stays encoded).
 pub(super) struct Kept {
     pub(super) request_id: String,
+    source: Source,
     pub(super) deadline: Option<SystemTime>,
     path: String,
     route_path: String,
@@ -91,6 +92,7 @@ impl Kept {
     pub(super) fn of(request: &Request) -> Self {
         Self {
             request_id: request.context.request_id.clone(),
+            source: request.context.source,
             deadline: request.context.deadline,
             path: request.path.clone(),
             route_path: request.route_path.clone(),
@@ -101,8 +103,9 @@ impl Kept {
 impl Guest {
     /// The request a middleware passed on, checked: a valid method, header names that are
     /// HTTP tokens (lowercased), values without control characters. `route` and `params`
-    /// are dropped (the host keeps the ones it matched); the request id and deadline are
-    /// the host's.
+    /// are dropped (the host keeps the ones it matched); the request id, deadline and
+    /// source are the host's (a component built against a contract without `direct` must
+    /// never be handed one because a middleware said so).
     pub(super) fn request_from_wit(
         &self,
         request: wit::Request,
@@ -137,7 +140,7 @@ impl Guest {
             cookies: request.cookies,
             body: Bytes::from(request.body),
             context: Context {
-                source: c.source.into(),
+                source: kept.source,
                 request_id: kept.request_id,
                 stage: c.stage,
                 source_ip: c.source_ip,

@@ -4,6 +4,7 @@
 
 use super::Exports;
 use super::bindings::{HandlerPre, MiddlewarePre, v0_1};
+use super::contract;
 use super::engine::Runtime;
 use super::state::State;
 use crate::fetch::Location;
@@ -132,32 +133,44 @@ pub(crate) fn load(
 fn exports(instance_pre: &wasmtime::component::InstancePre<State>) -> anyhow::Result<Exports> {
     let mut tried = Vec::new();
     macro_rules! try_world {
-        ($pre:ty, $variant:ident, $export:literal) => {
+        ($pre:ty, $variant:ident, $export:literal $(, $contract:expr, $func:literal)?) => {
             match <$pre>::new(instance_pre.clone()) {
-                Ok(pre) => return Ok(Exports::$variant(pre)),
+                Ok(pre) => {
+                    $(contract::check_types(instance_pre.component(), $contract, $export, $func)?;)?
+                    return Ok(Exports::$variant(pre));
+                }
                 Err(error) => tried.push(format!("{} ({error})", $export)),
             }
         };
     }
+    use contract::Contract::{V0_1, V0_2};
     try_world!(
         HandlerPre<State>,
         Handler,
-        "lamina:http/request-handler@0.2.0"
+        "lamina:http/request-handler@0.2.0",
+        V0_2,
+        "handle"
     );
     try_world!(
         MiddlewarePre<State>,
         Middleware,
-        "lamina:http/request-middleware@0.2.0"
+        "lamina:http/request-middleware@0.2.0",
+        V0_2,
+        "on-request"
     );
     try_world!(
         v0_1::HandlerPre<State>,
         HandlerV0_1,
-        "lamina:http/request-handler@0.1.0"
+        "lamina:http/request-handler@0.1.0",
+        V0_1,
+        "handle"
     );
     try_world!(
         v0_1::MiddlewarePre<State>,
         MiddlewareV0_1,
-        "lamina:http/request-middleware@0.1.0"
+        "lamina:http/request-middleware@0.1.0",
+        V0_1,
+        "on-request"
     );
     try_world!(ProxyPre<State>, Proxy, "wasi:http/incoming-handler@0.2");
     bail!(

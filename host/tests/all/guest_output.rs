@@ -3,7 +3,7 @@
 //! secret. Each against the real binary, reading what it wrote.
 
 use crate::serve::{send, start_with_args};
-use crate::support::{faults_config, guest, temp_dir};
+use crate::support::{faults_config, guest, lamina_check, temp_dir};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -272,11 +272,7 @@ fn config_errors_never_print_a_secret() {
         let dir = temp_dir(&format!("secret-{}", what.replace(' ', "-")));
         let path = dir.join("lamina.toml");
         std::fs::write(&path, &text).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_lamina"))
-            .arg("check")
-            .arg(&path)
-            .output()
-            .unwrap();
+        let out = lamina_check(&path);
         assert!(!out.status.success(), "{what}: accepted");
         let printed = format!(
             "{}{}",

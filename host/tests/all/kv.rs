@@ -4,14 +4,13 @@
 
 use crate::moto::{endpoint, free_port, start_moto, start_moto_serial};
 use crate::serve::{Reply, Server, send, start_with_env};
-use crate::support::{guest, temp_dir, tokio_runtime};
+use crate::support::{guest, lamina_check, temp_dir, tokio_runtime};
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 const SECRET_KEY: &str = "kvSecretKeyForTheTestOnly/0123456789";
@@ -507,14 +506,6 @@ fn an_unreachable_table_is_a_503_and_the_host_recovers() {
     );
 }
 
-fn check(config: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_lamina"))
-        .arg("check")
-        .arg(config)
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn a_damaged_or_held_store_file_stops_the_start_with_its_name() {
     let dir = temp_dir("kv-damaged");
@@ -524,7 +515,7 @@ fn a_damaged_or_held_store_file_stops_the_start_with_its_name() {
         b"not a database, just some bytes".repeat(200),
     )
     .unwrap();
-    let out = check(&config);
+    let out = lamina_check(&config);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("key-value.main"), "{stderr}");
@@ -537,12 +528,12 @@ fn a_damaged_or_held_store_file_stops_the_start_with_its_name() {
     let dir = temp_dir("kv-held");
     let config = kv_config(&dir, "backend = \"file\"\npath = \"held.redb\"", "");
     let server = serve(&config, &[], &dir.join("serve.log"));
-    let out = check(&config);
+    let out = lamina_check(&config);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("is open in another process"), "{stderr}");
     drop(server);
-    let out = check(&config);
+    let out = lamina_check(&config);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -619,7 +610,7 @@ fn store_config_mistakes_name_the_key() {
                 .replace("key-value = [\"main\"]", extra);
             std::fs::write(&config, text).unwrap();
         }
-        let out = check(&config);
+        let out = lamina_check(&config);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{store}");
         assert!(stderr.contains(problem), "{store}: {stderr}");
@@ -630,7 +621,7 @@ fn store_config_mistakes_name_the_key() {
         .unwrap()
         .replace("key-value = [\"other\"]", "");
     std::fs::write(&config, text).unwrap();
-    let out = check(&config);
+    let out = lamina_check(&config);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("key-value.other: no component may open this store"),

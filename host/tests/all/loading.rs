@@ -1,6 +1,6 @@
 //! Loading components and configs: digests, precompiled artifacts, bad bytes, bad configs.
 
-use crate::support::{guest, runtime, temp_dir, test_config_file};
+use crate::support::{guest, lamina_check, runtime, temp_dir, test_config_file};
 use lamina::component::{CodeSource, ComponentSpec, EngineTuning, sha256_hex};
 use lamina::{App, Config, Guest, Runtime};
 use std::path::Path;
@@ -230,11 +230,7 @@ fn config_errors_name_the_setting() {
 #[test]
 fn lamina_check_lists_components_and_rejects_bad_configs() {
     let config = test_config_file("check");
-    let out = Command::new(env!("CARGO_BIN_EXE_lamina"))
-        .arg("check")
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = lamina_check(&config);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -262,11 +258,7 @@ fn lamina_check_lists_components_and_rejects_bad_configs() {
         "[components.a]\nsource = \"a.wasm\"\ntimeuot = \"3s\"\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_lamina"))
-        .arg("check")
-        .arg(&bad)
-        .output()
-        .unwrap();
+    let out = lamina_check(&bad);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -54,6 +54,9 @@ fn a_handler_built_outside_the_repository_answers() {
     std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
     std::fs::write(dir.join("src/lib.rs"), block(&readme, "src/lib.rs")).unwrap();
     std::fs::write(dir.join("lamina.toml"), block(&readme, "lamina.toml")).unwrap();
+    // The examples' lock file pins what the crate resolves to versions the registry cache
+    // already holds (the README's reader gets the newest; this test wants no surprises).
+    std::fs::copy(repo().join("examples/Cargo.lock"), dir.join("Cargo.lock")).unwrap();
 
     let (which, script) = if has_rustup_target() {
         ("build-rustup", block(&readme, "build-rustup"))
@@ -72,6 +75,7 @@ fn a_handler_built_outside_the_repository_answers() {
         .current_dir(&dir)
         // As a user's shell would be: none of the test harness's cargo settings.
         .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("RUSTC_WRAPPER")
         .output()

@@ -194,6 +194,15 @@ pub(crate) fn faults_config(name: &str, limits: &str) -> PathBuf {
     path
 }
 
+/// `lamina check CONFIG`, run to completion.
+pub(crate) fn lamina_check(config: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_lamina"))
+        .arg("check")
+        .arg(config)
+        .output()
+        .unwrap()
+}
+
 /// Writes the test config to a file and returns its path.
 pub(crate) fn test_config_file(name: &str) -> PathBuf {
     let path = temp_dir(name).join("lamina.toml");
