@@ -49,17 +49,8 @@ impl Contract {
 
     /// The cases of `source` in this version, in order (none for `wasi:http`).
     fn sources(self) -> &'static [&'static str] {
-        const V0_1: [&str; 8] = [
-            "apigw-rest",
-            "apigw-http-v1",
-            "apigw-http-v2",
-            "function-url",
-            "alb",
-            "vpc-lattice-v1",
-            "vpc-lattice-v2",
-            "local",
-        ];
-        const V0_2: [&str; 9] = [
+        // 0.2.0 appended `direct`; the cases before it are 0.1.0's, in order.
+        const SOURCES: [&str; 9] = [
             "apigw-rest",
             "apigw-http-v1",
             "apigw-http-v2",
@@ -71,8 +62,8 @@ impl Contract {
             "direct",
         ];
         match self {
-            Self::V0_2 => &V0_2,
-            Self::V0_1 => &V0_1,
+            Self::V0_2 => &SOURCES,
+            Self::V0_1 => &SOURCES[..8],
             Self::WasiHttp => &[],
         }
     }
@@ -204,21 +195,29 @@ impl MiddlewareWorld for bindings::Middleware {
     }
 }
 
-impl World for v0_1::Handler {
-    type Pre = v0_1::HandlerPre<State>;
+/// Each version's worlds are instantiated the same way, from their pre-instantiated
+/// component.
+macro_rules! world {
+    ($($world:ty => $pre:ty),* $(,)?) => {$(
+        impl World for $world {
+            type Pre = $pre;
 
-    fn instantiate<'a>(pre: &'a Self::Pre, store: &'a mut Store<State>) -> CallFuture<'a, Self> {
-        Box::pin(pre.instantiate_async(store))
-    }
+            fn instantiate<'a>(
+                pre: &'a Self::Pre,
+                store: &'a mut Store<State>,
+            ) -> CallFuture<'a, Self> {
+                Box::pin(pre.instantiate_async(store))
+            }
+        }
+    )*};
 }
 
-impl World for v0_1::Middleware {
-    type Pre = v0_1::MiddlewarePre<State>;
-
-    fn instantiate<'a>(pre: &'a Self::Pre, store: &'a mut Store<State>) -> CallFuture<'a, Self> {
-        Box::pin(pre.instantiate_async(store))
-    }
-}
+world!(
+    bindings::Handler => bindings::HandlerPre<State>,
+    bindings::Middleware => bindings::MiddlewarePre<State>,
+    v0_1::Handler => v0_1::HandlerPre<State>,
+    v0_1::Middleware => v0_1::MiddlewarePre<State>,
+);
 
 impl HandlerWorld for v0_1::Handler {
     fn handle<'a>(

@@ -1,23 +1,13 @@
 //! Calling a handler component: `handle` in a fresh instance, once per request.
 
-use super::bindings::{self, HandlerPre, v0_1};
+use super::bindings::{self, v0_1};
 use super::contract::HandlerWorld;
 use super::convert::{RouteInfo, request_to_wit};
-use super::session::{CallFuture, Session, World};
-use super::state::State;
+use super::session::Session;
 use super::{Entry, Handler};
 use crate::error::Error;
 use crate::request::Request;
 use crate::response::Response;
-use wasmtime::Store;
-
-impl World for bindings::Handler {
-    type Pre = HandlerPre<State>;
-
-    fn instantiate<'a>(pre: &'a Self::Pre, store: &'a mut Store<State>) -> CallFuture<'a, Self> {
-        Box::pin(pre.instantiate_async(store))
-    }
-}
 
 impl Handler {
     /// Calls the handler with `request` in a fresh instance.

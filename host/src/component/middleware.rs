@@ -4,21 +4,12 @@
 use super::bindings::{self, Action, MiddlewarePre, v0_1, wit};
 use super::contract::MiddlewareWorld;
 use super::convert::{Kept, RouteInfo, request_to_wit, response_to_wit};
-use super::session::{CallFuture, Session, World};
+use super::session::Session;
 use super::state::State;
 use super::{Middleware, MiddlewareEntry};
 use crate::error::Error;
 use crate::request::Request;
 use crate::response::Response;
-use wasmtime::Store;
-
-impl World for bindings::Middleware {
-    type Pre = MiddlewarePre<State>;
-
-    fn instantiate<'a>(pre: &'a Self::Pre, store: &'a mut Store<State>) -> CallFuture<'a, Self> {
-        Box::pin(pre.instantiate_async(store))
-    }
-}
 
 /// What a middleware's `on-request` decided.
 #[expect(
