@@ -149,9 +149,11 @@ fn main() -> anyhow::Result<()> {
         us(n.mean),
         "1.0"
     );
-    if std::env::var("LAMINA_BENCH_ONLY").as_deref() == Ok("middleware") {
+    match std::env::var("LAMINA_BENCH_ONLY").as_deref() {
         // For profiling one part: `LAMINA_BENCH_ONLY=middleware`.
-        return middleware_rows(&rt, &payload, &hello, n.p50);
+        Ok("middleware") => return middleware_rows(&rt, &payload, &hello, n.p50),
+        Ok("observability") => return observability_rows(&rt, &payload, &hello),
+        _ => {}
     }
     let default = EngineTuning::default();
     let pagemap = PoolingAllocationConfig::is_pagemap_scan_available();
@@ -210,6 +212,7 @@ fn main() -> anyhow::Result<()> {
         );
     }
     middleware_rows(&rt, &payload, &hello, n.p50)?;
+    observability_rows(&rt, &payload, &hello)?;
     println!("{compression_table}");
     println!("{}", header_scaling());
     Ok(())
@@ -312,6 +315,85 @@ fn middleware_rows(
             s.p50.as_secs_f64() / native_p50.as_secs_f64(),
             s.p50.as_secs_f64() / base_p50.as_secs_f64(),
         );
+    }
+    Ok(())
+}
+
+/// What the access line and EMF metrics cost: the native and the wasm path with no log
+/// subscriber, then with the host's JSON log layer writing to `/dev/null` (a real write
+/// per line, as Lambda's pipe is) with the access line off, on, and on with `[metrics]`
+/// (EMF documents to `/dev/null` too). Ratios are to the first row of the same path.
+fn observability_rows(
+    rt: &tokio::runtime::Runtime,
+    payload: &[u8],
+    hello: &Path,
+) -> anyhow::Result<()> {
+    use lamina::observe::metrics::{Sink, set_sink};
+    set_sink(Sink::Null);
+    let runtime = Runtime::new()?;
+    println!(
+        "
+observability: JSON lines and EMF documents written to /dev/null"
+    );
+    let rows: [(&str, bool, &str); 4] = [
+        ("no subscriber", false, ""),
+        (
+            "JSON log, access line off",
+            true,
+            "[logging]\naccess-log = false\n",
+        ),
+        ("JSON log + access line", true, ""),
+        (
+            "JSON log + access line + EMF metrics",
+            true,
+            "[metrics]\nnamespace = \"Lamina/bench\"\ndimensions = { environment = \"bench\" }\n",
+        ),
+    ];
+    for native in [true, false] {
+        let mut base = None;
+        for (label, subscribed, section) in rows {
+            let text = if native {
+                section.to_owned()
+            } else {
+                format!(
+                    "{section}[components.hello]\nsource = {:?}\n[[routes]]\nmethod = \"GET\"\npath = \"/hello/{{name}}\"\ncomponent = \"hello\"\n",
+                    hello.display().to_string()
+                )
+            };
+            let mut app = App::from_config(&Config::parse(&text, PathBuf::from("/"))?, &runtime)?;
+            if native {
+                app.route(
+                    "GET",
+                    "/hello/{name}",
+                    Target::Native(Arc::new(NativeHello)),
+                )
+                .map_err(anyhow::Error::msg)?;
+            }
+            let samples = if subscribed {
+                let sink = std::fs::OpenOptions::new().write(true).open("/dev/null")?;
+                let subscriber = lamina::observe::lines::subscriber(
+                    lamina::observe::LogFormat::Json,
+                    "info",
+                    std::sync::Mutex::new(sink),
+                )
+                .map_err(anyhow::Error::msg)?;
+                tracing::subscriber::with_default(subscriber, || {
+                    rt.block_on(measure(&app, payload, None))
+                })
+            } else {
+                rt.block_on(measure(&app, payload, None))
+            };
+            let s = stats(samples);
+            let base_p50 = *base.get_or_insert(s.p50);
+            println!(
+                "{:<44} {:>8.1} {:>8.1} {:>8.1} | x off {:>5.3}",
+                format!("{}, {label}", if native { "native" } else { "wasm" }),
+                us(s.p50),
+                us(s.p99),
+                us(s.mean),
+                s.p50.as_secs_f64() / base_p50.as_secs_f64(),
+            );
+        }
     }
     Ok(())
 }

@@ -8,16 +8,17 @@ use crate::error::{Error, ErrorFormat};
 use crate::event::{self, DecodeError, DecodeLimits, EventFormat};
 use crate::fetch::Location;
 use crate::limits::DEFAULT_MAX_REQUEST_BODY;
+use crate::observe::{Observe, RequestRecord};
 use crate::policy::{Defaults, Policies, Seen};
 use crate::prefix::Prefix;
-use crate::request::Request;
+use crate::request::{Invocation, Request};
 use crate::response::Response;
 use crate::route::{MethodFilter, Miss, Routes};
 use anyhow::Context as _;
 use http::{HeaderValue, Method, header};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::SystemTime;
+use tracing::Instrument as _;
 
 fn header_value(text: &str, setting: &str) -> anyhow::Result<HeaderValue> {
     HeaderValue::from_str(text)
@@ -87,6 +88,8 @@ pub struct App {
     longest_route_chain: usize,
     /// Where payloads that are not HTTP events go, when configured.
     direct: Option<DirectRoute>,
+    /// `[logging]` and `[metrics]`: the access line, debug sampling, EMF metrics.
+    observe: Observe,
 }
 
 impl App {
@@ -106,6 +109,7 @@ impl App {
             not_found: None,
             longest_route_chain: 0,
             direct: None,
+            observe: Observe::default(),
         }
     }
 
@@ -154,6 +158,8 @@ impl App {
             .map(|v| header_value(v, "error-cache-control"))
             .transpose()?;
         app.admin_events = config.admin_events;
+        app.observe =
+            Observe::from_config(&config.logging, config.metrics.as_ref(), &config.tracing)?;
         app.max_request_body = config
             .max_request_body
             .map_or(DEFAULT_MAX_REQUEST_BODY, |b| b.0);
@@ -259,6 +265,7 @@ impl App {
                 selector: crate::direct::Selector::new(direct),
             });
         }
+        app.observe.serve();
         Ok(app)
     }
 
@@ -379,8 +386,9 @@ impl App {
     }
 
     /// One invocation, start to finish, as the Lambda loop and `lamina invoke` run it:
-    /// decode `payload`, run the pipeline (component time cut to fit `deadline`, when the
-    /// invocation has one), and encode the reply in the source's shape. A request the host
+    /// decode `payload`, run the pipeline (component time cut to fit the invocation's
+    /// deadline, when it has one), and encode the reply in the source's shape; one access
+    /// line at the end ([`crate::observe`]). A request the host
     /// refuses at decode (a header that is not valid HTTP, a body over the limit) is
     /// answered in the source's shape too. A payload that is not an HTTP event goes to the
     /// `[direct]` component when there is one ([`crate::direct`]).
@@ -393,13 +401,39 @@ impl App {
     pub async fn answer(
         &self,
         payload: &[u8],
-        request_id: &str,
-        deadline: Option<SystemTime>,
+        invocation: &Invocation,
     ) -> Result<Vec<u8>, FunctionError> {
+        let mut record = RequestRecord::start(&self.observe, invocation);
+        let span = record.span().clone();
+        let result = self
+            .answer_recorded(payload, invocation, &mut record)
+            .instrument(span)
+            .await;
+        if let Err(error) = &result {
+            record.fail(&error.error_type);
+        }
+        record.finish();
+        result
+    }
+
+    /// [`App::answer`], writing what happens in `record`.
+    async fn answer_recorded(
+        &self,
+        payload: &[u8],
+        invocation: &Invocation,
+        record: &mut RequestRecord,
+    ) -> Result<Vec<u8>, FunctionError> {
+        let request_id = invocation.request_id.as_str();
         match self.decode(payload, request_id) {
             Ok((format, mut request)) => {
-                request.context.deadline = deadline;
-                let (mut response, accept_encoding) = self.run(request).await;
+                request.context.deadline = invocation.deadline;
+                request
+                    .context
+                    .trace_header
+                    .clone_from(&invocation.trace_header);
+                record.request(&request);
+                let (mut response, accept_encoding) = self.run(request, record).await;
+                record.respond(response.status.as_u16(), response.body.len());
                 // A route with `function-errors`: its error fails the invocation.
                 if response.status.as_u16() >= 400
                     && response.headers.contains_key(crate::direct::ERROR_TYPE)
@@ -410,18 +444,23 @@ impl App {
                 Ok(self.encode(format, response, accept_encoding.as_deref(), request_id))
             }
             Err(DecodeError::Rejected { format, error }) => {
-                Ok(event::encode(format, &self.render(error, request_id, None)))
+                let response = self.render(error, request_id, None);
+                record.respond(response.status.as_u16(), response.body.len());
+                Ok(event::encode(format, &response))
             }
             // Not an HTTP event (what it is not does not matter): the direct route's.
             Err(DecodeError::Unsupported { .. } | DecodeError::InvalidField { .. })
                 if self.direct.is_some() =>
             {
-                Ok(self.answer_direct(payload, request_id, deadline).await?)
+                Ok(self.answer_direct(payload, invocation, record).await?)
             }
-            Err(error) => Err(FunctionError::refused(
-                error.error_type(),
-                error.to_string(),
-            )),
+            Err(error) => {
+                tracing::error!(error = %format!("{}: {error}", error.error_type()), "event rejected");
+                Err(FunctionError::refused(
+                    error.error_type(),
+                    error.to_string(),
+                ))
+            }
         }
     }
 
@@ -430,9 +469,10 @@ impl App {
     async fn answer_direct(
         &self,
         payload: &[u8],
-        request_id: &str,
-        deadline: Option<SystemTime>,
+        invocation: &Invocation,
+        record: &mut RequestRecord,
     ) -> Result<Vec<u8>, FunctionError> {
+        let request_id = invocation.request_id.as_str();
         let Some(direct) = &self.direct else {
             return Err(FunctionError::refused(
                 "Lamina.Internal",
@@ -443,7 +483,13 @@ impl App {
         let response = match direct.selector.request(payload, request_id) {
             Err(error) => self.render(error, request_id, Some(route)),
             Ok((mut request, params)) => {
-                request.context.deadline = deadline;
+                request.context.deadline = invocation.deadline;
+                request
+                    .context
+                    .trace_header
+                    .clone_from(&invocation.trace_header);
+                record.request(&request);
+                record.route(&direct.selector.template);
                 if request.body.len() > self.max_request_body {
                     let error = Error::PayloadTooLarge {
                         size: Some(request.body.len()),
@@ -456,18 +502,29 @@ impl App {
                         template: &direct.selector.template,
                         params,
                     };
-                    self.through_chain(request, routed).await
+                    self.through_chain(request, routed, record).await
                 }
             }
         };
+        record.respond(response.status.as_u16(), response.body.len());
         crate::direct::result(response, request_id)
     }
 
     /// Runs the pipeline. Never fails: every error becomes a response with the request id
     /// (a `function-errors` route's too: outside Lambda there is no function error).
     pub async fn handle(&self, request: Request) -> Response {
-        let mut response = self.run(request).await.0;
+        let invocation = Invocation {
+            request_id: request.context.request_id.clone(),
+            deadline: request.context.deadline,
+            trace_header: request.context.trace_header.clone(),
+        };
+        let mut record = RequestRecord::start(&self.observe, &invocation);
+        record.request(&request);
+        let span = record.span().clone();
+        let mut response = self.run(request, &mut record).instrument(span).await.0;
         response.headers.remove(crate::direct::ERROR_TYPE);
+        record.respond(response.status.as_u16(), response.body.len());
+        record.finish();
         response
     }
 
@@ -476,7 +533,11 @@ impl App {
     /// it, and `Cache-Control`, CORS headers and compression are added to whatever comes
     /// out of it, errors and short-circuits included. Returns the response and the
     /// client's `Accept-Encoding`, which encoding for the source may need again.
-    async fn run(&self, mut request: Request) -> (Response, Option<String>) {
+    async fn run(
+        &self,
+        mut request: Request,
+        record: &mut RequestRecord,
+    ) -> (Response, Option<String>) {
         let request_id = request.context.request_id.clone();
         let seen = Seen::of(&request);
         self.strip_prefix(&mut request);
@@ -486,6 +547,9 @@ impl App {
             return (response, seen.accept_encoding);
         }
         let routed = self.resolve(&request);
+        if let Routed::Matched { template, .. } = &routed {
+            record.route(template);
+        }
         let route = routed.route();
         let mut response = if request.body.len() > self.max_request_body {
             let error = Error::PayloadTooLarge {
@@ -494,7 +558,7 @@ impl App {
             };
             self.render(error, &request_id, route)
         } else {
-            self.through_chain(request, routed).await
+            self.through_chain(request, routed, record).await
         };
         // The route's policies when one matched, the global ones for 404s and the like.
         route
@@ -538,7 +602,12 @@ impl App {
     /// route's own middleware only its requests. On the way back every middleware that
     /// asked to see the response gets it, in reverse order, with errors already rendered:
     /// a short-circuit, a failing middleware or a failing handler all unwind the same way.
-    async fn through_chain(&self, request: Request, routed: Routed<'_>) -> Response {
+    async fn through_chain(
+        &self,
+        request: Request,
+        routed: Routed<'_>,
+        record: &mut RequestRecord,
+    ) -> Response {
         let request_id = request.context.request_id.clone();
         let route = routed.route();
         let route_chain = match &routed {
@@ -550,7 +619,13 @@ impl App {
             let mut request = request;
             for middleware in self.middleware.iter().chain(route_chain) {
                 let info = routed.info();
-                match middleware.on_request(request, info).await {
+                let name = middleware.guest().name();
+                let (call, trace_header) = record.call();
+                request.context.trace_header = trace_header;
+                let outcome = record
+                    .in_component(name, call, middleware.on_request(request, info))
+                    .await;
+                match outcome {
                     Ok(Flow::Next(next, waiting)) => {
                         request = next;
                         entered.extend(waiting);
@@ -559,17 +634,28 @@ impl App {
                     Err(error) => break 'chain Err(error),
                 }
             }
-            self.call(request, routed).await
+            self.call(request, routed, record).await
         };
         let mut response = match result {
             Ok(response) => response,
-            Err(error) => self.render(error, &request_id, route),
+            Err(error) => {
+                record.error(&error);
+                self.render(error, &request_id, route)
+            }
         };
         while let Some(waiting) = entered.pop() {
             // A failed on-response is replaced by its error (rendering logs it).
-            response = match waiting.on_response(response).await {
+            let name = waiting.name().to_owned();
+            let (call, _) = record.call();
+            let outcome = record
+                .in_component(&name, call, waiting.on_response(response))
+                .await;
+            response = match outcome {
                 Ok(response) => response,
-                Err(error) => self.render(error, &request_id, route),
+                Err(error) => {
+                    record.error(&error);
+                    self.render(error, &request_id, route)
+                }
             };
         }
         response
@@ -577,7 +663,12 @@ impl App {
 
     /// Calls what routing found: the route's validation then its target, the not-found
     /// component, or the host's 404/405.
-    async fn call(&self, request: Request, routed: Routed<'_>) -> Result<Response, Error> {
+    async fn call(
+        &self,
+        request: Request,
+        routed: Routed<'_>,
+        record: &mut RequestRecord,
+    ) -> Result<Response, Error> {
         match routed {
             Routed::Matched {
                 route,
@@ -588,7 +679,13 @@ impl App {
                 match &route.target {
                     Target::Component(handler) => {
                         let info = RouteInfo { template, params };
-                        handler.handle(request, info).await
+                        let name = handler.guest().name();
+                        let (call, trace_header) = record.call();
+                        let mut request = request;
+                        request.context.trace_header = trace_header;
+                        record
+                            .in_component(name, call, handler.handle(request, info))
+                            .await
                     }
                     Target::Native(native) => native.handle(request, template, params),
                 }
@@ -600,7 +697,13 @@ impl App {
                         template: "",
                         params: Vec::new(),
                     };
-                    handler.handle(request, info).await
+                    let name = handler.guest().name();
+                    let (call, trace_header) = record.call();
+                    let mut request = request;
+                    request.context.trace_header = trace_header;
+                    record
+                        .in_component(name, call, handler.handle(request, info))
+                        .await
                 }
                 None => Err(Error::NotFound { path: request.path }),
             },
@@ -687,7 +790,19 @@ impl App {
     /// routing (a header that is not valid HTTP, a body over the limit, ...).
     #[must_use]
     pub fn reject(&self, error: Error, request_id: &str) -> Response {
-        self.render(error, request_id, None)
+        let mut record = RequestRecord::start(&self.observe, &Invocation::new(request_id));
+        let response = {
+            let _inside = record.span().enter();
+            self.render(error, request_id, None)
+        };
+        record.respond(response.status.as_u16(), response.body.len());
+        record.finish();
+        response
+    }
+
+    /// What the app observes (for the reloader's counts).
+    pub(crate) fn observe(&self) -> &Observe {
+        &self.observe
     }
 
     /// The largest request body the app accepts (`max-request-body`).

@@ -83,6 +83,14 @@ pub struct Config {
     /// invoke the function could otherwise make it re-read its sources.
     #[serde(default)]
     pub(crate) admin_events: bool,
+    /// `[logging]`: the access line, debug sampling, the `service` field.
+    #[serde(default)]
+    pub(crate) logging: crate::observe::LoggingConfig,
+    /// `[metrics]`: CloudWatch EMF metrics on stdout; off when absent.
+    pub(crate) metrics: Option<crate::observe::MetricsConfig>,
+    /// `[tracing]`: X-Ray subsegments; the trace header is propagated either way.
+    #[serde(default)]
+    pub(crate) tracing: crate::observe::TracingConfig,
     /// The directory relative local paths (schemas, granted directories, and component
     /// sources of a local config) resolve against: the config file's directory.
     #[serde(skip)]
@@ -525,6 +533,7 @@ impl Config {
             component: name,
             base_dir: &self.base_dir,
             stores: &self.key_value,
+            secrets: component.capabilities.config.secrets(),
         };
         Ok(ComponentSpec {
             source: self.location(name, component)?,

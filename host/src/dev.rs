@@ -240,6 +240,8 @@ async fn into_request(
     let mut context = Context::new(Source::Local, request_id);
     context.source_ip = Some(peer.ip().to_string());
     context.user_agent = parts.headers.get(http::header::USER_AGENT).map(header_text);
+    // A client's X-Ray header stands in for the one Lambda hands each invocation.
+    context.trace_header = parts.headers.get("x-amzn-trace-id").map(header_text);
     let paths = crate::event::Paths::from_encoded(&raw_path)
         .map_err(|message| Error::BadRequest { message })?;
     Ok(Request {

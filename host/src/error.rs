@@ -240,9 +240,9 @@ impl Error {
     pub fn into_response(self, request_id: &str, format: ErrorFormat) -> Response {
         let status = self.status();
         if status.is_server_error() {
-            tracing::error!(request_id, status = status.as_u16(), error = %self, "request failed");
+            tracing::error!(requestId = request_id, status = status.as_u16(), error = %self, "request failed");
         } else {
-            tracing::info!(request_id, status = status.as_u16(), error = %self, "request rejected");
+            tracing::info!(requestId = request_id, status = status.as_u16(), error = %self, "request rejected");
         }
         let mut response = format.render_error(&self, request_id);
         if let Self::MethodNotAllowed { allow, .. } = &self {

@@ -109,9 +109,10 @@ pub async fn run(config: Location) -> anyhow::Result<()> {
             }
         })
     };
+    // No `lambda_runtime::layers::TracingLayer`: each invocation's span is the host's own
+    // ([`crate::observe`]), with the request id and trace id under Powertools' names.
     lambda_runtime::Runtime::new(handler)
         .layer(KeepPayload(payloads))
-        .layer(lambda_runtime::layers::TracingLayer::new())
         .run()
         .await
         .map_err(|e| anyhow::anyhow!("Lambda runtime loop failed: {e}"))
@@ -259,21 +260,18 @@ async fn invoke(
     context: &lambda_runtime::Context,
 ) -> Result<Box<RawValue>, Diagnostic> {
     let request_id = &context.request_id;
-    let deadline = std::time::UNIX_EPOCH + Duration::from_millis(context.deadline);
-    let encoded = app
-        .answer(payload, request_id, Some(deadline))
-        .await
-        .map_err(|error| {
-            // The pipeline logged a direct invocation's error when it rendered it; a
-            // refused event is logged here, once.
-            if !error.is_direct() {
-                tracing::error!(request_id = request_id.as_str(), %error, "event rejected");
-            }
-            Diagnostic {
-                error_type: error.error_type,
-                error_message: error.error_message,
-            }
-        })?;
+    let invocation = crate::Invocation {
+        request_id: request_id.clone(),
+        deadline: Some(std::time::UNIX_EPOCH + Duration::from_millis(context.deadline)),
+        trace_header: context.xray_trace_id.clone(),
+    };
+    let encoded = app.answer(payload, &invocation).await.map_err(|error| {
+        // The pipeline logged the error (in the invocation's span), once.
+        Diagnostic {
+            error_type: error.error_type,
+            error_message: error.error_message,
+        }
+    })?;
     let text = String::from_utf8(encoded).map_err(|e| Diagnostic {
         error_type: "Lamina.Internal".to_owned(),
         error_message: format!("encoded response is not UTF-8: {e}"),

@@ -47,7 +47,7 @@
 //! let (_config, app) = App::load(&Location::File("examples/lamina.toml".into()), &runtime)?;
 //!
 //! let payload = std::fs::read("examples/events/hello-http-api.json")?;
-//! let reply = app.answer(&payload, "request-1", None).await?;
+//! let reply = app.answer(&payload, &lamina::Invocation::new("request-1")).await?;
 //! println!("{}", String::from_utf8_lossy(&reply));
 //! # Ok(())
 //! # }
@@ -66,6 +66,7 @@ pub mod event;
 pub mod fetch;
 pub mod lambda;
 pub mod limits;
+pub mod observe;
 pub mod policy;
 pub mod prefix;
 mod redact;
@@ -81,40 +82,10 @@ pub use config::Config;
 pub use direct::FunctionError;
 pub use error::Error;
 pub use event::EventFormat;
-pub use request::{Context, Request, Source};
+pub use request::{Context, Invocation, Request, Source};
 pub use response::Response;
 
-/// Sets up logging to stderr: `LAMINA_LOG` filters (default `info`), and
-/// `LAMINA_LOG_FORMAT=json` writes one JSON object per line (for CloudWatch queries).
+/// Sets up logging to stderr in the environment's format and level ([`observe::init`]).
 pub fn init_logging() {
-    use tracing_subscriber::filter::filter_fn;
-    use tracing_subscriber::layer::SubscriberExt as _;
-    use tracing_subscriber::util::SubscriberInitExt as _;
-    use tracing_subscriber::{EnvFilter, Layer as _};
-    let filter = EnvFilter::try_from_env("LAMINA_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    // lambda_runtime logs every error a handler returns, at its `layers::panic` target; the
-    // Lambda loop logs a rejected event itself, with the request id, so that line would be
-    // a second copy. The runtime's line for a real panic carries an `error` field: kept.
-    let not_a_copy = filter_fn(|meta| {
-        meta.target() != "lambda_runtime::layers::panic" || meta.fields().field("error").is_some()
-    });
-    let json = std::env::var("LAMINA_LOG_FORMAT").as_deref() == Ok("json");
-    // Guest lines are written by the log capability itself, in the same format.
-    component::caps::set_log_format(if json {
-        component::caps::LogFormat::Json
-    } else {
-        component::caps::LogFormat::Text
-    });
-    let format = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-    let format = if json {
-        format.json().boxed()
-    } else {
-        format.with_ansi(false).boxed()
-    };
-    // A second call (tests) keeps the first subscriber.
-    drop(
-        tracing_subscriber::registry()
-            .with(format.with_filter(filter).with_filter(not_a_copy))
-            .try_init(),
-    );
+    observe::init(None);
 }

@@ -27,6 +27,11 @@ const VERSION: &str = concat!(
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// How log lines are written: `json` (one object per line, Lambda's format) or `text`
+    /// (default: $LAMINA_LOG_FORMAT, else $AWS_LAMBDA_LOG_FORMAT, else JSON in Lambda and
+    /// text elsewhere).
+    #[arg(long, global = true, value_parser = lamina::observe::LogFormat::parse)]
+    log_format: Option<lamina::observe::LogFormat>,
 }
 
 #[derive(Subcommand)]
@@ -88,8 +93,8 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    lamina::init_logging();
     let cli = Cli::parse();
+    lamina::observe::init(cli.log_format);
     let command = cli.command.unwrap_or_else(|| {
         if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
             Command::Lambda
@@ -185,6 +190,8 @@ fn run(command: Command) -> anyhow::Result<()> {
             })
         }
         Command::Invoke { config, event } => {
+            // stdout is the reply's.
+            lamina::observe::metrics::set_sink(lamina::observe::metrics::Sink::Stderr);
             let payload = if event.as_os_str() == "-" {
                 let mut buf = Vec::new();
                 std::io::stdin().read_to_end(&mut buf)?;
@@ -193,8 +200,8 @@ fn run(command: Command) -> anyhow::Result<()> {
                 std::fs::read(&event).with_context(|| format!("reading {}", event.display()))?
             };
             let (_, app) = App::load(&config, &Runtime::new()?)?;
-            let request_id = format!("invoke-{:x}", std::process::id());
-            match current_thread()?.block_on(app.answer(&payload, &request_id, None)) {
+            let invocation = lamina::Invocation::new(format!("invoke-{:x}", std::process::id()));
+            match current_thread()?.block_on(app.answer(&payload, &invocation)) {
                 Ok(encoded) => {
                     println!("{}", String::from_utf8_lossy(&encoded));
                     Ok(())

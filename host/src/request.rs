@@ -70,6 +70,9 @@ pub struct Context {
     /// When the Lambda invocation times out, if known: component timeouts are shortened to
     /// fit. Host-only; guests do not see it.
     pub deadline: Option<std::time::SystemTime>,
+    /// The invocation's X-Ray trace header (`Root=1-…;Parent=…;Sampled=1`), when it has
+    /// one. Host-only.
+    pub trace_header: Option<String>,
 }
 
 impl Context {
@@ -86,8 +89,48 @@ impl Context {
             time_epoch_ms: now_epoch_ms(),
             attributes: Vec::new(),
             deadline: None,
+            trace_header: None,
         }
     }
+}
+
+/// What a front door knows about one invocation besides its payload.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Invocation {
+    /// The Lambda request id (or one the front door made up).
+    pub request_id: String,
+    /// When the invocation times out, if known.
+    pub deadline: Option<std::time::SystemTime>,
+    /// The X-Ray trace header (`Lambda-Runtime-Trace-Id`, or an `X-Amzn-Trace-Id` a local
+    /// client sent), if any.
+    pub trace_header: Option<String>,
+}
+
+impl Invocation {
+    /// An invocation with only a request id.
+    #[must_use]
+    pub fn new(request_id: impl Into<String>) -> Self {
+        Self {
+            request_id: request_id.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The trace id of its trace header (`1-5759e988-bd862e3fe1be46a994272793`), as
+    /// Powertools logs it (`xray_trace_id`).
+    #[must_use]
+    pub fn trace_root(&self) -> Option<&str> {
+        trace_root(self.trace_header.as_deref()?)
+    }
+}
+
+/// The `Root=` of an X-Ray trace header (`Root=1-…;Parent=…;Sampled=1`).
+#[must_use]
+pub fn trace_root(header: &str) -> Option<&str> {
+    header
+        .split(';')
+        .find_map(|part| part.trim().strip_prefix("Root="))
+        .filter(|root| !root.is_empty())
 }
 
 /// Milliseconds since the Unix epoch, per the host clock.

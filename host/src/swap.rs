@@ -149,6 +149,7 @@ impl Reloader {
                         );
                     }
                 }
+                app.observe().count("Swaps");
                 self.swap.replace(app);
                 tracing::info!(config = %self.config, took = ?started.elapsed(), "new version serving");
                 Outcome::Swapped
@@ -159,6 +160,7 @@ impl Reloader {
                     error = %format!("{error:#}"),
                     "new version rejected; the previous one keeps serving"
                 );
+                self.swap.current().observe().count("RejectedVersions");
                 Outcome::Rejected
             }
         }

@@ -77,12 +77,13 @@ pub(super) fn request_to_wit(request: Request, route: RouteInfo<'_>) -> wit::Req
 }
 
 /// What the host keeps of a request while a middleware holds it: the fields middleware may
-/// not change (the request id, its deadline, and where it came from), the one the guest never sees, and the path in routing form (the guest sees
+/// not change (the request id, its deadline and trace header, and where it came from), the one the guest never sees, and the path in routing form (the guest sees
 /// only the decoded path; while that is unchanged, an encoded slash in it stays encoded).
 pub(super) struct Kept {
     pub(super) request_id: String,
     source: Source,
     pub(super) deadline: Option<SystemTime>,
+    trace_header: Option<String>,
     path: String,
     route_path: String,
 }
@@ -94,6 +95,7 @@ impl Kept {
             request_id: request.context.request_id.clone(),
             source: request.context.source,
             deadline: request.context.deadline,
+            trace_header: request.context.trace_header.clone(),
             path: request.path.clone(),
             route_path: request.route_path.clone(),
         }
@@ -149,6 +151,7 @@ impl Guest {
                 time_epoch_ms: c.time_epoch_ms,
                 attributes: c.attributes,
                 deadline: kept.deadline,
+                trace_header: kept.trace_header,
             },
         })
     }

@@ -99,6 +99,11 @@ impl Middleware {
 }
 
 impl Entered<'_> {
+    /// The middleware's component name.
+    pub(crate) fn name(&self) -> &str {
+        self.middleware.guest.name()
+    }
+
     /// Calls `on-response` on the instance that saw the request.
     ///
     /// # Errors

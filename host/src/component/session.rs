@@ -66,6 +66,7 @@ impl<'g, W: World> Session<'g, W> {
         let state = State::new(
             guest.name.clone(),
             context.request_id.clone(),
+            context.trace_header.clone(),
             &guest.limits,
             &guest.grants,
         )
@@ -199,6 +200,7 @@ impl<W> Drop for Session<'_, W> {
         state.caps.finish(&super::caps::Who {
             component: &state.component,
             request_id: &state.request_id,
+            redact: state.caps.log.redact(),
         });
         // The store itself is dropped after this; what is timed is the part that is ours.
         if let Some(observer) = &self.guest.observer {

@@ -83,6 +83,9 @@ pub(crate) struct State {
     pub(crate) component: Arc<str>,
     /// The request it serves.
     pub(crate) request_id: String,
+    /// The request's X-Ray trace header, with this call's subsegment as `Parent=` when
+    /// subsegments are sent: what outbound calls propagate.
+    pub(crate) trace_header: Option<String>,
     pub(crate) limiter: Limiter,
     /// When the export call running now must end: checked against the clock at every
     /// epoch tick (see `Session::new`).
@@ -103,12 +106,14 @@ impl State {
     pub(crate) fn new(
         component: Arc<str>,
         request_id: String,
+        trace_header: Option<String>,
         limits: &Limits,
         grants: &Grants,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             component,
             request_id,
+            trace_header,
             limiter: Limiter {
                 memory: limits.memory,
                 used: 0,

@@ -137,6 +137,7 @@ pub(super) fn decode(
         time_epoch_ms: rc.time_epoch.unwrap_or_else(now_epoch_ms),
         attributes: Vec::new(),
         deadline: None,
+        trace_header: None,
     };
     Ok(Request {
         method,

@@ -109,6 +109,7 @@ pub(super) fn decode(
         time_epoch_ms: rc.request_time_epoch.unwrap_or_else(now_epoch_ms),
         attributes: Vec::new(),
         deadline: None,
+        trace_header: None,
     };
     Ok(Request {
         method,

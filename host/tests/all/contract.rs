@@ -81,8 +81,11 @@ fn load(text: &str) -> anyhow::Result<App> {
 
 /// Sends `event` through `app`; the Lambda response's status, headers and body as JSON.
 fn answer(app: &App, event: &Value) -> (u16, Value, Value) {
-    let reply = block_on(app.answer(event.to_string().as_bytes(), "compat-1", None))
-        .unwrap_or_else(|e| panic!("function error: {e}"));
+    let reply = block_on(app.answer(
+        event.to_string().as_bytes(),
+        &lamina::Invocation::new("compat-1"),
+    ))
+    .unwrap_or_else(|e| panic!("function error: {e}"));
     let reply: Value = serde_json::from_slice(&reply).unwrap();
     let body = reply["body"].as_str().unwrap_or_default();
     let body = serde_json::from_str(body).unwrap_or_else(|_| Value::from(body));
@@ -243,7 +246,8 @@ fn a_0_1_0_component_cannot_be_where_direct_invocations_go() {
         guest("echo")
     );
     let app = load(&mixed_config(&[], &direct)).unwrap();
-    let reply = block_on(app.answer(br#"{"ping": 1}"#, "direct-1", None)).unwrap();
+    let reply =
+        block_on(app.answer(br#"{"ping": 1}"#, &lamina::Invocation::new("direct-1"))).unwrap();
     let seen: Value = serde_json::from_slice(&reply).unwrap();
     assert_eq!(seen["context"]["source"], "direct", "{seen}");
     let (status, _, seen) = answer(&app, &event(Kind::HttpV2, "GET", "/echo/x", "", ""));

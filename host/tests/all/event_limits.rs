@@ -8,8 +8,11 @@ use serde_json::{Value, json};
 
 /// The reply [`lamina::App::answer`] gives for `event`: status and the error body.
 fn answer(event: &Value) -> (u16, Value) {
-    let reply = block_on(app().answer(event.to_string().as_bytes(), "limits-1", None))
-        .expect("a well-formed event is answered, not failed");
+    let reply = block_on(app().answer(
+        event.to_string().as_bytes(),
+        &lamina::Invocation::new("limits-1"),
+    ))
+    .expect("a well-formed event is answered, not failed");
     let reply: Value = serde_json::from_slice(&reply).unwrap();
     let body = reply["body"].as_str().unwrap_or_default();
     (

@@ -46,6 +46,10 @@ struct Shared {
 
 const PREFIX: &str = "/2018-06-01/runtime";
 
+/// The X-Ray header every invocation carries: a sampled trace and Lambda's segment.
+pub(crate) const TRACE_HEADER: &str =
+    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+
 async fn runtime_api(
     req: hyper::Request<Incoming>,
     shared: Arc<Shared>,
@@ -88,10 +92,7 @@ async fn runtime_api(
                 "lambda-runtime-invoked-function-arn",
                 "arn:aws:lambda:eu-west-1:123456789012:function:lamina-test",
             )
-            .header(
-                "lambda-runtime-trace-id",
-                "Root=1-5759e988-bd862e3fe1be46a994272793",
-            )
+            .header("lambda-runtime-trace-id", TRACE_HEADER)
             .body(Full::new(Bytes::from(payload)))
             .unwrap();
     }
@@ -231,10 +232,13 @@ pub(crate) fn start_function_with(
 }
 
 /// `lamina` with the variables the Lambda runtime sets, pointed at `api`.
-fn function_command(api: SocketAddr, config: &str, log_filter: &str) -> Command {
+pub(crate) fn function_command(api: SocketAddr, config: &str, log_filter: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lamina"));
     command
         .env("LAMINA_LOG", log_filter)
+        // Text, as the tests that read the log match it (JSON is Lambda's default:
+        // `observe` tests it).
+        .env("LAMINA_LOG_FORMAT", "text")
         .env("AWS_LAMBDA_RUNTIME_API", api.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", "lamina-test")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")

@@ -16,6 +16,7 @@ mod lambda_loop;
 mod loading;
 mod middleware;
 mod moto;
+mod observe;
 mod outbound;
 mod polyglot;
 mod proxy;

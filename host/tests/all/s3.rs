@@ -157,7 +157,7 @@ fn s3_sources_are_checked_conditionally_swapped_rejected_and_recovered() {
         assert!(is_hello(&d.hello().await));
         let started = d.log();
         assert!(
-            started.contains(&format!("source=s3://{BUCKET}/app/greeter.wasm"))
+            started.contains(&format!("source=\"s3://{BUCKET}/app/greeter.wasm\""))
                 && started.contains("code=\"compiled\""),
             "the start log lists each source and where its code came from:\n{started}"
         );
@@ -194,7 +194,8 @@ fn s3_sources_are_checked_conditionally_swapped_rejected_and_recovered() {
             (
                 "the wrong world",
                 wasm("tagger"),
-                "\"greeter\" is a middleware component, not a handler",
+                // The log escapes quotes in text values.
+                "\\\"greeter\\\" is a middleware component, not a handler",
             ),
         ];
         for (what, bytes, reason) in bad {

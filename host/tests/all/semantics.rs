@@ -85,7 +85,8 @@ fn with_lines(mut e: Value, name: &str, lines: &[&str]) -> Value {
 
 /// The reply [`App::answer`] gives, as JSON.
 fn answer(app: &App, e: &Value) -> Value {
-    let reply = block_on(app.answer(e.to_string().as_bytes(), "sem-1", None)).unwrap();
+    let reply =
+        block_on(app.answer(e.to_string().as_bytes(), &lamina::Invocation::new("sem-1"))).unwrap();
     serde_json::from_slice(&reply).unwrap()
 }
 

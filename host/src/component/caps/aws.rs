@@ -286,6 +286,7 @@ mod tests {
             component: "c",
             base_dir: std::path::Path::new("/"),
             stores: &Default::default(),
+            secrets: &Default::default(),
         };
         Aws::grant(&config, &scope)
     }

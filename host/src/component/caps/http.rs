@@ -24,6 +24,7 @@ use super::super::state::State;
 use super::aws::AwsGrant;
 use super::{Capability, KeyList, Scope, Who};
 use crate::limits::{ByteSize, Timeout};
+use crate::observe::xray::{Subsegment, TraceHeader};
 use anyhow::bail;
 use bytes::Bytes;
 use http::uri::Scheme;
@@ -253,6 +254,8 @@ struct Hooks {
     deadline: Instant,
     /// The AWS services it may call signed (copied from the `aws` capability).
     aws: Option<AwsGrant>,
+    /// The request's trace (copied from the store's state), propagated on every call.
+    trace: Option<TraceHeader>,
 }
 
 impl KeyList for Http {
@@ -316,6 +319,7 @@ impl Capability for Http {
                 over_budget: 0,
                 deadline: Instant::now(),
                 aws: None,
+                trace: None,
             },
         })
     }
@@ -325,7 +329,7 @@ impl Capability for Http {
         if hooks.denied > 1 {
             tracing::warn!(
                 component = who.component,
-                request_id = who.request_id,
+                requestId = who.request_id,
                 denied = hooks.denied,
                 "outbound requests denied during this request (the first is logged above)"
             );
@@ -333,7 +337,7 @@ impl Capability for Http {
         if hooks.over_budget > 1 {
             tracing::warn!(
                 component = who.component,
-                request_id = who.request_id,
+                requestId = who.request_id,
                 refused = hooks.over_budget,
                 limit = hooks.limits.max_requests,
                 "outbound requests refused over max-requests during this request (the first is logged above)"
@@ -368,6 +372,7 @@ impl WasiHttpView for State {
         if http.hooks.component.is_empty() {
             http.hooks.component = self.component.clone();
             http.hooks.request_id.clone_from(&self.request_id);
+            http.hooks.trace = self.trace_header.as_deref().and_then(TraceHeader::parse);
         }
         if http.hooks.aws.is_none() {
             http.hooks.aws = Some(self.caps.aws.clone());
@@ -435,7 +440,7 @@ impl WasiHttpHooks for Hooks {
 
     fn send_request(
         &mut self,
-        request: http::Request<WasiBody>,
+        mut request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
         _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
     ) -> Box<dyn Future<Output = Sent> + Send> {
@@ -459,7 +464,7 @@ impl WasiHttpHooks for Hooks {
             if self.denied == 1 {
                 tracing::warn!(
                     component = &*self.component,
-                    request_id = self.request_id,
+                    requestId = self.request_id,
                     %method,
                     target,
                     "outbound request denied: not in allowed-outbound-hosts"
@@ -472,7 +477,7 @@ impl WasiHttpHooks for Hooks {
             if self.over_budget == 1 {
                 tracing::warn!(
                     component = &*self.component,
-                    request_id = self.request_id,
+                    requestId = self.request_id,
                     %method,
                     target,
                     limit = self.limits.max_requests,
@@ -482,6 +487,30 @@ impl WasiHttpHooks for Hooks {
             return Box::new(async { Err(HttpError::ConnectionLimitReached) });
         }
         self.calls += 1;
+        // The trace goes with the call (the component's own headers win); with X-Ray on,
+        // as the parent of the call's subsegment.
+        let trace = self.trace.clone();
+        let call_id = trace
+            .as_ref()
+            .filter(|t| t.records())
+            .map(|_| crate::observe::xray::new_id());
+        if let Some(trace) = &trace {
+            let header = match &call_id {
+                Some(id) => trace.with_parent(id),
+                None => trace.header(),
+            };
+            let headers = request.headers_mut();
+            if let Ok(value) = http::HeaderValue::from_str(&header) {
+                headers.entry("x-amzn-trace-id").or_insert(value);
+            }
+            if let Some(value) = trace
+                .traceparent(call_id.as_deref())
+                .and_then(|t| http::HeaderValue::from_str(&t).ok())
+            {
+                headers.entry("traceparent").or_insert(value);
+            }
+        }
+        let started_at = std::time::SystemTime::now();
         // Whatever the guest asked for, a call never outlives the request.
         let left = self.deadline.saturating_duration_since(Instant::now());
         let options = options.unwrap_or_default();
@@ -494,7 +523,14 @@ impl WasiHttpHooks for Hooks {
         let budget = (connect + first_byte).min(left);
         let max_body = self.limits.max_response_body;
         let component = self.component.clone();
-        Box::new(async move {
+        let namespace = if aws.is_some() { "aws" } else { "remote" };
+        let url = match &aws {
+            Some((_, _, endpoint)) => endpoint.to_string(),
+            None => format!("{scheme}://{host}:{port}"),
+        };
+        let host_name = host.clone();
+        let method_name = method.to_string();
+        let call = async move {
             let request = match aws {
                 Some((grant, service, endpoint)) => {
                     sign(request, &grant, &service, &endpoint, &component).await?
@@ -550,7 +586,39 @@ impl WasiHttpHooks for Hooks {
             let io: Box<dyn Future<Output = Result<(), HttpError>> + Send> =
                 Box::new(async { Ok(()) });
             Ok((response, io))
-        })
+        };
+        let call = async move {
+            let sent = call.await;
+            if let (Some(trace), Some(id)) = (&trace, &call_id) {
+                let mut http = serde_json::json!({"request": {"method": method_name, "url": url}});
+                let status = sent
+                    .as_ref()
+                    .ok()
+                    .map(|(response, _)| response.status().as_u16());
+                if let Some(status) = status {
+                    http["response"] = serde_json::json!({"status": status});
+                }
+                Subsegment {
+                    name: &host_name,
+                    id,
+                    trace,
+                    parent_id: trace.parent(),
+                    start: started_at,
+                    end: std::time::SystemTime::now(),
+                    namespace: Some(namespace),
+                    annotations: serde_json::Value::Null,
+                    http: Some(http),
+                    outcome: crate::observe::xray::Outcome::of(status),
+                }
+                .send();
+            }
+            sent
+        };
+        // Its lines belong to the request and component the guest call runs in.
+        Box::new(tracing::Instrument::instrument(
+            call,
+            tracing::Span::current(),
+        ))
     }
 }
 
@@ -661,6 +729,7 @@ mod tests {
             component: "c",
             base_dir: std::path::Path::new("/"),
             stores: &Default::default(),
+            secrets: &Default::default(),
         };
         for (pattern, problem) in [
             ("api.example.com", "needs a scheme"),

@@ -11,21 +11,21 @@
 //!   proportional to those caps, not to what the guest passed. Each component may write
 //!   [`MAX_LINES`] lines and [`MAX_BYTES`] bytes per request; past that, lines are dropped
 //!   and one summary line says how many when the request ends.
-//! - **Escaped once, for the format in use.** In text, control characters (CR, LF, ESC, C1
-//!   controls, U+2028/2029) and backslashes are written as escapes, so a guest cannot end
-//!   a line and forge one that looks like the host's; in JSON the serializer escapes them.
-//! - **Fields kept apart.** The host's `component` and `request_id` come first and cannot be
-//!   overwritten: guest fields follow them in text, and sit in their own `guest` object in
-//!   JSON.
+//! - **Escaped once, for the format in use.** Lines go through the host's log layer
+//!   ([`crate::observe::lines`]): in text, control characters (CR, LF, ESC, C1 controls,
+//!   U+2028/2029) and backslashes are written as escapes, so a guest cannot end a line and
+//!   forge one that looks like the host's; in JSON the serializer escapes them.
+//! - **Fields kept apart.** The host's fields (`level`, `requestId`, `component`, ...) come
+//!   first and cannot be overwritten: a guest field is a field of the line (a real JSON
+//!   field, not an escaped string), and one with a host field's name is written as
+//!   `guest_<name>`.
 
 use super::super::bindings::log::Level;
 use super::super::state::State;
 use super::{Capability, KeyList, Scope, Who};
 use serde::Deserialize;
 use std::borrow::Cow;
-use std::fmt::Write as _;
-use std::io::Write as _;
-use std::sync::OnceLock;
+use std::sync::Arc;
 use wasmtime::component::{Linker, WasmList, WasmStr};
 
 /// Bytes of one message kept.
@@ -41,12 +41,84 @@ pub const MAX_LINES: usize = 1000;
 /// Bytes (of messages and fields, as kept) one component may log per request.
 pub const MAX_BYTES: usize = 1 << 20;
 
-/// The capability. It has no keys: every component may log, within the caps.
+/// The capability. It has no keys of its own: every component may log, within the caps.
 pub(crate) struct Log;
 
-/// Its (no) keys in `[components.NAME]`.
+/// Its (no) keys in `[components.NAME]`. The component's `secrets` (the `config`
+/// capability's key, in [`Scope`]) are redacted from whatever it logs or prints, so a
+/// component cannot put its own secret in the log by mistake.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub(crate) struct LogConfig {}
+
+/// Secret values shorter than this are not redacted (replacing every `a` would garble
+/// every line, and a one- or two-character secret protects nothing); as in config errors.
+const MIN_SECRET: usize = 3;
+
+/// The secret values to redact, longest first (so one that contains another goes whole).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Redact(Arc<[String]>);
+
+impl Redact {
+    fn new(secrets: &super::Secrets) -> Self {
+        let mut values: Vec<String> = secrets
+            .values()
+            .filter(|v| v.len() >= MIN_SECRET)
+            .map(str::to_owned)
+            .collect();
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        values.dedup();
+        Self(values.into())
+    }
+
+    /// `text` with every secret replaced, cut to about `max` bytes with a marker. The cut
+    /// is chosen in the original text and moved past the end of any secret that starts
+    /// before it, so no part of a secret survives a cut; only the kept part plus the
+    /// longest secret is searched, so a long text costs no more than a short one.
+    fn kept(&self, text: Cow<'_, str>, max: usize) -> String {
+        let Some(longest) = self.0.first().map(String::len) else {
+            return truncated(text, max);
+        };
+        let mut cut = floor_char_boundary(&text, max);
+        loop {
+            let window = &text[..floor_char_boundary(&text, cut.saturating_add(longest))];
+            let mut next = cut;
+            for secret in self.0.iter() {
+                for (at, _) in window.match_indices(secret.as_str()) {
+                    if at < cut && at + secret.len() > next {
+                        next = at + secret.len();
+                    }
+                }
+            }
+            if next == cut {
+                break;
+            }
+            cut = next;
+        }
+        let mut kept = Cow::Borrowed(&text[..cut]);
+        for secret in self.0.iter() {
+            if kept.contains(secret.as_str()) {
+                kept = Cow::Owned(kept.replace(secret.as_str(), crate::redact::REDACTED));
+            }
+        }
+        if cut == text.len() {
+            kept.into_owned()
+        } else {
+            format!("{kept}…[{} bytes dropped]", text.len() - cut)
+        }
+    }
+}
+
+/// The largest character boundary of `text` at or below `at`.
+fn floor_char_boundary(text: &str, at: usize) -> usize {
+    if at >= text.len() {
+        return text.len();
+    }
+    let mut end = at;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    end
+}
 
 impl KeyList for Log {
     const KEYS: &'static [&'static str] = &[];
@@ -55,11 +127,11 @@ impl KeyList for Log {
 impl Capability for Log {
     const NAME: &'static str = "log";
     type Config = LogConfig;
-    type Grant = ();
+    type Grant = Redact;
     type Instance = Budget;
 
-    fn grant(_config: &LogConfig, _scope: &Scope<'_>) -> anyhow::Result<()> {
-        Ok(())
+    fn grant(_config: &LogConfig, scope: &Scope<'_>) -> anyhow::Result<Redact> {
+        Ok(Redact::new(scope.secrets))
     }
 
     fn link(
@@ -69,11 +141,14 @@ impl Capability for Log {
         link(linker, get)
     }
 
-    fn instance(_grant: &()) -> anyhow::Result<Budget> {
-        Ok(Budget::default())
+    fn instance(grant: &Redact) -> anyhow::Result<Budget> {
+        Ok(Budget {
+            redact: grant.clone(),
+            ..Budget::default()
+        })
     }
 
-    fn describe(_grant: &()) -> Option<String> {
+    fn describe(_grant: &Redact) -> Option<String> {
         Some(format!(
             "{MAX_LINES} lines and {} KiB per request, {} KiB per message",
             MAX_BYTES >> 10,
@@ -86,29 +161,11 @@ impl Capability for Log {
     }
 }
 
-/// How log lines are written: set once by [`crate::init_logging`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Format {
-    /// `timestamp LEVEL target: message key="value" ...`
-    Text,
-    /// One JSON object per line.
-    Json,
-}
-
-static FORMAT: OnceLock<Format> = OnceLock::new();
-
-/// Sets the format guest lines are written in (the first call wins).
-pub(crate) fn set_format(format: Format) {
-    let _ = FORMAT.set(format);
-}
-
-fn format() -> Format {
-    FORMAT.get().copied().unwrap_or(Format::Text)
-}
-
 /// What one component has logged during one request.
 #[derive(Debug, Default)]
 pub(crate) struct Budget {
+    /// The component's secrets, redacted from its lines.
+    redact: Redact,
     lines: usize,
     bytes: usize,
     dropped_lines: usize,
@@ -116,6 +173,11 @@ pub(crate) struct Budget {
 }
 
 impl Budget {
+    /// What the component's output is redacted of.
+    pub(crate) fn redact(&self) -> &Redact {
+        &self.redact
+    }
+
     /// Whether a line of `bytes` may still be written; counts it either way.
     fn admit(&mut self, bytes: usize) -> bool {
         if self.lines < MAX_LINES && self.bytes + bytes <= MAX_BYTES {
@@ -134,7 +196,7 @@ impl Budget {
         if self.dropped_lines > 0 {
             write_line(
                 Level::Warn,
-                "lamina::guest",
+                false,
                 &format!(
                     "guest log limit reached: {} more lines ({} bytes) dropped; a component may \
                      log {MAX_LINES} lines and {MAX_BYTES} bytes per request",
@@ -154,10 +216,7 @@ fn truncated(text: Cow<'_, str>, max: usize) -> String {
     if text.len() <= max {
         return text.into_owned();
     }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
+    let end = floor_char_boundary(&text, max);
     format!("{}…[{} bytes dropped]", &text[..end], text.len() - end)
 }
 
@@ -168,17 +227,22 @@ fn link(linker: &mut Linker<State>, budget: fn(&mut State) -> &mut Budget) -> wa
     let log =
         move |mut store: wasmtime::StoreContextMut<'_, State>,
               (level, message, fields): (Level, WasmStr, WasmList<(WasmStr, WasmStr)>)| {
+            // A line the filter drops costs nothing and does not count against the caps.
+            if !enabled(level) {
+                return Ok(());
+            }
             let total_fields = fields.len();
             let kept: Vec<(WasmStr, WasmStr)> = fields
                 .iter(&mut store)?
                 .take(MAX_FIELDS)
                 .collect::<wasmtime::Result<_>>()?;
-            let message = truncated(message.to_str(&store)?, MAX_MESSAGE);
+            let redact = budget(store.data_mut()).redact.clone();
+            let message = redact.kept(message.to_str(&store)?, MAX_MESSAGE);
             let mut pairs = Vec::with_capacity(kept.len() + 1);
             for (key, value) in &kept {
                 pairs.push((
-                    truncated(key.to_str(&store)?, MAX_FIELD_KEY),
-                    truncated(value.to_str(&store)?, MAX_FIELD_VALUE),
+                    redact.kept(key.to_str(&store)?, MAX_FIELD_KEY),
+                    redact.kept(value.to_str(&store)?, MAX_FIELD_VALUE),
                 ));
             }
             if total_fields > MAX_FIELDS {
@@ -189,10 +253,10 @@ fn link(linker: &mut Linker<State>, budget: fn(&mut State) -> &mut Budget) -> wa
             }
             let size = message.len() + pairs.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
             let state = store.data_mut();
-            if budget(state).admit(size) && enabled(level) {
+            if budget(state).admit(size) {
                 write_line(
                     level,
-                    "guest",
+                    true,
                     &message,
                     &state.component,
                     &state.request_id,
@@ -219,147 +283,65 @@ fn enabled(level: Level) -> bool {
 }
 
 /// What a component wrote to stdout/stderr, as one warning line (escaped like any guest
-/// text), when it wrote anything.
-pub(crate) fn write_output(component: &str, request_id: &str, output: &str) {
-    if !output.is_empty() && enabled(Level::Warn) {
+/// text, its secrets redacted), when it wrote anything.
+pub(crate) fn write_output(who: &Who<'_>, output: &str) {
+    if !output.is_empty() && tracing::enabled!(target: "lamina::guest", tracing::Level::WARN) {
+        let output = who
+            .redact
+            .kept(Cow::Borrowed(output.trim_end()), usize::MAX);
         write_line(
             Level::Warn,
-            "lamina::guest",
+            false,
             "guest wrote to stdout/stderr",
-            component,
-            request_id,
-            &[("output".to_owned(), output.trim_end().to_owned())],
+            who.component,
+            who.request_id,
+            &[("output".to_owned(), output)],
         );
     }
 }
 
-fn level_name(level: Level) -> &'static str {
-    match level {
-        Level::Trace => "TRACE",
-        Level::Debug => "DEBUG",
-        Level::Info => "INFO",
-        Level::Warn => "WARN",
-        Level::Error => "ERROR",
-    }
-}
-
-/// Writes one line to stderr, in the host's format, as one `write` (so lines from
-/// concurrent requests do not interleave).
+/// Writes one line through the host's log layer ([`crate::observe`]), which escapes it for
+/// the format in use and adds the request's fields: `target` is `guest` for what the guest
+/// logged, `lamina::guest` for what the host says about it. The guest's `fields` travel as
+/// one JSON object the host serialized, and become fields of the line after the host's.
 fn write_line(
     level: Level,
-    target: &str,
+    from_guest: bool,
     message: &str,
     component: &str,
     request_id: &str,
     fields: &[(String, String)],
 ) {
-    let mut timestamp = String::new();
-    {
-        use tracing_subscriber::fmt::time::FormatTime as _;
-        let mut writer = tracing_subscriber::fmt::format::Writer::new(&mut timestamp);
-        let _ = tracing_subscriber::fmt::time::SystemTime.format_time(&mut writer);
-    }
-    let line = match format() {
-        Format::Text => text_line(
-            &timestamp, level, target, message, component, request_id, fields,
-        ),
-        Format::Json => json_line(
-            &timestamp, level, target, message, component, request_id, fields,
-        ),
-    };
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
-}
-
-fn text_line(
-    timestamp: &str,
-    level: Level,
-    target: &str,
-    message: &str,
-    component: &str,
-    request_id: &str,
-    fields: &[(String, String)],
-) -> String {
-    let mut line = format!("{timestamp} {:>5} {target}: ", level_name(level));
-    escape_into(&mut line, message);
-    let _ = write!(line, " component=\"");
-    escape_into(&mut line, component);
-    let _ = write!(line, "\" request_id=\"");
-    escape_into(&mut line, request_id);
-    line.push('"');
-    for (key, value) in fields {
-        line.push(' ');
-        escape_key_into(&mut line, key);
-        line.push_str("=\"");
-        escape_into(&mut line, value);
-        line.push('"');
-    }
-    line.push('\n');
-    line
-}
-
-fn json_line(
-    timestamp: &str,
-    level: Level,
-    target: &str,
-    message: &str,
-    component: &str,
-    request_id: &str,
-    fields: &[(String, String)],
-) -> String {
+    use crate::observe::lines::GUEST_TARGET;
+    use tracing::Level as L;
     let guest: serde_json::Map<String, serde_json::Value> = fields
         .iter()
         .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
         .collect();
-    let mut line = serde_json::json!({
-        "timestamp": timestamp,
-        "level": level_name(level),
-        "fields": {
-            "message": message,
-            "component": component,
-            "request_id": request_id,
-            "guest": guest,
-        },
-        "target": target,
-    })
-    .to_string();
-    line.push('\n');
-    line
-}
-
-/// Whether a character could break a text log line or restyle a terminal.
-fn is_unsafe(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
-}
-
-/// Appends `text` with control characters and backslashes escaped (`\n`, `\u{1b}`, `\\`)
-/// and double quotes as `\"`, so the result is one line whose quoting cannot be broken.
-fn escape_into(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            c if is_unsafe(c) => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
+    let guest = serde_json::Value::Object(guest).to_string();
+    macro_rules! line {
+        ($target:expr, $level:expr) => {
+            tracing::event!(
+                target: $target,
+                $level,
+                component,
+                requestId = request_id,
+                guest_fields = guest.as_str(),
+                "{message}"
+            )
+        };
     }
-}
-
-/// A field key in text: its characters that are not safe in `key=` become `_`.
-fn escape_key_into(out: &mut String, key: &str) {
-    if key.is_empty() {
-        out.push('_');
-    }
-    for c in key.chars() {
-        out.push(if c.is_alphanumeric() || "-_.".contains(c) {
-            c
-        } else {
-            '_'
-        });
+    match (from_guest, level) {
+        (true, Level::Trace) => line!(GUEST_TARGET, L::TRACE),
+        (true, Level::Debug) => line!(GUEST_TARGET, L::DEBUG),
+        (true, Level::Info) => line!(GUEST_TARGET, L::INFO),
+        (true, Level::Warn) => line!(GUEST_TARGET, L::WARN),
+        (true, Level::Error) => line!(GUEST_TARGET, L::ERROR),
+        (false, Level::Trace) => line!("lamina::guest", L::TRACE),
+        (false, Level::Debug) => line!("lamina::guest", L::DEBUG),
+        (false, Level::Info) => line!("lamina::guest", L::INFO),
+        (false, Level::Warn) => line!("lamina::guest", L::WARN),
+        (false, Level::Error) => line!("lamina::guest", L::ERROR),
     }
 }
 
@@ -368,41 +350,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn text_lines_cannot_be_broken_or_forged() {
-        let line = text_line(
-            "T",
-            Level::Info,
-            "guest",
-            "ok\n2026-12-01T00:00:00Z ERROR lamina: FORGED host line\x1b[31m\u{2028}\\",
-            "auth",
-            "r1",
-            &[("k\n=\"x".to_owned(), "v\"\r\n".to_owned())],
+    fn secrets_are_redacted_whole_even_across_the_cut() {
+        let secrets: super::super::Secrets =
+            toml::from_str("token = \"s3cr3t-token\"\nlonger = \"s3cr3t-token-2\"\nshort = \"ab\"")
+                .unwrap();
+        let redact = Redact::new(&secrets);
+        assert_eq!(
+            redact.kept(Cow::Borrowed("a s3cr3t-token-2 b s3cr3t-token ab"), 100),
+            "a <redacted> b <redacted> ab"
         );
-        assert_eq!(line.matches('\n').count(), 1, "{line}");
-        assert!(line.ends_with('\n'));
-        assert!(!line.contains('\x1b'));
-        assert!(
-            line.contains(r#"ok\n2026-12-01T00:00:00Z ERROR lamina: FORGED host line\u{1b}[31m\u{2028}\\ component="auth" request_id="r1" k___x="v\"\r\n""#),
-            "{line}"
+        // The secret starts before the cut and ends after it: no prefix of it survives.
+        let cut = redact.kept(Cow::Borrowed("xxxxs3cr3t-token yyyy"), 8);
+        assert_eq!(cut, "xxxx<redacted>…[5 bytes dropped]");
+        // A replacement shortens the text: what follows is cut where the original was.
+        let text = format!("s3cr3t-token{}s3cr3t-token", "z".repeat(30));
+        let cut = redact.kept(Cow::Borrowed(&text), 44);
+        assert!(!cut.contains("s3c"), "{cut}");
+        assert_eq!(cut, format!("<redacted>{}<redacted>", "z".repeat(30)));
+        let none = Redact::default();
+        assert_eq!(
+            none.kept(Cow::Borrowed("s3cr3t-token"), 100),
+            "s3cr3t-token"
         );
-    }
-
-    #[test]
-    fn json_lines_escape_once_and_keep_guest_fields_apart() {
-        let line = json_line(
-            "T",
-            Level::Warn,
-            "guest",
-            "a\nb",
-            "auth",
-            "r1",
-            &[("component".to_owned(), "forged".to_owned())],
-        );
-        assert_eq!(line.matches('\n').count(), 1);
-        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(value["fields"]["message"], "a\nb");
-        assert_eq!(value["fields"]["component"], "auth");
-        assert_eq!(value["fields"]["guest"]["component"], "forged");
     }
 
     #[test]
@@ -426,9 +395,14 @@ mod tests {
             component: "c",
             base_dir: std::path::Path::new("/"),
             stores: &Default::default(),
+            secrets: &Default::default(),
         };
         Log::grant(&LogConfig::default(), &scope).unwrap();
-        assert!(Log::describe(&()).unwrap().contains("1000 lines"));
+        assert!(
+            Log::describe(&Redact::default())
+                .unwrap()
+                .contains("1000 lines")
+        );
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub use kv::{
     MAX_BATCH_BYTES, MAX_BATCH_KEYS, MAX_CAS_HANDLES, MAX_KEY, MAX_MEMORY_STORE, MAX_VALUE,
     StoreConfig,
 };
-pub(crate) use log::{Format as LogFormat, set_format as set_log_format, write_output};
+pub(crate) use log::write_output;
 pub use log::{MAX_BYTES, MAX_FIELD_KEY, MAX_FIELD_VALUE, MAX_FIELDS, MAX_LINES, MAX_MESSAGE};
 pub use values::Secrets;
 
@@ -50,12 +50,17 @@ pub(crate) struct Scope<'a> {
     pub(crate) base_dir: &'a Path,
     /// The key-value stores the config declares (`[key-value.NAME]`).
     pub(crate) stores: &'a BTreeMap<String, StoreConfig>,
+    /// The component's `secrets` (the `config` capability's key), which capabilities that
+    /// write what the component says redact.
+    pub(crate) secrets: &'a Secrets,
 }
 
 /// Which instance is finishing: for the lines a capability writes then.
 pub(crate) struct Who<'a> {
     pub(crate) component: &'a str,
     pub(crate) request_id: &'a str,
+    /// The component's secrets, redacted from whatever it wrote.
+    pub(crate) redact: &'a log::Redact,
 }
 
 /// One capability. See the module docs for what each part is for.

@@ -34,11 +34,25 @@ pub(crate) struct ValuesConfig {
     secrets: Secrets,
 }
 
+impl ValuesConfig {
+    /// The `secrets` table.
+    pub(crate) fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+}
+
 /// Config values whose text must never appear in logs or listings: `Debug` shows the keys
 /// only.
 #[derive(Clone, Default, Deserialize)]
 #[serde(transparent)]
 pub struct Secrets(BTreeMap<String, String>);
+
+impl Secrets {
+    /// The secret values (for redacting them from what a component logs).
+    pub(crate) fn values(&self) -> impl Iterator<Item = &str> {
+        self.0.values().map(String::as_str)
+    }
+}
 
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -149,6 +163,7 @@ mod tests {
             component: "c",
             base_dir: std::path::Path::new("/"),
             stores: &Default::default(),
+            secrets: &Default::default(),
         };
         Values::grant(&config, &scope)
     }

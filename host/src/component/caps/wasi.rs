@@ -151,7 +151,7 @@ impl Capability for Wasi {
     }
 
     fn finish(instance: &WasiInstance, who: &Who<'_>) {
-        super::write_output(who.component, who.request_id, &instance.output.contents());
+        super::write_output(who, &instance.output.contents());
     }
 }
 
@@ -180,6 +180,7 @@ mod tests {
             component: "c",
             base_dir: Path::new("/cfg"),
             stores: &NO_STORES,
+            secrets: Box::leak(Box::default()),
         }
     }
 

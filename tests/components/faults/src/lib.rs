@@ -98,6 +98,22 @@ fn handle(req: Request) -> Result<Response> {
             }
             Ok(Response::text("flooded"))
         }
+        // Its own secret, logged and printed by mistake: the host redacts it.
+        "log-secret" => {
+            let token = lamina_sdk::config::get("token").unwrap_or_default();
+            lamina_sdk::log::log(
+                lamina_sdk::log::Level::Warn,
+                &format!("calling with {token}"),
+                &[("token", &token), (&format!("key-{token}"), "v")],
+            );
+            eprintln!("token={token}");
+            Ok(Response::text("logged"))
+        }
+        // A debug line: written only in requests sampled for debug logs.
+        "log-debug" => {
+            lamina_sdk::log::debug("debug detail from the guest");
+            Ok(Response::text("logged"))
+        }
         "log-forge" => {
             lamina_sdk::log::info(
                 "innocent\n2026-12-01T00:00:00.000000Z ERROR lamina: FORGED host line component=\"auth\"",

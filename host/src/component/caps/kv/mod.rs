@@ -211,7 +211,7 @@ impl Capability for KeyValue {
         if instance.denied > 1 {
             tracing::warn!(
                 component = who.component,
-                request_id = who.request_id,
+                requestId = who.request_id,
                 denied = instance.denied,
                 "key-value stores denied during this request (the first is logged above)"
             );
@@ -239,7 +239,7 @@ fn report(view: &KvView<'_>, store: &str, operation: &str, failure: &Failure) ->
     if matches!(failure, Failure::Unavailable(_) | Failure::Other(_)) {
         tracing::warn!(
             component = view.component,
-            request_id = view.request_id,
+            requestId = view.request_id,
             store,
             operation,
             error = %failure,
@@ -304,7 +304,7 @@ impl wit::store::Host for KvView<'_> {
                 let granted: Vec<&str> = self.kv.grant.names().collect();
                 tracing::warn!(
                     component = self.component,
-                    request_id = self.request_id,
+                    requestId = self.request_id,
                     store = identifier,
                     granted = granted.join(", "),
                     "key-value store denied: not in the component's key-value list"

@@ -1,0 +1,488 @@
+//! CloudWatch metrics without an API call: the embedded metric format (EMF), one JSON
+//! document per invocation on stdout, which CloudWatch Logs turns into metrics.
+//!
+//! Per request, under the dimensions `[metrics] dimensions` plus `route`
+//! (`GET /hello/{name}`; `unmatched` when no route matched, `direct` for `[direct]`) and
+//! `status_class` (`2xx` … `5xx`, `error` for an invocation that failed):
+//!
+//! | metric | unit | value |
+//! |---|---|---|
+//! | `Requests` | Count | 1 |
+//! | `Latency` | Milliseconds | front door to reply |
+//! | `Errors` | Count | 1 for a 5xx or a failed invocation, else 0 |
+//! | `Timeouts` | Count | 1 when a component ran out of time, else 0 |
+//! | `ComponentTime` | Milliseconds | time in all components of the chain |
+//! | `ComponentTime.<name>` | Milliseconds | time in that component |
+//!
+//! `ColdStart` (Count, 1) under the configured dimensions (and `function_name` in Lambda)
+//! in the first invocation of a process; `Swaps` and `RejectedVersions` (Count) under the
+//! same when a reload swaps in a new version or refuses one.
+//!
+//! The format, from the specification
+//! (<https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>):
+//! a root object whose `_aws` member holds `Timestamp` (ms since the epoch) and
+//! `CloudWatchMetrics`, a list of directives `{Namespace, Dimensions: [[key, ...]],
+//! Metrics: [{Name, Unit}]}`; every dimension key and metric name is a member of the root
+//! object (a dimension's value a string, a metric's a number). A directive holds at most
+//! [`MAX_METRICS`] metrics, a dimension set at most [`MAX_DIMENSIONS`] keys: checked at
+//! load for the configured dimensions, and a document with more metrics is split.
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::sync::OnceLock;
+
+/// Metrics one EMF directive may hold.
+pub const MAX_METRICS: usize = 100;
+/// Keys one EMF dimension set may hold.
+pub const MAX_DIMENSIONS: usize = 30;
+/// The dimensions the host adds to request metrics.
+const REQUEST_DIMENSIONS: [&str; 2] = ["route", "status_class"];
+/// Root members the host writes besides those: no configured dimension may take one.
+const HOST_MEMBERS: &[&str] = &[
+    "requestId",
+    "function_name",
+    "Requests",
+    "Latency",
+    "Errors",
+    "Timeouts",
+    "ComponentTime",
+    "ColdStart",
+    "Swaps",
+    "RejectedVersions",
+];
+/// Longest dimension value CloudWatch accepts.
+const MAX_DIMENSION_VALUE: usize = 1024;
+/// Longest namespace CloudWatch accepts.
+const MAX_NAMESPACE: usize = 256;
+
+/// The units EMF accepts, as CloudWatch spells them.
+pub const UNITS: &[&str] = &[
+    "Seconds",
+    "Microseconds",
+    "Milliseconds",
+    "Bytes",
+    "Kilobytes",
+    "Megabytes",
+    "Gigabytes",
+    "Terabytes",
+    "Bits",
+    "Kilobits",
+    "Megabits",
+    "Gigabits",
+    "Terabits",
+    "Percent",
+    "Count",
+    "Bytes/Second",
+    "Kilobytes/Second",
+    "Megabytes/Second",
+    "Gigabytes/Second",
+    "Terabytes/Second",
+    "Bits/Second",
+    "Kilobits/Second",
+    "Megabits/Second",
+    "Gigabits/Second",
+    "Terabits/Second",
+    "Count/Second",
+    "None",
+];
+
+/// `[metrics]`: turns EMF metrics on.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MetricsConfig {
+    /// The CloudWatch namespace (`Lamina/orders`): letters, digits and `. _ # : / -`.
+    pub(crate) namespace: String,
+    /// Dimensions on every metric (`{ environment = "prod" }`).
+    #[serde(default)]
+    pub(crate) dimensions: BTreeMap<String, String>,
+}
+
+/// Where EMF documents go: stdout, where Lambda reads them, unless the front door needs
+/// stdout for itself (`lamina invoke` prints the reply there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sink {
+    /// The default.
+    Stdout,
+    /// Beside the log lines.
+    Stderr,
+    /// `/dev/null`: written (the syscall is paid) and dropped, for benchmarks.
+    Null,
+}
+
+static SINK: OnceLock<Sink> = OnceLock::new();
+
+/// Sends EMF documents to `sink` from now on (the first call wins).
+pub fn set_sink(sink: Sink) {
+    let _ = SINK.set(sink);
+}
+
+/// Writes one document as one line, with one `write`.
+fn write(document: &Value) {
+    let mut line = document.to_string();
+    line.push('\n');
+    let _ = match SINK.get().copied().unwrap_or(Sink::Stdout) {
+        Sink::Stdout => std::io::stdout().lock().write_all(line.as_bytes()),
+        Sink::Stderr => std::io::stderr().lock().write_all(line.as_bytes()),
+        Sink::Null => {
+            static NULL: OnceLock<Option<std::fs::File>> = OnceLock::new();
+            match NULL.get_or_init(|| std::fs::File::create("/dev/null").ok()) {
+                Some(file) => (&*file).write_all(line.as_bytes()),
+                None => Ok(()),
+            }
+        }
+    };
+}
+
+/// `[metrics]` checked, as an app holds it.
+#[derive(Clone, Debug)]
+pub(crate) struct Metrics {
+    namespace: String,
+    dimensions: Vec<(String, String)>,
+}
+
+/// Whether `name` can be an EMF dimension key or metric name: 1 to 255 ASCII characters
+/// without control characters, not starting with `:` (CloudWatch's rules), and not a
+/// name EMF itself uses.
+pub(crate) fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name.chars().all(|c| c.is_ascii() && !c.is_ascii_control())
+        && !name.starts_with(':')
+        && name != "_aws"
+}
+
+impl Metrics {
+    /// Checks `config`.
+    ///
+    /// # Errors
+    ///
+    /// A namespace CloudWatch would refuse, a dimension name or value it would refuse, one
+    /// of the host's own (`route`, `status_class`), or too many dimensions.
+    pub(crate) fn from_config(config: &MetricsConfig) -> anyhow::Result<Self> {
+        let namespace = &config.namespace;
+        if namespace.is_empty()
+            || namespace.len() > MAX_NAMESPACE
+            || !namespace
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._#:/-".contains(c))
+        {
+            anyhow::bail!(
+                "metrics.namespace: {namespace:?} is not a CloudWatch namespace (1 to \
+                 {MAX_NAMESPACE} letters, digits and . _ # : / -)"
+            );
+        }
+        let limit = MAX_DIMENSIONS - REQUEST_DIMENSIONS.len();
+        if config.dimensions.len() > limit {
+            anyhow::bail!(
+                "metrics.dimensions: {} dimensions; a metric may have {MAX_DIMENSIONS}, of which \
+                 the host adds {} (route, status_class), so at most {limit} here",
+                config.dimensions.len(),
+                REQUEST_DIMENSIONS.len()
+            );
+        }
+        for (name, value) in &config.dimensions {
+            let hosts = REQUEST_DIMENSIONS.contains(&name.as_str())
+                || HOST_MEMBERS.contains(&name.as_str())
+                || name.starts_with("ComponentTime.");
+            if !valid_name(name) || hosts {
+                anyhow::bail!(
+                    "metrics.dimensions: {name:?} cannot be a dimension name (1 to 255 ASCII \
+                     characters, not starting with ':', and none the host writes: route, \
+                     status_class, requestId, function_name or a metric name)"
+                );
+            }
+            if value.is_empty()
+                || value.len() > MAX_DIMENSION_VALUE
+                || value.chars().any(char::is_control)
+            {
+                anyhow::bail!(
+                    "metrics.dimensions.{name}: a dimension value is 1 to 1024 characters \
+                     without control characters"
+                );
+            }
+        }
+        Ok(Self {
+            namespace: namespace.clone(),
+            dimensions: config
+                .dimensions
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        })
+    }
+
+    /// The documents for one finished request.
+    pub(crate) fn request_documents(&self, request: &RequestMetrics<'_>) -> Vec<Value> {
+        let mut set = Set::new(self, &REQUEST_DIMENSIONS);
+        let mut route = request.route;
+        if route.len() > MAX_DIMENSION_VALUE {
+            route = &route[..super::access::floor_char_boundary(route, MAX_DIMENSION_VALUE)];
+        }
+        set.root.insert("route".to_owned(), Value::from(route));
+        set.root.insert(
+            "status_class".to_owned(),
+            Value::from(request.status_class()),
+        );
+        set.metric("Requests", "Count", 1.0);
+        set.metric("Latency", "Milliseconds", request.latency_ms);
+        set.metric("Errors", "Count", f64::from(u8::from(request.is_error())));
+        set.metric("Timeouts", "Count", f64::from(u8::from(request.timed_out)));
+        let total: f64 = request.components.iter().map(|(_, ms)| ms).sum();
+        set.metric("ComponentTime", "Milliseconds", total);
+        for (name, ms) in request.components {
+            set.metric(&format!("ComponentTime.{name}"), "Milliseconds", *ms);
+        }
+        // Not a dimension: a member that ties the document to the request's log lines.
+        set.root
+            .insert("requestId".to_owned(), Value::from(request.request_id));
+        let mut documents = set.documents(request.timestamp_ms);
+        if request.cold_start {
+            documents.extend(self.event("ColdStart", request.timestamp_ms));
+        }
+        documents
+    }
+
+    /// The document for one host event counted under the configured dimensions only
+    /// (`ColdStart`, `Swaps`, `RejectedVersions`), with `function_name` in Lambda.
+    fn event(&self, name: &str, timestamp_ms: u64) -> Vec<Value> {
+        let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok();
+        let extra: &[&str] = if function.is_some() {
+            &["function_name"]
+        } else {
+            &[]
+        };
+        let mut set = Set::new(self, extra);
+        if let Some(function) = function {
+            set.root
+                .insert("function_name".to_owned(), Value::from(function));
+        }
+        set.metric(name, "Count", 1.0);
+        set.documents(timestamp_ms)
+    }
+
+    /// Writes the documents for one finished request.
+    pub(crate) fn emit_request(&self, request: &RequestMetrics<'_>) {
+        for document in self.request_documents(request) {
+            write(&document);
+        }
+    }
+
+    /// Writes a `Swaps` or `RejectedVersions` document now.
+    pub(crate) fn emit_event(&self, name: &str) {
+        for document in self.event(name, crate::request::now_epoch_ms()) {
+            write(&document);
+        }
+    }
+}
+
+/// What a finished request reports.
+pub(crate) struct RequestMetrics<'a> {
+    pub(crate) route: &'a str,
+    /// `None` when the invocation failed instead of answering.
+    pub(crate) status: Option<u16>,
+    pub(crate) latency_ms: f64,
+    pub(crate) timed_out: bool,
+    pub(crate) components: &'a [(String, f64)],
+    pub(crate) cold_start: bool,
+    pub(crate) request_id: &'a str,
+    pub(crate) timestamp_ms: u64,
+}
+
+impl RequestMetrics<'_> {
+    fn status_class(&self) -> String {
+        self.status
+            .map_or_else(|| "error".to_owned(), |s| format!("{}xx", s / 100))
+    }
+
+    fn is_error(&self) -> bool {
+        self.status.is_none_or(|s| s >= 500)
+    }
+}
+
+/// Metrics that share one dimension set, and the root members they need.
+struct Set {
+    namespace: String,
+    dimensions: Vec<String>,
+    root: Map<String, Value>,
+    metrics: Vec<Value>,
+}
+
+impl Set {
+    /// A set under `metrics`' configured dimensions plus `extra` (whose values the caller
+    /// puts in `root`).
+    fn new(metrics: &Metrics, extra: &[&str]) -> Self {
+        let mut root = Map::new();
+        let mut dimensions = Vec::new();
+        for (name, value) in &metrics.dimensions {
+            root.insert(name.clone(), Value::from(value.as_str()));
+            dimensions.push(name.clone());
+        }
+        dimensions.extend(extra.iter().map(|d| (*d).to_owned()));
+        Self {
+            namespace: metrics.namespace.clone(),
+            dimensions,
+            root,
+            metrics: Vec::new(),
+        }
+    }
+
+    fn metric(&mut self, name: &str, unit: &str, value: f64) {
+        self.root.insert(name.to_owned(), json!(round3(value)));
+        self.metrics.push(json!({"Name": name, "Unit": unit}));
+    }
+
+    /// The documents: one, or one per [`MAX_METRICS`] metrics, each with the root members
+    /// its metrics and dimensions need.
+    fn documents(self, timestamp_ms: u64) -> Vec<Value> {
+        let metric_names: Vec<&str> = self
+            .metrics
+            .iter()
+            .filter_map(|m| m["Name"].as_str())
+            .collect();
+        self.metrics
+            .chunks(MAX_METRICS)
+            .map(|chunk| {
+                let mut root = Map::new();
+                for (key, value) in &self.root {
+                    let is_other_metric = metric_names.contains(&key.as_str())
+                        && !chunk.iter().any(|m| m["Name"] == key.as_str());
+                    if !is_other_metric {
+                        root.insert(key.clone(), value.clone());
+                    }
+                }
+                root.insert(
+                    "_aws".to_owned(),
+                    json!({
+                        "Timestamp": timestamp_ms,
+                        "CloudWatchMetrics": [{
+                            "Namespace": self.namespace,
+                            "Dimensions": [self.dimensions],
+                            "Metrics": chunk,
+                        }],
+                    }),
+                );
+                Value::Object(root)
+            })
+            .collect()
+    }
+}
+
+/// To the microsecond: no float noise in the document.
+fn round3(value: f64) -> f64 {
+    (value * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metrics(dimensions: &[(&str, &str)]) -> anyhow::Result<Metrics> {
+        Metrics::from_config(&MetricsConfig {
+            namespace: "Lamina/test".to_owned(),
+            dimensions: dimensions
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        })
+    }
+
+    fn request<'a>(components: &'a [(String, f64)], status: Option<u16>) -> RequestMetrics<'a> {
+        RequestMetrics {
+            route: "GET /hello/{name}",
+            status,
+            latency_ms: 1.25,
+            timed_out: false,
+            components,
+            cold_start: false,
+            request_id: "r-1",
+            timestamp_ms: 1_764_000_000_000,
+        }
+    }
+
+    #[test]
+    fn a_request_is_one_document_with_its_dimensions_at_the_root() {
+        let components = vec![("auth".to_owned(), 0.5), ("hello".to_owned(), 0.25)];
+        let docs = metrics(&[("environment", "prod")])
+            .unwrap()
+            .request_documents(&request(&components, Some(201)));
+        assert_eq!(docs.len(), 1);
+        let doc = &docs[0];
+        assert_eq!(doc["environment"], "prod");
+        assert_eq!(doc["route"], "GET /hello/{name}");
+        assert_eq!(doc["status_class"], "2xx");
+        assert_eq!(doc["Requests"], 1.0);
+        assert_eq!(doc["Errors"], 0.0);
+        assert_eq!(doc["ComponentTime"], 0.75);
+        assert_eq!(doc["ComponentTime.auth"], 0.5);
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "Lamina/test");
+        assert_eq!(
+            directive["Dimensions"],
+            json!([["environment", "route", "status_class"]])
+        );
+        assert_eq!(doc["_aws"]["Timestamp"], 1_764_000_000_000_u64);
+    }
+
+    #[test]
+    fn a_failed_invocation_is_an_error_and_a_cold_start_is_counted_apart() {
+        let m = metrics(&[]).unwrap();
+        let mut failed = request(&[], None);
+        failed.cold_start = true;
+        let docs = m.request_documents(&failed);
+        assert_eq!(docs[0]["status_class"], "error");
+        assert_eq!(docs[0]["Errors"], 1.0);
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[1]["ColdStart"], 1.0);
+        assert!(docs[1].get("route").is_none());
+    }
+
+    #[test]
+    fn more_than_a_hundred_metrics_are_split_into_documents() {
+        let components: Vec<(String, f64)> = (0..150).map(|i| (format!("c{i}"), 1.0)).collect();
+        let docs = metrics(&[])
+            .unwrap()
+            .request_documents(&request(&components, Some(200)));
+        assert_eq!(docs.len(), 2);
+        for doc in &docs {
+            let listed = doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .unwrap();
+            assert!(listed.len() <= MAX_METRICS);
+            for metric in listed {
+                assert!(doc.get(metric["Name"].as_str().unwrap()).is_some());
+            }
+        }
+        assert!(
+            docs[1].get("ComponentTime.c0").is_none(),
+            "each metric once"
+        );
+    }
+
+    #[test]
+    fn config_errors_name_the_setting() {
+        let bad_ns = Metrics::from_config(&MetricsConfig {
+            namespace: "has space".to_owned(),
+            dimensions: BTreeMap::new(),
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(bad_ns.contains("metrics.namespace"), "{bad_ns}");
+        for name in [
+            "route",
+            "requestId",
+            "function_name",
+            "Latency",
+            "ComponentTime.x",
+        ] {
+            let reserved = metrics(&[(name, "x")]).unwrap_err().to_string();
+            assert!(reserved.contains(&format!("{name:?}")), "{reserved}");
+        }
+        let many: Vec<(String, String)> = (0..29).map(|i| (format!("d{i}"), "v".into())).collect();
+        let many: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let error = metrics(&many).unwrap_err().to_string();
+        assert!(error.contains("at most 28"), "{error}");
+        assert!(metrics(&[("env", "")]).is_err());
+    }
+}
