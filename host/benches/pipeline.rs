@@ -352,14 +352,13 @@ observability: JSON lines and EMF documents written to /dev/null"
     for native in [true, false] {
         let mut base = None;
         for (label, subscribed, section) in rows {
-            let text = if native {
-                section.to_owned()
-            } else {
-                format!(
-                    "{section}[components.hello]\nsource = {:?}\n[[routes]]\nmethod = \"GET\"\npath = \"/hello/{{name}}\"\ncomponent = \"hello\"\n",
-                    hello.display().to_string()
-                )
-            };
+            // The native app binds the component on another path (a config must serve
+            // something) and its native handler on the measured one.
+            let path = if native { "/unused" } else { "/hello/{name}" };
+            let text = format!(
+                "{section}[components.hello]\nsource = {:?}\n[[routes]]\nmethod = \"GET\"\npath = \"{path}\"\ncomponent = \"hello\"\n",
+                hello.display().to_string()
+            );
             let mut app = App::from_config(&Config::parse(&text, PathBuf::from("/"))?, &runtime)?;
             if native {
                 app.route(

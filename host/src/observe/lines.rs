@@ -343,17 +343,19 @@ where
         // The request's fields: the innermost span's first (a component call's, then its
         // request's), so the more specific value wins. Every field a span or the event
         // declares is the host's, set or not: a guest field cannot fill one in.
-        let mut context = Vec::new();
         let mut reserved: Vec<&'static str> =
             event.metadata().fields().iter().map(|f| f.name()).collect();
-        if let Some(scope) = cx.event_scope(event) {
-            for span in scope {
-                reserved.extend(span.metadata().fields().iter().map(|f| f.name()));
-                if let Some(SpanFields(span_fields)) = span.extensions().get::<SpanFields>() {
-                    context.extend(span_fields.iter().cloned());
-                }
-            }
+        let spans: Vec<_> = cx.event_scope(event).into_iter().flatten().collect();
+        for span in &spans {
+            reserved.extend(span.metadata().fields().iter().map(|f| f.name()));
         }
+        // Read in place, under each span's extensions lock, without copying the values.
+        let extensions: Vec<_> = spans.iter().map(|span| span.extensions()).collect();
+        let context: Vec<&(&'static str, Value)> = extensions
+            .iter()
+            .filter_map(|e| e.get::<SpanFields>())
+            .flat_map(|SpanFields(fields)| fields.iter())
+            .collect();
         let line = Line {
             meta: event.metadata(),
             message: &message,
@@ -450,7 +452,7 @@ struct Line<'a> {
     /// The event's own fields.
     fields: &'a [(&'static str, Value)],
     /// Its spans' fields, innermost first.
-    context: &'a [(&'static str, Value)],
+    context: &'a [&'a (&'static str, Value)],
     /// Every field name the host declares for the line, set or not.
     reserved: &'a [&'static str],
 }
@@ -493,50 +495,93 @@ fn guest_fields(value: &Value) -> serde_json::Map<String, Value> {
     }
 }
 
+/// A host field's value as written.
+enum Written<'a> {
+    Value(&'a Value),
+    /// JSON text the host serialized (a `json.` field), written as it is.
+    Raw(&'a str),
+}
+
 /// A host field's name and value as written: `json.` fields as the JSON they hold.
-fn host_field(name: &'static str, value: &Value) -> (&'static str, Value) {
+fn host_field<'a>(name: &'static str, value: &'a Value) -> (&'static str, Written<'a>) {
     match (name.strip_prefix(JSON_PREFIX), value) {
-        (Some(bare), Value::String(text)) => (
-            bare,
-            serde_json::from_str(text).unwrap_or_else(|_| value.clone()),
-        ),
-        _ => (name, value.clone()),
+        (Some(bare), Value::String(text)) => (bare, Written::Raw(text)),
+        _ => (name, Written::Value(value)),
     }
 }
 
-/// A JSON object written key by key, in order, each key at most once (the first wins).
-struct JsonObject {
-    out: String,
-    keys: Vec<String>,
+/// Appends `text` as a JSON string (quoted, escaped), without an intermediate copy.
+pub(crate) fn push_json_str(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
-impl JsonObject {
+/// A JSON object written key by key, in order, each key at most once (the first wins),
+/// straight into one string.
+struct JsonObject<'k> {
+    out: String,
+    keys: Vec<&'k str>,
+}
+
+impl<'k> JsonObject<'k> {
     fn new() -> Self {
         Self {
-            out: String::from("{"),
-            keys: Vec::new(),
+            out: String::with_capacity(512),
+            keys: Vec::with_capacity(24),
         }
     }
 
     fn has(&self, key: &str) -> bool {
-        self.keys.iter().any(|k| k == key)
+        self.keys.contains(&key)
     }
 
-    fn put(&mut self, key: &str, value: &Value) {
+    /// Starts member `key`; false when the object has one already.
+    fn key(&mut self, key: &'k str) -> bool {
         if self.has(key) {
-            return;
+            return false;
         }
-        if !self.keys.is_empty() {
-            self.out.push(',');
-        }
-        self.out
-            .push_str(&Value::String(key.to_owned()).to_string());
+        self.out.push(if self.keys.is_empty() { '{' } else { ',' });
+        push_json_str(&mut self.out, key);
         self.out.push(':');
-        self.out.push_str(&value.to_string());
-        self.keys.push(key.to_owned());
+        self.keys.push(key);
+        true
+    }
+
+    fn put_str(&mut self, key: &'k str, value: &str) {
+        if self.key(key) {
+            push_json_str(&mut self.out, value);
+        }
+    }
+
+    fn put(&mut self, key: &'k str, value: &Written<'_>) {
+        if self.key(key) {
+            match value {
+                Written::Value(Value::String(text)) => push_json_str(&mut self.out, text),
+                Written::Value(value) => {
+                    let _ = write!(self.out, "{value}");
+                }
+                Written::Raw(text) => self.out.push_str(text),
+            }
+        }
     }
 
     fn finish(mut self) -> String {
+        if self.keys.is_empty() {
+            self.out.push('{');
+        }
         self.out.push('}');
         self.out
     }
@@ -558,34 +603,42 @@ impl Line<'_> {
     }
 
     /// The host's fields: the event's, then its spans', without the guest's.
-    fn host(&self) -> impl Iterator<Item = (&'static str, Value)> + '_ {
+    fn host(&self) -> impl Iterator<Item = (&'static str, Written<'_>)> + '_ {
         self.fields
             .iter()
-            .chain(self.context)
+            .chain(self.context.iter().copied())
             .filter(|(name, _)| *name != GUEST_FIELDS)
             .map(|(name, value)| host_field(name, value))
     }
 
     fn json(&self, function: &[(&'static str, Value)]) -> String {
+        // A guest field never replaces the host's: one with a host field's name is
+        // written as `guest_<name>`.
+        let guest: Vec<(std::borrow::Cow<'_, str>, Value)> = self
+            .guest()
+            .into_iter()
+            .map(|(name, value)| {
+                if self.is_hosts(&name) {
+                    (format!("guest_{name}").into(), value)
+                } else {
+                    (name.into(), value)
+                }
+            })
+            .collect();
+        let stamp = timestamp();
         let mut object = JsonObject::new();
-        object.put("timestamp", &Value::String(timestamp()));
-        object.put("level", &Value::from(level_name(*self.meta.level())));
-        object.put("message", &Value::from(self.message));
-        object.put("logger", &Value::from(self.meta.target()));
+        object.put_str("timestamp", &stamp);
+        object.put_str("level", level_name(*self.meta.level()));
+        object.put_str("message", self.message);
+        object.put_str("logger", self.meta.target());
         for (name, value) in self.host() {
             object.put(name, &value);
         }
         for (name, value) in function {
-            object.put(name, value);
+            object.put(name, &Written::Value(value));
         }
-        // A guest field never replaces the host's: one with a host field's name is
-        // written as `guest_<name>`.
-        for (name, value) in self.guest() {
-            if object.has(&name) || self.is_hosts(&name) {
-                object.put(&format!("guest_{name}"), &value);
-            } else {
-                object.put(&name, &value);
-            }
+        for (name, value) in &guest {
+            object.put(name, &Written::Value(value));
         }
         object.finish()
     }
@@ -608,7 +661,16 @@ impl Line<'_> {
         for (name, value) in self.host() {
             if !shown.contains(&name) {
                 shown.push(name);
-                push_text_field(&mut line, name, &value);
+                match value {
+                    Written::Value(value) => push_text_field(&mut line, name, value),
+                    // Serialized JSON has no raw control character: one line as it is.
+                    Written::Raw(text) => {
+                        line.push(' ');
+                        escape_key_into(&mut line, name);
+                        line.push('=');
+                        line.push_str(text);
+                    }
+                }
             }
         }
         for (name, value) in self.guest() {

@@ -27,9 +27,11 @@
 //! [`MAX_METRICS`] metrics, a dimension set at most [`MAX_DIMENSIONS`] keys: checked at
 //! load for the configured dimensions, and a document with more metrics is split.
 
+use super::lines::push_json_str;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::OnceLock;
 
@@ -119,8 +121,8 @@ pub fn set_sink(sink: Sink) {
 }
 
 /// Writes one document as one line, with one `write`.
-fn write(document: &Value) {
-    let mut line = document.to_string();
+fn write(document: String) {
+    let mut line = document;
     line.push('\n');
     let _ = match SINK.get().copied().unwrap_or(Sink::Stdout) {
         Sink::Stdout => std::io::stdout().lock().write_all(line.as_bytes()),
@@ -214,29 +216,35 @@ impl Metrics {
     }
 
     /// The documents for one finished request.
-    pub(crate) fn request_documents(&self, request: &RequestMetrics<'_>) -> Vec<Value> {
-        let mut set = Set::new(self, &REQUEST_DIMENSIONS);
+    pub(crate) fn request_documents(&self, request: &RequestMetrics<'_>) -> Vec<String> {
         let mut route = request.route;
         if route.len() > MAX_DIMENSION_VALUE {
             route = &route[..super::access::floor_char_boundary(route, MAX_DIMENSION_VALUE)];
         }
-        set.root.insert("route".to_owned(), Value::from(route));
-        set.root.insert(
-            "status_class".to_owned(),
-            Value::from(request.status_class()),
+        let status_class = request.status_class();
+        let mut set = Set::new(
+            self,
+            vec![("route", route), ("status_class", &status_class)],
         );
-        set.metric("Requests", "Count", 1.0);
-        set.metric("Latency", "Milliseconds", request.latency_ms);
-        set.metric("Errors", "Count", f64::from(u8::from(request.is_error())));
-        set.metric("Timeouts", "Count", f64::from(u8::from(request.timed_out)));
-        let total: f64 = request.components.iter().map(|(_, ms)| ms).sum();
-        set.metric("ComponentTime", "Milliseconds", total);
-        for (name, ms) in request.components {
-            set.metric(&format!("ComponentTime.{name}"), "Milliseconds", *ms);
-        }
         // Not a dimension: a member that ties the document to the request's log lines.
-        set.root
-            .insert("requestId".to_owned(), Value::from(request.request_id));
+        set.members.push(("requestId", request.request_id));
+        set.metric("Requests".into(), "Count", 1.0);
+        set.metric("Latency".into(), "Milliseconds", request.latency_ms);
+        set.metric(
+            "Errors".into(),
+            "Count",
+            f64::from(u8::from(request.is_error())),
+        );
+        set.metric(
+            "Timeouts".into(),
+            "Count",
+            f64::from(u8::from(request.timed_out)),
+        );
+        let total: f64 = request.components.iter().map(|(_, ms)| ms).sum();
+        set.metric("ComponentTime".into(), "Milliseconds", total);
+        for (name, ms) in request.components {
+            set.metric(format!("ComponentTime.{name}").into(), "Milliseconds", *ms);
+        }
         let mut documents = set.documents(request.timestamp_ms);
         if request.cold_start {
             documents.extend(self.event("ColdStart", request.timestamp_ms));
@@ -246,33 +254,28 @@ impl Metrics {
 
     /// The document for one host event counted under the configured dimensions only
     /// (`ColdStart`, `Swaps`, `RejectedVersions`), with `function_name` in Lambda.
-    fn event(&self, name: &str, timestamp_ms: u64) -> Vec<Value> {
+    fn event(&self, name: &'static str, timestamp_ms: u64) -> Vec<String> {
         let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok();
-        let extra: &[&str] = if function.is_some() {
-            &["function_name"]
-        } else {
-            &[]
+        let extra = match &function {
+            Some(function) => vec![("function_name", function.as_str())],
+            None => Vec::new(),
         };
         let mut set = Set::new(self, extra);
-        if let Some(function) = function {
-            set.root
-                .insert("function_name".to_owned(), Value::from(function));
-        }
-        set.metric(name, "Count", 1.0);
+        set.metric(name.into(), "Count", 1.0);
         set.documents(timestamp_ms)
     }
 
     /// Writes the documents for one finished request.
     pub(crate) fn emit_request(&self, request: &RequestMetrics<'_>) {
         for document in self.request_documents(request) {
-            write(&document);
+            write(document);
         }
     }
 
     /// Writes a `Swaps` or `RejectedVersions` document now.
-    pub(crate) fn emit_event(&self, name: &str) {
+    pub(crate) fn emit_event(&self, name: &'static str) {
         for document in self.event(name, crate::request::now_epoch_ms()) {
-            write(&document);
+            write(document);
         }
     }
 }
@@ -301,69 +304,85 @@ impl RequestMetrics<'_> {
     }
 }
 
-/// Metrics that share one dimension set, and the root members they need.
-struct Set {
-    namespace: String,
-    dimensions: Vec<String>,
-    root: Map<String, Value>,
-    metrics: Vec<Value>,
+/// Metrics that share one dimension set, written straight into their documents' text
+/// (no intermediate JSON tree: this runs once per request).
+struct Set<'a> {
+    config: &'a Metrics,
+    /// Dimensions after the configured ones, with their values.
+    dimensions: Vec<(&'static str, &'a str)>,
+    /// Other string members of the root.
+    members: Vec<(&'static str, &'a str)>,
+    metrics: Vec<(Cow<'static, str>, &'static str, f64)>,
 }
 
-impl Set {
-    /// A set under `metrics`' configured dimensions plus `extra` (whose values the caller
-    /// puts in `root`).
-    fn new(metrics: &Metrics, extra: &[&str]) -> Self {
-        let mut root = Map::new();
-        let mut dimensions = Vec::new();
-        for (name, value) in &metrics.dimensions {
-            root.insert(name.clone(), Value::from(value.as_str()));
-            dimensions.push(name.clone());
-        }
-        dimensions.extend(extra.iter().map(|d| (*d).to_owned()));
+impl<'a> Set<'a> {
+    fn new(config: &'a Metrics, dimensions: Vec<(&'static str, &'a str)>) -> Self {
         Self {
-            namespace: metrics.namespace.clone(),
+            config,
             dimensions,
-            root,
+            members: Vec::new(),
             metrics: Vec::new(),
         }
     }
 
-    fn metric(&mut self, name: &str, unit: &str, value: f64) {
-        self.root.insert(name.to_owned(), json!(round3(value)));
-        self.metrics.push(json!({"Name": name, "Unit": unit}));
+    fn metric(&mut self, name: Cow<'static, str>, unit: &'static str, value: f64) {
+        self.metrics.push((name, unit, round3(value)));
     }
 
     /// The documents: one, or one per [`MAX_METRICS`] metrics, each with the root members
     /// its metrics and dimensions need.
-    fn documents(self, timestamp_ms: u64) -> Vec<Value> {
-        let metric_names: Vec<&str> = self
-            .metrics
-            .iter()
-            .filter_map(|m| m["Name"].as_str())
-            .collect();
+    fn documents(&self, timestamp_ms: u64) -> Vec<String> {
         self.metrics
             .chunks(MAX_METRICS)
             .map(|chunk| {
-                let mut root = Map::new();
-                for (key, value) in &self.root {
-                    let is_other_metric = metric_names.contains(&key.as_str())
-                        && !chunk.iter().any(|m| m["Name"] == key.as_str());
-                    if !is_other_metric {
-                        root.insert(key.clone(), value.clone());
-                    }
-                }
-                root.insert(
-                    "_aws".to_owned(),
-                    json!({
-                        "Timestamp": timestamp_ms,
-                        "CloudWatchMetrics": [{
-                            "Namespace": self.namespace,
-                            "Dimensions": [self.dimensions],
-                            "Metrics": chunk,
-                        }],
-                    }),
+                let mut out = String::with_capacity(640);
+                let _ = write!(
+                    out,
+                    "{{\"_aws\":{{\"Timestamp\":{timestamp_ms},\"CloudWatchMetrics\":[{{\"Namespace\":"
                 );
-                Value::Object(root)
+                push_json_str(&mut out, &self.config.namespace);
+                out.push_str(",\"Dimensions\":[[");
+                let keys = self
+                    .config
+                    .dimensions
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .chain(self.dimensions.iter().map(|(k, _)| *k));
+                for (i, key) in keys.enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    push_json_str(&mut out, key);
+                }
+                out.push_str("]],\"Metrics\":[");
+                for (i, (name, unit, _)) in chunk.iter().enumerate() {
+                    out.push_str(if i > 0 { ",{\"Name\":" } else { "{\"Name\":" });
+                    push_json_str(&mut out, name);
+                    out.push_str(",\"Unit\":");
+                    push_json_str(&mut out, unit);
+                    out.push('}');
+                }
+                out.push_str("]}]}");
+                let members = self
+                    .config
+                    .dimensions
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .chain(self.dimensions.iter().copied())
+                    .chain(self.members.iter().copied());
+                for (key, value) in members {
+                    out.push(',');
+                    push_json_str(&mut out, key);
+                    out.push(':');
+                    push_json_str(&mut out, value);
+                }
+                for (name, _, value) in chunk {
+                    out.push(',');
+                    push_json_str(&mut out, name);
+                    let _ = write!(out, ":{value}");
+                }
+                out.push('}');
+                out
             })
             .collect()
     }
@@ -377,6 +396,7 @@ fn round3(value: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
 
     fn metrics(dimensions: &[(&str, &str)]) -> anyhow::Result<Metrics> {
         Metrics::from_config(&MetricsConfig {
@@ -386,6 +406,12 @@ mod tests {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
         })
+    }
+
+    fn parsed(docs: Vec<String>) -> Vec<Value> {
+        docs.into_iter()
+            .map(|d| serde_json::from_str(&d).unwrap_or_else(|e| panic!("{e}: {d}")))
+            .collect()
     }
 
     fn request<'a>(components: &'a [(String, f64)], status: Option<u16>) -> RequestMetrics<'a> {
@@ -404,9 +430,11 @@ mod tests {
     #[test]
     fn a_request_is_one_document_with_its_dimensions_at_the_root() {
         let components = vec![("auth".to_owned(), 0.5), ("hello".to_owned(), 0.25)];
-        let docs = metrics(&[("environment", "prod")])
-            .unwrap()
-            .request_documents(&request(&components, Some(201)));
+        let docs = parsed(
+            metrics(&[("environment", "prod")])
+                .unwrap()
+                .request_documents(&request(&components, Some(201))),
+        );
         assert_eq!(docs.len(), 1);
         let doc = &docs[0];
         assert_eq!(doc["environment"], "prod");
@@ -430,7 +458,7 @@ mod tests {
         let m = metrics(&[]).unwrap();
         let mut failed = request(&[], None);
         failed.cold_start = true;
-        let docs = m.request_documents(&failed);
+        let docs = parsed(m.request_documents(&failed));
         assert_eq!(docs[0]["status_class"], "error");
         assert_eq!(docs[0]["Errors"], 1.0);
         assert_eq!(docs.len(), 2);
@@ -441,9 +469,11 @@ mod tests {
     #[test]
     fn more_than_a_hundred_metrics_are_split_into_documents() {
         let components: Vec<(String, f64)> = (0..150).map(|i| (format!("c{i}"), 1.0)).collect();
-        let docs = metrics(&[])
-            .unwrap()
-            .request_documents(&request(&components, Some(200)));
+        let docs = parsed(
+            metrics(&[])
+                .unwrap()
+                .request_documents(&request(&components, Some(200))),
+        );
         assert_eq!(docs.len(), 2);
         for doc in &docs {
             let listed = doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]

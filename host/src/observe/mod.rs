@@ -85,7 +85,7 @@ impl Observe {
     }
 
     /// Counts a host event (`Swaps`, `RejectedVersions`) when metrics are on.
-    pub(crate) fn count(&self, event: &str) {
+    pub(crate) fn count(&self, event: &'static str) {
         if let Some(metrics) = &self.metrics {
             metrics.emit_event(event);
         }
