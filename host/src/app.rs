@@ -679,13 +679,7 @@ impl App {
                 match &route.target {
                     Target::Component(handler) => {
                         let info = RouteInfo { template, params };
-                        let name = handler.guest().name();
-                        let (call, trace_header) = record.call();
-                        let mut request = request;
-                        request.context.trace_header = trace_header;
-                        record
-                            .in_component(name, call, handler.handle(request, info))
-                            .await
+                        call_handler(handler, request, info, record).await
                     }
                     Target::Native(native) => native.handle(request, template, params),
                 }
@@ -697,13 +691,7 @@ impl App {
                         template: "",
                         params: Vec::new(),
                     };
-                    let name = handler.guest().name();
-                    let (call, trace_header) = record.call();
-                    let mut request = request;
-                    request.context.trace_header = trace_header;
-                    record
-                        .in_component(name, call, handler.handle(request, info))
-                        .await
+                    call_handler(handler, request, info, record).await
                 }
                 None => Err(Error::NotFound { path: request.path }),
             },
@@ -810,6 +798,20 @@ impl App {
     pub fn max_request_body(&self) -> usize {
         self.max_request_body
     }
+}
+
+/// Calls `handler` as one traced, timed component call of the request `record` keeps.
+async fn call_handler(
+    handler: &Handler,
+    mut request: Request,
+    info: RouteInfo<'_>,
+    record: &mut RequestRecord,
+) -> Result<Response, Error> {
+    let (call, trace_header) = record.call();
+    request.context.trace_header = trace_header;
+    record
+        .in_component(handler.guest().name(), call, handler.handle(request, info))
+        .await
 }
 
 /// The error for a component bound where the other kind is needed.

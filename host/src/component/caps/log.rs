@@ -23,6 +23,7 @@
 use super::super::bindings::log::Level;
 use super::super::state::State;
 use super::{Capability, KeyList, Scope, Who};
+use crate::observe::access::floor_char_boundary;
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -106,18 +107,6 @@ impl Redact {
             format!("{kept}…[{} bytes dropped]", text.len() - cut)
         }
     }
-}
-
-/// The largest character boundary of `text` at or below `at`.
-fn floor_char_boundary(text: &str, at: usize) -> usize {
-    if at >= text.len() {
-        return text.len();
-    }
-    let mut end = at;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    end
 }
 
 impl KeyList for Log {
