@@ -59,6 +59,7 @@ pub mod aws;
 mod error;
 pub mod http;
 pub mod kv;
+pub mod metrics;
 pub mod middleware;
 mod request;
 mod response;
@@ -103,6 +104,8 @@ pub mod __private {
                 "lamina:http/types@0.2.0": super::bindings::lamina::http::types,
                 "lamina:http/log@0.2.0": super::bindings::lamina::http::log,
                 "lamina:http/config@0.2.0": super::bindings::lamina::http::config,
+                "lamina:http/metrics@0.2.0": super::bindings::lamina::http::metrics,
+                "lamina:http/trace@0.2.0": super::bindings::lamina::http::trace,
                 "wasi:http/types@0.2.12": super::bindings::wasi::http::types,
                 "wasi:http/outgoing-handler@0.2.12": super::bindings::wasi::http::outgoing_handler,
                 "wasi:io/error@0.2.12": super::bindings::wasi::io::error,
@@ -225,6 +228,45 @@ pub mod log {
     /// Writes a debug line.
     pub fn debug(message: &str) {
         log(Level::Debug, message, &[]);
+    }
+}
+
+/// The X-Ray trace this call is part of.
+pub mod trace {
+    /// The `X-Amzn-Trace-Id` header of this component call (`Root=...;Parent=...;
+    /// Sampled=...`), the one the host adds to this component's outbound HTTP calls;
+    /// `None` when the invocation carries no trace.
+    #[must_use]
+    pub fn header() -> Option<String> {
+        crate::__private::bindings::lamina::http::trace::header()
+    }
+
+    /// The `Root=` of [`header`]: the trace id to put in a log line or an error report.
+    #[must_use]
+    pub fn trace_id() -> Option<String> {
+        root(&header()?).map(str::to_owned)
+    }
+
+    /// The `Root=` value of an `X-Amzn-Trace-Id` header.
+    pub(crate) fn root(header: &str) -> Option<&str> {
+        header
+            .split(';')
+            .find_map(|pair| pair.trim().strip_prefix("Root="))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn finds_the_root() {
+            assert_eq!(
+                super::root(
+                    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+                ),
+                Some("1-5759e988-bd862e3fe1be46a994272793")
+            );
+            assert_eq!(super::root("Parent=1; Root=1-a-b"), Some("1-a-b"));
+            assert_eq!(super::root("Sampled=0"), None);
+        }
     }
 }
 

@@ -534,6 +534,7 @@ impl Config {
             base_dir: &self.base_dir,
             stores: &self.key_value,
             secrets: component.capabilities.config.secrets(),
+            metrics: self.metrics.as_ref(),
         };
         Ok(ComponentSpec {
             source: self.location(name, component)?,

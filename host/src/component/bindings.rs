@@ -31,6 +31,8 @@ mod middleware {
             "lamina:http/types": super::handler::lamina::http::types,
             "lamina:http/log": super::handler::lamina::http::log,
             "lamina:http/config": super::handler::lamina::http::config,
+            "lamina:http/metrics": super::handler::lamina::http::metrics,
+            "lamina:http/trace": super::handler::lamina::http::trace,
             "wasi:http": wasmtime_wasi_http::p2::bindings::http,
             "wasi:io": wasmtime_wasi::p2::bindings::io,
             "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
@@ -39,7 +41,7 @@ mod middleware {
     });
 }
 
-pub use handler::lamina::http::{config, log, types as wit};
+pub use handler::lamina::http::{config, log, metrics, types as wit};
 pub use handler::{Handler, HandlerPre};
 pub use middleware::exports::lamina::http::request_middleware::Action;
 pub use middleware::{Middleware, MiddlewarePre};

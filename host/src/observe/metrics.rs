@@ -55,7 +55,7 @@ const HOST_MEMBERS: &[&str] = &[
     "RejectedVersions",
 ];
 /// Longest dimension value CloudWatch accepts.
-const MAX_DIMENSION_VALUE: usize = 1024;
+pub(crate) const MAX_DIMENSION_VALUE: usize = 1024;
 /// Longest namespace CloudWatch accepts.
 const MAX_NAMESPACE: usize = 256;
 
@@ -187,12 +187,13 @@ impl Metrics {
         for (name, value) in &config.dimensions {
             let hosts = REQUEST_DIMENSIONS.contains(&name.as_str())
                 || HOST_MEMBERS.contains(&name.as_str())
+                || name == GUEST_DIMENSION
                 || name.starts_with("ComponentTime.");
             if !valid_name(name) || hosts {
                 anyhow::bail!(
                     "metrics.dimensions: {name:?} cannot be a dimension name (1 to 255 ASCII \
                      characters, not starting with ':', and none the host writes: route, \
-                     status_class, requestId, function_name or a metric name)"
+                     status_class, component, requestId, function_name or a metric name)"
                 );
             }
             if value.is_empty()
@@ -265,6 +266,45 @@ impl Metrics {
         set.documents(timestamp_ms)
     }
 
+    /// The names a guest's dimension or metric may not take: the configured dimensions'.
+    pub(crate) fn dimension_names(&self) -> impl Iterator<Item = &str> {
+        self.dimensions.iter().map(|(k, _)| k.as_str())
+    }
+
+    /// The documents for what one component instance added through the `metrics` import
+    /// (checked as it was added, `caps::metrics`): one per dimension set, each under the
+    /// configured dimensions, `component`, and the set's own; `requestId` a member.
+    pub(crate) fn guest_documents(
+        &self,
+        component: &str,
+        request_id: &str,
+        series: &[GuestSeries],
+        timestamp_ms: u64,
+    ) -> Vec<String> {
+        let mut documents = Vec::new();
+        for one in series {
+            let mut dimensions = Vec::with_capacity(one.dimensions.len() + 1);
+            dimensions.push((GUEST_DIMENSION, component));
+            dimensions.extend(one.dimensions.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let mut set = Set::new(self, dimensions);
+            set.members.push(("requestId", request_id));
+            for (name, unit, values) in &one.metrics {
+                set.metrics
+                    .push((Cow::Borrowed(name), unit, Value::Many(values)));
+            }
+            documents.extend(set.documents(timestamp_ms));
+        }
+        documents
+    }
+
+    /// Writes [`Metrics::guest_documents`].
+    pub(crate) fn emit_guest(&self, component: &str, request_id: &str, series: &[GuestSeries]) {
+        let now = crate::request::now_epoch_ms();
+        for document in self.guest_documents(component, request_id, series, now) {
+            write(document);
+        }
+    }
+
     /// Writes the documents for one finished request.
     pub(crate) fn emit_request(&self, request: &RequestMetrics<'_>) {
         for document in self.request_documents(request) {
@@ -278,6 +318,17 @@ impl Metrics {
             write(document);
         }
     }
+}
+
+/// The dimension the host adds to a guest's metrics: the component's name.
+pub(crate) const GUEST_DIMENSION: &str = "component";
+
+/// Metrics one component instance added under one dimension set: `(name, unit, values)`,
+/// in the order first added.
+#[derive(Debug, Default)]
+pub(crate) struct GuestSeries {
+    pub(crate) dimensions: Vec<(String, String)>,
+    pub(crate) metrics: Vec<(String, &'static str, Vec<f64>)>,
 }
 
 /// What a finished request reports.
@@ -304,19 +355,26 @@ impl RequestMetrics<'_> {
     }
 }
 
+/// A metric's value in a document: one number, or the list a guest added in one request.
+#[derive(Clone, Copy)]
+enum Value<'a> {
+    One(f64),
+    Many(&'a [f64]),
+}
+
 /// Metrics that share one dimension set, written straight into their documents' text
 /// (no intermediate JSON tree: this runs once per request).
 struct Set<'a> {
     config: &'a Metrics,
     /// Dimensions after the configured ones, with their values.
-    dimensions: Vec<(&'static str, &'a str)>,
+    dimensions: Vec<(&'a str, &'a str)>,
     /// Other string members of the root.
     members: Vec<(&'static str, &'a str)>,
-    metrics: Vec<(Cow<'static, str>, &'static str, f64)>,
+    metrics: Vec<(Cow<'a, str>, &'static str, Value<'a>)>,
 }
 
 impl<'a> Set<'a> {
-    fn new(config: &'a Metrics, dimensions: Vec<(&'static str, &'a str)>) -> Self {
+    fn new(config: &'a Metrics, dimensions: Vec<(&'a str, &'a str)>) -> Self {
         Self {
             config,
             dimensions,
@@ -325,8 +383,8 @@ impl<'a> Set<'a> {
         }
     }
 
-    fn metric(&mut self, name: Cow<'static, str>, unit: &'static str, value: f64) {
-        self.metrics.push((name, unit, round3(value)));
+    fn metric(&mut self, name: Cow<'a, str>, unit: &'static str, value: f64) {
+        self.metrics.push((name, unit, Value::One(round3(value))));
     }
 
     /// The documents: one, or one per [`MAX_METRICS`] metrics, each with the root members
@@ -379,7 +437,18 @@ impl<'a> Set<'a> {
                 for (name, _, value) in chunk {
                     out.push(',');
                     push_json_str(&mut out, name);
-                    let _ = write!(out, ":{value}");
+                    match value {
+                        Value::One(value) => {
+                            let _ = write!(out, ":{value}");
+                        }
+                        Value::Many(values) => {
+                            out.push_str(":[");
+                            for (i, value) in values.iter().enumerate() {
+                                let _ = write!(out, "{}{value}", if i > 0 { "," } else { "" });
+                            }
+                            out.push(']');
+                        }
+                    }
                 }
                 out.push('}');
                 out

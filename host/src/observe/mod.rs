@@ -15,7 +15,8 @@
 //!    access line: route, status, bytes, duration, each component's time, cold start.
 //! 3. With `[metrics]`, the record's numbers also leave as CloudWatch EMF documents on
 //!    stdout ([`metrics`]): per route and status class, with cold starts, swaps and
-//!    rejected versions counted.
+//!    rejected versions counted; what components add through the `metrics` import
+//!    (`component::caps`) is written beside them, one document per dimension set.
 //! 4. The invocation's X-Ray trace header goes into every component call and onto every
 //!    outbound call (`X-Amzn-Trace-Id`, W3C `traceparent`); with `[tracing] xray = true`
 //!    each component call and outbound call of a sampled invocation is sent to the X-Ray

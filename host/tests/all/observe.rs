@@ -188,8 +188,10 @@ fn a_lambda_run_writes_json_lines_an_access_line_metrics_and_subsegments() {
         ("r-panic", http_event("GET", "/faults/panic", "")),
         ("r-missing", http_event("GET", "/nowhere", "")),
         ("r-secret", http_event("GET", "/faults/log-secret", "")),
+        ("r-metrics", http_event("GET", "/faults/metrics", "")),
         ("r-refused", serde_json::json!({"not": "an event"})),
     ];
+    let mut replies = BTreeMap::new();
     tokio_runtime().block_on(async {
         let mut api = RuntimeApi::start().await;
         let mut command = function_command(api.addr, &config.display().to_string(), "");
@@ -208,8 +210,9 @@ fn a_lambda_run_writes_json_lines_an_access_line_metrics_and_subsegments() {
         for (id, event) in &invocations {
             api.invoke(id, event);
             match api.next_outcome().await {
-                Outcome::Response { id: got, .. } | Outcome::Error { id: got, .. } => {
+                Outcome::Response { id: got, body } | Outcome::Error { id: got, body } => {
                     assert_eq!(&got, id);
+                    replies.insert(got, body);
                 }
                 other => panic!("{other:?}"),
             }
@@ -339,6 +342,54 @@ fn a_lambda_run_writes_json_lines_an_access_line_metrics_and_subsegments() {
     assert_eq!(requests["r-refused"]["status_class"], "error");
     assert_eq!(requests["r-refused"]["Errors"], 1.0);
 
+    // The component's own metrics: aggregated per dimension set, under the configured
+    // dimensions and `component`, apart from the host's; refused calls recorded nothing.
+    let guest: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["requestId"] == "r-metrics" && d.get("Requests").is_none())
+        .collect();
+    assert_eq!(guest.len(), 2, "one document per dimension set: {guest:#?}");
+    let gold = guest
+        .iter()
+        .find(|d| d["tier"] == "gold")
+        .expect("tier=gold");
+    assert_eq!(gold["component"], "faults");
+    assert_eq!(gold["Orders"], serde_json::json!([2, 3]));
+    assert_eq!(gold["BasketSize"], serde_json::json!([1536]));
+    let directive = &gold["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(
+        directive["Dimensions"],
+        serde_json::json!([["environment", "component", "tier"]])
+    );
+    assert_eq!(
+        directive["Metrics"],
+        serde_json::json!([{"Name": "Orders", "Unit": "Count"}, {"Name": "BasketSize", "Unit": "Bytes"}])
+    );
+    let plain = guest.iter().find(|d| d.get("tier").is_none()).unwrap();
+    assert_eq!(plain["Checkouts"], serde_json::json!([1]));
+    assert!(plain.get("Bad").is_none() && plain.get("Orders").is_none());
+    let reply: Value =
+        serde_json::from_str(replies["r-metrics"]["body"].as_str().unwrap()).unwrap();
+    let refused: Vec<&str> = reply["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    assert_eq!(refused.len(), 3, "{reply}");
+    assert!(refused[0].contains("added it as Count before"), "{reply}");
+    assert!(refused[1].contains("not a finite number"), "{reply}");
+    assert!(refused[2].contains("already uses it"), "{reply}");
+    // The trace header the component sees: the invocation's root, its own subsegment.
+    let trace = reply["trace"].as_str().unwrap();
+    assert!(
+        trace.starts_with(&format!("Root={ROOT};Parent=")),
+        "{trace}"
+    );
+    assert!(!trace.contains(LAMBDA_SEGMENT), "its own parent: {trace}");
+    assert!(trace.ends_with(";Sampled=1"), "{trace}");
+    assert_eq!(reply["trace_id"], ROOT);
+
     // Subsegments: every component call of the sampled invocations, under Lambda's segment.
     let segments = subsegments(&udp);
     for segment in &segments {
@@ -349,7 +400,7 @@ fn a_lambda_run_writes_json_lines_an_access_line_metrics_and_subsegments() {
     assert_eq!(named("hello"), 2, "{segments:#?}");
     assert!(named("timing") >= 1 && named("envelope") >= 1);
     let faults: Vec<&Value> = segments.iter().filter(|s| s["name"] == "faults").collect();
-    assert_eq!(faults.len(), 2);
+    assert_eq!(faults.len(), 3);
     assert!(
         faults
             .iter()

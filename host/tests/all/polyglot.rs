@@ -265,6 +265,23 @@ fn typed_errors_exceptions_loops_and_memory_bombs_end_the_same_in_every_language
     }
 }
 
+#[test]
+fn metrics_and_the_trace_header_work_the_same_in_every_language() {
+    // Each `faults` adds the same values and has the same three refused, with the host's
+    // messages; without a trace header on the invocation there is none to see.
+    let (status, body) = fault("rs", "metrics");
+    assert_eq!(status, 200, "{body}");
+    let reference: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(reference["refused"].as_array().unwrap().len(), 3, "{body}");
+    assert!(reference["trace"].is_null() && reference["trace_id"].is_null());
+    for lang in ["py", "js", "qjs"] {
+        let (status, body) = fault(lang, "metrics");
+        assert_eq!(status, 200, "{lang}: {body}");
+        let got: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(got, reference, "{lang}");
+    }
+}
+
 /// `method /{lang}/mw/p` through `lang`'s tagger, with `headers`, request id `rt-1`: the
 /// reply (status, headers without timing, body) with the language neutralized.
 fn through_tagger(lang: &str, headers: &[(&str, &str)]) -> String {

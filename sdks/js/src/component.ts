@@ -2,17 +2,18 @@
  * The glue between the SDK and the component's WIT exports and imports.
  *
  * Imported only by the entry module `lamina-js build` generates, inside the component. It
- * converts WIT records to SDK objects and back, installs the host's log and config
- * imports, and turns exceptions into typed errors, so nothing in user code sees a WIT
+ * converts WIT records to SDK objects and back, installs the host's imports, and turns exceptions into typed errors, so nothing in user code sees a WIT
  * shape.
  */
 import { getAll, get } from "lamina:http/config@0.2.0";
 import { log } from "lamina:http/log@0.2.0";
+import { add as metricsAdd } from "lamina:http/metrics@0.2.0";
+import { header as traceHeader } from "lamina:http/trace@0.2.0";
 import { Cas, increment, swap } from "wasi:keyvalue/atomics@0.2.0-draft2";
 import { deleteMany, getMany, setMany } from "wasi:keyvalue/batch@0.2.0-draft2";
 import { open, type Bucket as WitBucket, type Error as WitKvError } from "wasi:keyvalue/store@0.2.0-draft2";
 import { HttpError } from "./errors.js";
-import { CasLost, KvFailure, install, type Bucket } from "./host.js";
+import { CasLost, KvFailure, MetricsError, install, type Bucket } from "./host.js";
 import { Middleware, Pass } from "./middleware.js";
 import { Request, type Fields, type Source } from "./request.js";
 import { Response } from "./response.js";
@@ -86,6 +87,17 @@ install({
   configGet: get,
   configAll: getAll,
   kvOpen: (name) => bucket(kv(() => open(name))),
+  metricsAdd: (name, value, unit, dimensions) => {
+    try {
+      // "Bytes/Second" is the WIT enum's `bytes-per-second`.
+      metricsAdd(name, value, unit.toLowerCase().replace("/", "-per-"), dimensions);
+    } catch (e) {
+      const reason = payloadOf(e);
+      if (typeof reason === "string") throw new MetricsError(reason);
+      throw e;
+    }
+  },
+  traceHeader: () => traceHeader() ?? undefined,
 });
 
 /** The WIT `request` record as componentize-js gives it. */

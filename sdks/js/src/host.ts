@@ -1,5 +1,5 @@
 /**
- * The host's imports (log, config, key-value stores) behind a small seam: inside a component the glue
+ * The host's imports (log, config, key-value stores, metrics, trace) behind a small seam: inside a component the glue
  * (`component.ts`) installs the real WIT imports; in unit tests on Node, `testing.ts`
  * installs an in-memory stand-in. SDK code never imports `lamina:http/*` directly, so it
  * runs (and is tested) outside a component too.
@@ -20,6 +20,28 @@ export class KvFailure extends Error {
   ) {
     super(`${kind}: ${detail}`);
     this.name = "KvFailure";
+  }
+}
+
+/** The metric units CloudWatch accepts, as it spells them (`metrics.add`). */
+export const UNITS = [
+  "Seconds", "Microseconds", "Milliseconds",
+  "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes",
+  "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits",
+  "Percent", "Count",
+  "Bytes/Second", "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second",
+  "Terabytes/Second", "Bits/Second", "Kilobits/Second", "Megabits/Second",
+  "Gigabits/Second", "Terabits/Second", "Count/Second",
+  "None",
+] as const;
+/** A metric unit. */
+export type Unit = (typeof UNITS)[number];
+
+/** A metric value the host refused; the message names the limit it broke. */
+export class MetricsError extends Error {
+  constructor(readonly reason: string) {
+    super(`metrics: ${reason}`);
+    this.name = "MetricsError";
   }
 }
 
@@ -58,18 +80,28 @@ export interface Host {
   configGet(key: string): string | undefined;
   configAll(): [string, string][];
   kvOpen(name: string): Bucket;
+  /** Adds one metric value; throws `MetricsError` when the host refuses it. */
+  metricsAdd(name: string, value: number, unit: Unit, dimensions: [string, string][]): void;
+  traceHeader(): string | undefined;
 }
 
 function unbound(): never {
   throw new Error(
-    "the Lamina host is not available here: log, config and kv work inside a component " +
+    "the Lamina host is not available here: log, config, kv, metrics and trace work inside a component " +
       "(not at module load, while it is being built) or under @lamina/sdk/testing",
   );
 }
 
-let current: Host = { log: unbound, configGet: unbound, configAll: unbound, kvOpen: unbound };
+let current: Host = {
+  log: unbound,
+  configGet: unbound,
+  configAll: unbound,
+  kvOpen: unbound,
+  metricsAdd: unbound,
+  traceHeader: unbound,
+};
 
-/** Makes `host` the one `log`, `config` and `kv` talk to. */
+/** Makes `host` the one `log`, `config`, `kv`, `metrics` and `trace` talk to. */
 export function install(host: Host): void {
   current = host;
 }

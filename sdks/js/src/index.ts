@@ -15,6 +15,8 @@ export * as config from "./config.js";
 export * as kv from "./kv.js";
 export { HttpError } from "./errors.js";
 export * as log from "./log.js";
+export * as metrics from "./metrics.js";
+export * as trace from "./trace.js";
 export * as utf8 from "./utf8.js";
 export { Middleware, Pass, type Decision } from "./middleware.js";
 export { Request, type Context, type Fields, type RequestInit, type Source } from "./request.js";

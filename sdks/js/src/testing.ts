@@ -8,7 +8,7 @@
  * const res = app.handle(new Request({ path: "/hello/Ada", route: "/hello/{name}", params: [["name", "Ada"]] }));
  * ```
  */
-import { CasLost, KvFailure, install, type Bucket, type Level } from "./host.js";
+import { CasLost, KvFailure, install, type Bucket, type Level, type Unit } from "./host.js";
 import * as utf8 from "./utf8.js";
 
 const PAGE = 1000;
@@ -97,11 +97,16 @@ export class FakeStore implements Bucket {
   }
 }
 
-/** An in-memory host: `config` values, every log line kept in `lines`, and the key-value
+/** An in-memory host: `config` values, every log line kept in `lines`, every metric value
+ * in `metrics`, the `traceHeader` the component sees, and the key-value
  * stores the component may open, `stores` (`new FakeHost({}, ["todos"])` makes empty ones). */
 export class FakeHost {
   readonly lines: { level: Level; message: string; fields: Record<string, string> }[] = [];
   readonly stores = new Map<string, FakeStore>();
+  /** Every metric value added; the real host also checks EMF's limits, which this does not. */
+  readonly metrics: { name: string; value: number; unit: Unit; dimensions: Record<string, string> }[] = [];
+  /** The trace header the component sees. */
+  traceHeader: string | undefined = undefined;
   constructor(
     readonly config: Record<string, string> = {},
     stores: string[] = [],
@@ -120,6 +125,9 @@ export class FakeHost {
         if (!store) throw new KvFailure("access-denied", `the store ${JSON.stringify(name)} is not granted`);
         return store;
       },
+      metricsAdd: (name, value, unit, dimensions) =>
+        this.metrics.push({ name, value, unit, dimensions: Object.fromEntries(dimensions) }),
+      traceHeader: () => this.traceHeader,
     });
     return this;
   }

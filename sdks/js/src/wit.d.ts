@@ -1,5 +1,5 @@
 // The host's WIT imports as componentize-js presents them inside a component
-// (wit/http.wit: `lamina:http/log`, `lamina:http/config`).
+// (wit/http.wit: `lamina:http/log`, `config`, `metrics`, `trace`).
 declare module "lamina:http/log@0.2.0" {
   export function log(
     level: "trace" | "debug" | "info" | "warn" | "error",
@@ -10,6 +10,14 @@ declare module "lamina:http/log@0.2.0" {
 declare module "lamina:http/config@0.2.0" {
   export function get(key: string): string | undefined;
   export function getAll(): [string, string][];
+}
+declare module "lamina:http/metrics@0.2.0" {
+  /** The WIT `unit` enum: `count`, `bytes-per-second`, ... A refused value throws an error
+   * whose `payload` is the host's message. */
+  export function add(name: string, value: number, unit: string, dimensions: [string, string][]): void;
+}
+declare module "lamina:http/trace@0.2.0" {
+  export function header(): string | undefined;
 }
 // wasi:keyvalue@0.2.0-draft2 (wit/deps/keyvalue), as componentize-js presents it: a
 // failed call throws an error whose `payload` is the WIT error variant.

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Middleware, config, log, utf8 } from "../dist/index.js";
+import { Middleware, config, log, metrics, trace, utf8 } from "../dist/index.js";
 import { FakeHost } from "../dist/testing.js";
 
 test("log and config go to the host", () => {
@@ -48,4 +48,25 @@ test("the fallback UTF-8 codec agrees with TextEncoder/TextDecoder", async () =>
     assert.throws(() => fallback.decode(new Uint8Array(bad)), TypeError, JSON.stringify(bad));
     assert.throws(() => utf8.decode(new Uint8Array(bad)), TypeError, JSON.stringify(bad));
   }
+});
+
+test("metrics and the trace header go to the host", () => {
+  const host = new FakeHost().install();
+  host.traceHeader = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=1;Sampled=1";
+  metrics.add("Orders", 2, "Count", { tier: "gold" });
+  metrics.add("Latency", 1.5, "Milliseconds");
+  metrics.count("Checkouts");
+  assert.deepEqual(host.metrics, [
+    { name: "Orders", value: 2, unit: "Count", dimensions: { tier: "gold" } },
+    { name: "Latency", value: 1.5, unit: "Milliseconds", dimensions: {} },
+    { name: "Checkouts", value: 1, unit: "Count", dimensions: {} },
+  ]);
+  assert.throws(() => metrics.add("Orders", 1, "Parsecs"), /metric unit must be one of/);
+  assert.throws(() => metrics.add("Orders", "1"), /must be a number/);
+  assert.equal(trace.traceId(), "1-5759e988-bd862e3fe1be46a994272793");
+  host.traceHeader = undefined;
+  assert.equal(trace.header(), undefined);
+  assert.equal(trace.traceId(), undefined);
+  const error = new metrics.MetricsError("metric \"Orders\": already holds 100 values");
+  assert.equal(error.message, 'metrics: metric "Orders": already holds 100 values');
 });

@@ -131,6 +131,22 @@ def glue(monkeypatch):
 
     buckets = {"todos": Bucket()}
 
+    # The WIT `unit` enum as componentize-py names its cases.
+    Unit = Enum("Unit", [
+        "SECONDS", "MICROSECONDS", "MILLISECONDS", "BYTES", "KILOBYTES", "MEGABYTES",
+        "GIGABYTES", "TERABYTES", "BITS", "KILOBITS", "MEGABITS", "GIGABITS", "TERABITS",
+        "PERCENT", "COUNT", "BYTES_PER_SECOND", "KILOBYTES_PER_SECOND",
+        "MEGABYTES_PER_SECOND", "GIGABYTES_PER_SECOND", "TERABYTES_PER_SECOND",
+        "BITS_PER_SECOND", "KILOBITS_PER_SECOND", "MEGABITS_PER_SECOND",
+        "GIGABITS_PER_SECOND", "TERABITS_PER_SECOND", "COUNT_PER_SECOND", "NONE",
+    ])  # fmt: skip
+    added: list[tuple[str, float, Any, list[tuple[str, str]]]] = []
+
+    def metrics_add(name: str, value: float, unit: Any, dimensions: list) -> None:
+        if name == "refused":
+            raise Err('metric "refused": already holds 100 values')
+        added.append((name, value, unit, dimensions))
+
     def open_store(name: str) -> Bucket:
         if name not in buckets:
             raise Err(Error_AccessDenied())
@@ -156,6 +172,8 @@ def glue(monkeypatch):
         "wit_world.imports.log": types.SimpleNamespace(
             Level=Level, log=lambda level, message, fields: lines.append((level, message, fields))
         ),
+        "wit_world.imports.metrics": types.SimpleNamespace(Unit=Unit, add=metrics_add),
+        "wit_world.imports.trace": types.SimpleNamespace(header=lambda: "Root=1-a-b;Sampled=1"),
         "wit_world.exports": types.ModuleType("wit_world.exports"),
         "wit_world.exports.request_middleware": types.SimpleNamespace(
             Action_Next=Action_Next, Action_Pass=Action_Pass, Action_Respond=Action_Respond
@@ -175,7 +193,7 @@ def glue(monkeypatch):
     yield types.SimpleNamespace(
         component=component, request=wit_request, lines=lines, Err=Err, Level=Level,
         Action_Next=Action_Next, Action_Pass=Action_Pass, Action_Respond=Action_Respond,
-        buckets=buckets,
+        buckets=buckets, added=added, Unit=Unit,
     )
     from lamina.testing import FakeHost
 
@@ -261,3 +279,19 @@ def test_key_value_errors_and_lost_swaps_through_the_glue(glue):
     glue.buckets["todos"].race = True
     assert store.swap_json("list", lambda xs: (xs or []) + ["mine"]) == ["other", "mine"]
     assert glue.buckets["todos"].data["list"] == b'["other","mine"]'
+
+
+def test_metrics_units_and_refusals_through_the_glue(glue):
+    from lamina import metrics, trace
+
+    metrics.add("Rate", 3, "Bytes/Second", {"tier": "gold"})
+    metrics.add("Idle", 0.5, "None")
+    metrics.count("Checkouts")
+    assert glue.added == [
+        ("Rate", 3.0, glue.Unit.BYTES_PER_SECOND, [("tier", "gold")]),
+        ("Idle", 0.5, glue.Unit.NONE, []),
+        ("Checkouts", 1.0, glue.Unit.COUNT, []),
+    ]
+    with pytest.raises(metrics.MetricsError, match='^metrics: metric "refused": already holds'):
+        metrics.count("refused")
+    assert trace.trace_id() == "1-a-b"

@@ -1,7 +1,9 @@
 """`faults` in Python: misbehaves on purpose, one way per `/faults/{fault}`, like the Rust
 `faults` test guest, so the host's fault handling is tested against a real Python guest."""
 
-from lamina import HttpError, Request, Response
+import math
+
+from lamina import HttpError, Request, Response, metrics, trace
 
 CALLS = 0
 """Calls in this instance: the host instantiates per request, so every request sees 1."""
@@ -37,4 +39,23 @@ def app(request: Request) -> Response:
         return Response.text("status out of range", status=1000)
     if fault == "bad-header":
         return Response.text("x").with_header("x-injected", "a\r\nset-cookie: evil=1")
+    if fault == "metrics":
+        # As the Rust `faults`: values the host keeps, then three it refuses.
+        metrics.add("Orders", 2, "Count", {"tier": "gold"})
+        metrics.add("Orders", 3, "Count", {"tier": "gold"})
+        metrics.add("BasketSize", 1536, "Bytes", {"tier": "gold"})
+        metrics.count("Checkouts")
+        refused = []
+        for name, value, unit in (
+            ("Orders", 1.0, "Seconds"),
+            ("Bad", math.inf, "Count"),
+            ("component", 1.0, "Count"),
+        ):
+            try:
+                metrics.add(name, value, unit)
+            except metrics.MetricsError as e:
+                refused.append(str(e))
+        return Response.json(
+            {"refused": refused, "trace": trace.header(), "trace_id": trace.trace_id()}
+        )
     raise HttpError.not_found(f"no fault {fault!r}")

@@ -287,6 +287,7 @@ mod tests {
             base_dir: std::path::Path::new("/"),
             stores: &Default::default(),
             secrets: &Default::default(),
+            metrics: None,
         };
         Aws::grant(&config, &scope)
     }

@@ -730,6 +730,7 @@ mod tests {
             base_dir: std::path::Path::new("/"),
             stores: &Default::default(),
             secrets: &Default::default(),
+            metrics: None,
         };
         for (pattern, problem) in [
             ("api.example.com", "needs a scheme"),

@@ -385,6 +385,7 @@ mod tests {
             base_dir: std::path::Path::new("/"),
             stores: &Default::default(),
             secrets: &Default::default(),
+            metrics: None,
         };
         Log::grant(&LogConfig::default(), &scope).unwrap();
         assert!(

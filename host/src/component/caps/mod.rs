@@ -20,6 +20,8 @@ mod aws;
 mod http;
 pub(crate) mod kv;
 mod log;
+mod metrics;
+mod trace;
 mod values;
 mod wasi;
 
@@ -33,6 +35,7 @@ pub use kv::{
 };
 pub(crate) use log::write_output;
 pub use log::{MAX_BYTES, MAX_FIELD_KEY, MAX_FIELD_VALUE, MAX_FIELDS, MAX_LINES, MAX_MESSAGE};
+pub use metrics::{MAX_VALUES, MAX_VALUES_PER_METRIC};
 pub use values::Secrets;
 
 use super::state::State;
@@ -53,6 +56,8 @@ pub(crate) struct Scope<'a> {
     /// The component's `secrets` (the `config` capability's key), which capabilities that
     /// write what the component says redact.
     pub(crate) secrets: &'a Secrets,
+    /// `[metrics]`, where the component's own metrics go, when the config has it.
+    pub(crate) metrics: Option<&'a crate::observe::MetricsConfig>,
 }
 
 /// Which instance is finishing: for the lines a capability writes then.
@@ -200,4 +205,6 @@ capabilities! {
     http: http::Http,
     aws: aws::Aws,
     key_value: kv::KeyValue,
+    metrics: metrics::GuestMetrics,
+    trace: trace::Trace,
 }

@@ -164,6 +164,7 @@ mod tests {
             base_dir: std::path::Path::new("/"),
             stores: &Default::default(),
             secrets: &Default::default(),
+            metrics: None,
         };
         Values::grant(&config, &scope)
     }

@@ -181,6 +181,7 @@ mod tests {
             base_dir: Path::new("/cfg"),
             stores: &NO_STORES,
             secrets: Box::leak(Box::default()),
+            metrics: None,
         }
     }
 

@@ -20,9 +20,11 @@ Lambda, written in Python and built into components with ``lamina-py build``.
 - `Middleware`, `Pass`: middleware components.
 - `log`, `config`: the host's log and this component's config values.
 - `kv`: the key-value stores the host config grants (``kv.open("todos")``).
+- `metrics`: custom CloudWatch metrics (``metrics.add("Orders", 1, "Count")``).
+- `trace`: the X-Ray trace header of the call (``trace.header()``).
 """
 
-from . import config, kv, log
+from . import config, kv, log, metrics, trace
 from .errors import HttpError
 from .middleware import Middleware, Pass
 from .request import SOURCES, Context, Request
@@ -41,4 +43,6 @@ __all__ = [
     "config",
     "kv",
     "log",
+    "metrics",
+    "trace",
 ]

@@ -1,7 +1,7 @@
 """The glue between the SDK and the bindings componentize-py generates (`wit_world`).
 
 Imported only by the entry module `lamina-py build` generates, inside the component. It
-converts WIT records to SDK objects and back, installs the host's log and config imports,
+converts WIT records to SDK objects and back, installs the host's imports,
 and turns exceptions into typed errors, so nothing in user code sees a generated type.
 """
 
@@ -16,7 +16,9 @@ from wit_world.imports import batch as wit_batch
 from wit_world.imports import config as wit_config
 from wit_world.imports import lamina_http_types as wit
 from wit_world.imports import log as wit_log
+from wit_world.imports import metrics as wit_metrics
 from wit_world.imports import store as wit_store
+from wit_world.imports import trace as wit_trace
 
 from . import _host
 from .errors import HttpError
@@ -30,6 +32,17 @@ _LEVELS = {name: getattr(wit_log.Level, name.upper()) for name in _host.LEVELS}
 
 def _log(level: str, message: str, fields: list[tuple[str, str]]) -> None:
     wit_log.log(_LEVELS[level], message, fields)
+
+
+# "Bytes/Second" is the WIT enum's `bytes-per-second`, `Unit.BYTES_PER_SECOND` here.
+_UNITS = {u: getattr(wit_metrics.Unit, u.upper().replace("/", "_PER_")) for u in _host.UNITS}
+
+
+def _metrics_add(name: str, value: float, unit: str, dimensions: list[tuple[str, str]]) -> None:
+    try:
+        wit_metrics.add(name, value, _UNITS[unit], dimensions)
+    except Err as e:
+        raise _host.MetricsError(str(e.value)) from None
 
 
 def _failure(e: Err) -> _host.KvFailure:
@@ -143,6 +156,8 @@ _host.install(
         config_get=wit_config.get,
         config_all=wit_config.get_all,
         kv_open=_kv_open,
+        metrics_add=_metrics_add,
+        trace_header=wit_trace.header,
     )
 )
 

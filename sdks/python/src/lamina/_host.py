@@ -1,4 +1,4 @@
-"""The host's imports (log, config, key-value stores) behind a small seam.
+"""The host's imports (log, config, key-value stores, metrics, trace) behind a small seam.
 
 Inside a component the generated glue (`lamina._component`) installs the real WIT imports
 here; in unit tests on CPython, `lamina.testing` installs an in-memory stand-in. SDK code
@@ -24,6 +24,27 @@ class KvFailure(Exception):
         super().__init__(f"{kind}: {message}")
         self.kind = kind
         self.message = message
+
+
+UNITS = (
+    "Seconds", "Microseconds", "Milliseconds",
+    "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes",
+    "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits",
+    "Percent", "Count",
+    "Bytes/Second", "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second",
+    "Terabytes/Second", "Bits/Second", "Kilobits/Second", "Megabits/Second",
+    "Gigabits/Second", "Terabits/Second", "Count/Second",
+    "None",
+)  # fmt: skip
+"""The metric units CloudWatch accepts, as it spells them (`lamina.metrics.add`)."""
+
+
+class MetricsError(Exception):
+    """A metric value the host refused; the message names the limit it broke."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"metrics: {message}")
+        self.reason = message
 
 
 class CasLost(Exception):
@@ -64,20 +85,32 @@ class Host:
     config_get: Callable[[str], Optional[str]]
     config_all: Callable[[], list[tuple[str, str]]]
     kv_open: Callable[[str], Bucket]
+    metrics_add: Callable[[str, float, str, list[tuple[str, str]]], None]
+    """Adds one value (name, value, unit as in `UNITS`, dimensions); raises `MetricsError`."""
+    trace_header: Callable[[], Optional[str]]
 
 
 def _unbound(*_args: object) -> None:
     raise RuntimeError(
-        "the Lamina host is not available here: log, config and kv work inside a component "
+        "the Lamina host is not available here: log, config, kv, metrics and trace work "
+        "inside a component "
         "(not while it is being built, at import time) or under lamina.testing"
     )
 
 
-_host = Host(log=_unbound, config_get=_unbound, config_all=_unbound, kv_open=_unbound)  # type: ignore[arg-type]
+_host = Host(
+    log=_unbound,
+    config_get=_unbound,
+    config_all=_unbound,  # type: ignore[arg-type]
+    kv_open=_unbound,  # type: ignore[arg-type]
+    metrics_add=_unbound,
+    trace_header=_unbound,
+)
 
 
 def install(host: Host) -> None:
-    """Makes `host` the one `lamina.log`, `lamina.config` and `lamina.kv` talk to."""
+    """Makes `host` the one `lamina.log`, `lamina.config`, `lamina.kv`, `lamina.metrics` and
+    `lamina.trace` talk to."""
     global _host
     _host = host
 

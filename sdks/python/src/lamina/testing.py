@@ -121,17 +121,23 @@ class FakeStore:
 
 class FakeHost:
     """An in-memory host: `config` values, every log line kept in `lines` as
-    ``(level, message, fields)``, and the key-value stores the component may open,
-    `stores` (name → `FakeStore`; ``FakeHost(stores=["todos"])`` makes empty ones)."""
+    ``(level, message, fields)``, every metric value in `metrics`, the `trace_header` the
+    component sees, and the key-value stores the component may open, `stores` (name →
+    `FakeStore`; ``FakeHost(stores=["todos"])`` makes empty ones)."""
 
     def __init__(
         self,
         config: Optional[dict[str, str]] = None,
         stores: Optional[list[str]] = None,
+        trace_header: Optional[str] = None,
     ) -> None:
         self.config = dict(config or {})
         self.lines: list[tuple[str, str, dict[str, str]]] = []
         self.stores: dict[str, FakeStore] = {name: FakeStore() for name in stores or []}
+        self.metrics: list[tuple[str, float, str, dict[str, str]]] = []
+        """Every metric value added, as ``(name, value, unit, dimensions)``; the real host
+        also checks EMF's limits, which this does not."""
+        self.trace_header = trace_header
 
     def _open(self, name: str) -> _host.Bucket:
         store = self.stores.get(name)
@@ -150,6 +156,10 @@ class FakeHost:
                 config_get=self.config.get,
                 config_all=lambda: sorted(self.config.items()),
                 kv_open=self._open,
+                metrics_add=lambda name, value, unit, dims: self.metrics.append(
+                    (name, value, unit, dict(dims))
+                ),
+                trace_header=lambda: self.trace_header,
             )
         )
         return self

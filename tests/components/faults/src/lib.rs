@@ -143,6 +143,29 @@ fn handle(req: Request) -> Result<Response> {
             }
             Ok(res)
         }
+        "metrics" => {
+            // Two values of one metric and one of another under one dimension set, one under
+            // none, then two refused calls, whose messages it returns with the trace header.
+            use lamina_sdk::metrics::{self, Unit};
+            metrics::add("Orders", 2.0, Unit::Count, &[("tier", "gold")])?;
+            metrics::add("Orders", 3.0, Unit::Count, &[("tier", "gold")])?;
+            metrics::add("BasketSize", 1536.0, Unit::Bytes, &[("tier", "gold")])?;
+            metrics::count("Checkouts")?;
+            let refused = [
+                metrics::add("Orders", 1.0, Unit::Seconds, &[]),
+                metrics::add("Bad", f64::INFINITY, Unit::Count, &[]),
+                metrics::add("component", 1.0, Unit::Count, &[]),
+            ];
+            let refused: Vec<String> = refused
+                .into_iter()
+                .filter_map(|r| r.err().map(|e| e.to_string()))
+                .collect();
+            Ok(Response::json(&serde_json::json!({
+                "refused": refused,
+                "trace": lamina_sdk::trace::header(),
+                "trace_id": lamina_sdk::trace::trace_id(),
+            })))
+        }
         other => Err(Error::not_found(format!("no fault named {other:?}"))),
     }
 }
