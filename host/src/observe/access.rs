@@ -340,12 +340,8 @@ impl RequestRecord {
             if i > 0 {
                 components.push(',');
             }
-            let _ = write!(
-                components,
-                "{}:{:.3}",
-                serde_json::Value::from(name.as_str()),
-                millis(*took)
-            );
+            crate::observe::lines::push_json_str(&mut components, name);
+            let _ = write!(components, ":{:.3}", millis(*took));
         }
         components.push('}');
         tracing::info!(

@@ -342,12 +342,15 @@ where
         });
         // The request's fields: the innermost span's first (a component call's, then its
         // request's), so the more specific value wins. Every field a span or the event
-        // declares is the host's, set or not: a guest field cannot fill one in.
-        let mut reserved: Vec<&'static str> =
-            event.metadata().fields().iter().map(|f| f.name()).collect();
+        // declares is the host's, set or not: a guest field cannot fill one in. Only a
+        // guest's line needs that list.
         let spans: Vec<_> = cx.event_scope(event).into_iter().flatten().collect();
-        for span in &spans {
-            reserved.extend(span.metadata().fields().iter().map(|f| f.name()));
+        let mut reserved: Vec<&'static str> = Vec::new();
+        if fields.iter().any(|(name, _)| *name == GUEST_FIELDS) {
+            reserved.extend(event.metadata().fields().iter().map(|f| f.name()));
+            for span in &spans {
+                reserved.extend(span.metadata().fields().iter().map(|f| f.name()));
+            }
         }
         // Read in place, under each span's extensions lock, without copying the values.
         let extensions: Vec<_> = spans.iter().map(|span| span.extensions()).collect();
@@ -468,13 +471,14 @@ const HOST_NAMES: &[&str] = &[
     "service",
 ];
 
-/// The time now as RFC 3339 in UTC, to the microsecond (`2026-12-02T15:34:53.123456Z`).
-fn timestamp() -> String {
-    use tracing_subscriber::fmt::time::FormatTime as _;
-    let mut text = String::with_capacity(32);
-    let mut writer = tracing_subscriber::fmt::format::Writer::new(&mut text);
-    let _ = tracing_subscriber::fmt::time::SystemTime.format_time(&mut writer);
-    text
+/// The time now as RFC 3339 in UTC, to the microsecond (`2026-12-02T15:34:53.123456Z`),
+/// appended to `out` (humantime writes it from a fixed buffer in one piece).
+fn push_timestamp(out: &mut String) {
+    let _ = write!(
+        out,
+        "{}",
+        humantime::format_rfc3339_micros(std::time::SystemTime::now())
+    );
 }
 
 fn level_name(level: Level) -> &'static str {
@@ -510,22 +514,32 @@ fn host_field<'a>(name: &'static str, value: &'a Value) -> (&'static str, Writte
     }
 }
 
-/// Appends `text` as a JSON string (quoted, escaped), without an intermediate copy.
+/// Appends `text` as a JSON string (quoted, escaped), without an intermediate copy: runs
+/// that need no escape (nearly all of a log line) are copied whole.
 pub(crate) fn push_json_str(out: &mut String, text: &str) {
+    out.reserve(text.len() + 2);
     out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
+    let mut clean = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        let escaped = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..0x20 => "",
+            _ => continue,
+        };
+        // Every byte matched is ASCII, so `at` is a character boundary.
+        out.push_str(&text[clean..at]);
+        if escaped.is_empty() {
+            let _ = write!(out, "\\u{:04x}", byte);
+        } else {
+            out.push_str(escaped);
         }
+        clean = at + 1;
     }
+    out.push_str(&text[clean..]);
     out.push('"');
 }
 
@@ -558,6 +572,15 @@ impl<'k> JsonObject<'k> {
         self.out.push(':');
         self.keys.push(key);
         true
+    }
+
+    /// Member `timestamp`, the time now (RFC 3339 needs no escape).
+    fn put_timestamp(&mut self) {
+        if self.key("timestamp") {
+            self.out.push('"');
+            push_timestamp(&mut self.out);
+            self.out.push('"');
+        }
     }
 
     fn put_str(&mut self, key: &'k str, value: &str) {
@@ -625,9 +648,8 @@ impl Line<'_> {
                 }
             })
             .collect();
-        let stamp = timestamp();
         let mut object = JsonObject::new();
-        object.put_str("timestamp", &stamp);
+        object.put_timestamp();
         object.put_str("level", level_name(*self.meta.level()));
         object.put_str("message", self.message);
         object.put_str("logger", self.meta.target());
@@ -644,9 +666,11 @@ impl Line<'_> {
     }
 
     fn text(&self) -> String {
-        let mut line = format!(
-            "{} {:>5} {}: ",
-            timestamp(),
+        let mut line = String::with_capacity(256);
+        push_timestamp(&mut line);
+        let _ = write!(
+            line,
+            " {:>5} {}: ",
             level_name(*self.meta.level()),
             self.meta.target()
         );
@@ -738,20 +762,28 @@ fn is_unsafe(c: char) -> bool {
 
 /// Appends `text` with control characters and backslashes escaped (`\n`, `\u{1b}`, `\\`)
 /// and double quotes as `\"`, so the result is one line whose quoting cannot be broken.
+/// Runs of safe characters are copied whole.
 pub(crate) fn escape_into(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            c if is_unsafe(c) => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
+    let mut clean = 0;
+    for (at, c) in text.char_indices() {
+        let escaped = match c {
+            '\n' => "\\n",
+            '\r' => "\\r",
+            '\t' => "\\t",
+            '\\' => "\\\\",
+            '"' => "\\\"",
+            c if is_unsafe(c) => "",
+            _ => continue,
+        };
+        out.push_str(&text[clean..at]);
+        if escaped.is_empty() {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push_str(escaped);
         }
+        clean = at + c.len_utf8();
     }
+    out.push_str(&text[clean..]);
 }
 
 /// A field key in text: its characters that are not safe in `key=` become `_`.
@@ -948,5 +980,46 @@ mod tests {
             tracing::error!("nothing");
         });
         assert!(lines.is_empty(), "{lines:?}");
+    }
+
+    #[test]
+    fn json_strings_read_back_as_written() {
+        let cases = [
+            "",
+            "plain text",
+            "quote \" backslash \\ slash /",
+            "lines\nand\rreturns\ttabs",
+            "controls \u{0} \u{1} \u{1f} \u{7f}",
+            "unicode é ☃ 🦀 \u{2028} \u{2029} at the end é",
+            "\"",
+            "🦀\n",
+        ];
+        for text in cases {
+            let mut out = String::from("[");
+            push_json_str(&mut out, text);
+            out.push(']');
+            let parsed: Vec<String> = serde_json::from_str(&out).unwrap();
+            assert_eq!(parsed, [text], "{out}");
+            assert!(
+                !out.bytes().any(|b| b < 0x20),
+                "raw control byte in {out:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn text_escapes_only_what_is_unsafe() {
+        let mut out = String::from("head ");
+        escape_into(&mut out, "a\"b\\c\nd\u{1b}[31m é 🦀");
+        assert_eq!(out, "head a\\\"b\\\\c\\nd\\u{1b}[31m é 🦀");
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_micros() {
+        let mut out = String::new();
+        push_timestamp(&mut out);
+        assert_eq!(out.len(), "2026-12-02T15:34:53.123456Z".len(), "{out}");
+        assert!(out.ends_with('Z') && out.as_bytes()[10] == b'T', "{out}");
+        humantime::parse_rfc3339(&out).unwrap();
     }
 }
