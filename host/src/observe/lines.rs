@@ -472,13 +472,12 @@ const HOST_NAMES: &[&str] = &[
 ];
 
 /// The time now as RFC 3339 in UTC, to the microsecond (`2026-12-02T15:34:53.123456Z`),
-/// appended to `out` (humantime writes it from a fixed buffer in one piece).
+/// appended to `out` (humantime writes it from a fixed buffer in one piece). A clock set
+/// before 1970 is written as the epoch: humantime panics on such a time, and a log line
+/// must never panic.
 fn push_timestamp(out: &mut String) {
-    let _ = write!(
-        out,
-        "{}",
-        humantime::format_rfc3339_micros(std::time::SystemTime::now())
-    );
+    let now = std::time::SystemTime::now().max(std::time::UNIX_EPOCH);
+    let _ = write!(out, "{}", humantime::format_rfc3339_micros(now));
 }
 
 fn level_name(level: Level) -> &'static str {
