@@ -9,7 +9,7 @@
 //! invocation that fails instead of answering, `error_type`.
 
 use super::Observe;
-use super::lines::{ACCESS_TARGET, SPAN_TARGET};
+use super::lines::{ACCESS_TARGET, Direct, SPAN_TARGET};
 use super::metrics::{Metrics, RequestMetrics};
 use super::xray::{Outcome, Subsegment, TraceHeader};
 use crate::request::{Invocation, Request};
@@ -125,6 +125,10 @@ pub struct RequestRecord {
     /// Component calls to send as X-Ray subsegments when the request ends.
     calls: Vec<Call>,
     request_id: String,
+    /// The request span's other fields, which the access line carries too.
+    xray_trace_id: Option<String>,
+    service: Option<Arc<str>>,
+    sampling: Option<(f64, bool)>,
     method: Option<String>,
     path: Option<String>,
     source: Option<&'static str>,
@@ -155,17 +159,21 @@ impl RequestRecord {
             sampling_rate = Empty,
             sampled = Empty,
         );
-        if let Some(root) = invocation.trace_root() {
-            span.record("xray_trace_id", root);
+        let xray_trace_id = invocation.trace_root().map(str::to_owned);
+        if let Some(root) = &xray_trace_id {
+            span.record("xray_trace_id", root.as_str());
         }
         if let Some(service) = &logging.service {
             span.record("service", &**service);
         }
+        let mut sampling = None;
         if logging.sample_rate > 0.0 {
             span.record("sampling_rate", logging.sample_rate);
-            if logging.draw() {
+            let sampled = logging.draw();
+            if sampled {
                 span.record("sampled", true);
             }
+            sampling = Some((logging.sample_rate, sampled));
         }
         Self {
             started: Instant::now(),
@@ -180,6 +188,9 @@ impl RequestRecord {
                 .and_then(TraceHeader::parse),
             calls: Vec::new(),
             request_id: invocation.request_id.clone(),
+            xray_trace_id,
+            service: logging.service.clone(),
+            sampling,
             method: None,
             path: None,
             source: None,
@@ -335,7 +346,11 @@ impl RequestRecord {
             return;
         }
         let _inside = self.span.enter();
-        let mut components = String::from("{");
+        if !tracing::enabled!(target: ACCESS_TARGET, tracing::Level::INFO) {
+            return;
+        }
+        let mut components = String::with_capacity(16 + 24 * self.components.len());
+        components.push('{');
         for (i, (name, took)) in self.components.iter().enumerate() {
             if i > 0 {
                 components.push(',');
@@ -344,23 +359,61 @@ impl RequestRecord {
             let _ = write!(components, ":{:.3}", millis(*took));
         }
         components.push('}');
-        tracing::info!(
-            target: ACCESS_TARGET,
-            method = self.method.as_deref().unwrap_or("-"),
-            status = self.status,
-            duration_ms = round3(millis(took)),
-            bytes = self.bytes,
-            route = self.route.as_deref(),
-            path = self.path.as_deref(),
-            // Written as the JSON object it holds (the `json.` prefix).
-            json.components_ms = components.as_str(),
-            source = self.source,
-            client_ip = self.client_ip.as_deref(),
-            error_type = self.error_type.as_deref(),
-            requestId = self.request_id.as_str(),
-            cold_start = self.cold_start,
-            "request"
+        let fields = self.access_fields(took, &components);
+        // Straight into the host's log layer; another subscriber gets an event whose
+        // message is the line as text.
+        if !super::lines::write_direct(ACCESS_TARGET, "request", &fields) {
+            let mut line = String::new();
+            super::lines::direct_text(&mut line, ACCESS_TARGET, "request", &fields);
+            tracing::info!(target: ACCESS_TARGET, "{line}");
+        }
+    }
+
+    /// The access line's fields, then the request span's (which every line of the
+    /// request carries), in the order written; those the request lacks are left out.
+    fn access_fields<'a>(
+        &'a self,
+        took: Duration,
+        components: &'a str,
+    ) -> Vec<(&'static str, Direct<'a>)> {
+        let mut fields = Vec::with_capacity(20);
+        let mut put = |name, value: Option<Direct<'a>>| {
+            if let Some(value) = value {
+                fields.push((name, value));
+            }
+        };
+        put(
+            "method",
+            Some(Direct::Str(self.method.as_deref().unwrap_or("-"))),
         );
+        put("status", self.status.map(|s| Direct::U64(s.into())));
+        put("duration_ms", Some(Direct::F64(round3(millis(took)))));
+        put("bytes", Some(Direct::U64(self.bytes as u64)));
+        put("route", self.route.as_deref().map(Direct::Str));
+        put("path", self.path.as_deref().map(Direct::Str));
+        put("components_ms", Some(Direct::Json(components)));
+        put("source", self.source.map(Direct::Str));
+        put("client_ip", self.client_ip.as_deref().map(Direct::Str));
+        put("error_type", self.error_type.as_deref().map(Direct::Str));
+        put("requestId", Some(Direct::Str(&self.request_id)));
+        put("cold_start", Some(Direct::Bool(self.cold_start)));
+        put("function_request_id", Some(Direct::Str(&self.request_id)));
+        put(
+            "xray_trace_id",
+            self.xray_trace_id.as_deref().map(Direct::Str),
+        );
+        put("service", self.service.as_deref().map(Direct::Str));
+        put(
+            "sampling_rate",
+            self.sampling.map(|(rate, _)| Direct::F64(rate)),
+        );
+        put(
+            "sampled",
+            self.sampling
+                .filter(|(_, sampled)| *sampled)
+                .map(|_| Direct::Bool(true)),
+        );
+        fields
     }
 }
 

@@ -197,25 +197,162 @@ where
 
 /// The layer: filters (the level filter, widened for sampled requests), keeps each span's
 /// fields, and writes each event as one line with one `write`.
-pub(crate) struct Lines<W> {
+///
+/// Not generic over its writer, so the host can find it in the current dispatcher
+/// ([`write_direct`]) whatever it writes to.
+pub(crate) struct Lines {
     format: LogFormat,
     base: EnvFilter,
     /// The level filter turns everything off: the host's spans are not opened either.
     off: bool,
-    writer: W,
+    /// Writes one whole line.
+    write: WriteLine,
     function: Vec<(&'static str, Value)>,
 }
 
-impl<W> Lines<W> {
-    fn new(format: LogFormat, base: EnvFilter, writer: W) -> Self {
+impl Lines {
+    fn new<W>(format: LogFormat, base: EnvFilter, writer: W) -> Self
+    where
+        W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+    {
         let off = <EnvFilter as Layer<tracing_subscriber::Registry>>::max_level_hint(&base)
             == Some(LevelFilter::OFF);
         Self {
             format,
             base,
             off,
-            writer,
+            write: Box::new(move |line| {
+                let _ = writer.make_writer().write_all(line);
+            }),
             function: function_fields_from_env(),
+        }
+    }
+
+    /// Ends `line` and writes it with one `write`.
+    fn emit(&self, mut line: String) {
+        line.push('\n');
+        (self.write)(line.as_bytes());
+    }
+}
+
+/// Writes one whole line to wherever the layer writes.
+type WriteLine = Box<dyn Fn(&[u8]) + Send + Sync>;
+
+/// A field value of a line the host writes without a `tracing` event ([`write_direct`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Direct<'a> {
+    Str(&'a str),
+    U64(u64),
+    F64(f64),
+    Bool(bool),
+    /// JSON text the host serialized, written as it is.
+    Json(&'a str),
+}
+
+impl Direct<'_> {
+    fn push_json(self, out: &mut String) {
+        match self {
+            Self::Str(text) => push_json_str(out, text),
+            Self::U64(n) => {
+                let _ = write!(out, "{n}");
+            }
+            Self::F64(x) => match serde_json::Number::from_f64(x) {
+                Some(n) => {
+                    let _ = write!(out, "{n}");
+                }
+                None => out.push_str("null"),
+            },
+            Self::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+            Self::Json(text) => out.push_str(text),
+        }
+    }
+
+    fn push_text(self, out: &mut String) {
+        match self {
+            Self::Str(text) => {
+                out.push('"');
+                escape_into(out, text);
+                out.push('"');
+            }
+            // Numbers, booleans and the host's JSON (which has no raw control character)
+            // are one line as they are.
+            other => other.push_json(out),
+        }
+    }
+}
+
+/// Writes an `INFO` line at `target` with `message` and `fields` (in that order, each name
+/// once; the first wins) through the current subscriber, when that is the host's layer,
+/// without a `tracing` event: no per-field conversion and no span walk, for the line the
+/// host writes on every request (the access line), whose fields it holds itself — the
+/// request span's included. The caller checks the level filter first
+/// (`tracing::enabled!`). Returns false when the current subscriber is another one: the
+/// caller then logs a `tracing` event for it.
+pub(crate) fn write_direct(
+    target: &'static str,
+    message: &str,
+    fields: &[(&'static str, Direct<'_>)],
+) -> bool {
+    tracing::dispatcher::get_default(|dispatch| {
+        let Some(lines) = dispatch.downcast_ref::<Lines>() else {
+            return false;
+        };
+        if lines.off {
+            return true;
+        }
+        let line = match lines.format {
+            LogFormat::Json => {
+                let mut object = JsonObject::new();
+                object.put_timestamp();
+                object.put_str("level", "INFO");
+                object.put_str("message", message);
+                object.put_str("logger", target);
+                for (name, value) in fields {
+                    if object.key(name) {
+                        value.push_json(&mut object.out);
+                    }
+                }
+                for (name, value) in &lines.function {
+                    object.put(name, &Written::Value(value));
+                }
+                object.finish()
+            }
+            LogFormat::Text => {
+                let mut line = String::with_capacity(256);
+                push_timestamp(&mut line);
+                let _ = write!(line, "  INFO {target}: ");
+                direct_text(&mut line, target, message, fields);
+                line
+            }
+        };
+        lines.emit(line);
+        true
+    })
+}
+
+/// The text of a direct line after its level and target: the access line's aligned
+/// columns, or the message; then the other fields as ` name=value`.
+pub(crate) fn direct_text(
+    line: &mut String,
+    target: &str,
+    message: &str,
+    fields: &[(&'static str, Direct<'_>)],
+) {
+    let mut shown: Vec<&str> = Vec::with_capacity(fields.len());
+    if target == ACCESS_TARGET {
+        shown.extend(access_columns(line, fields));
+    } else {
+        escape_into(line, message);
+    }
+    // `function_request_id` is `requestId` again, for Powertools queries: not in text.
+    shown.push("function_request_id");
+    for (name, value) in fields {
+        if !shown.contains(name) {
+            shown.push(name);
+            line.push(' ');
+            escape_key_into(line, name);
+            line.push('=');
+            value.push_text(line);
         }
     }
 }
@@ -247,10 +384,9 @@ fn is_runtime_copy(meta: &Metadata<'_>) -> bool {
     meta.target() == "lambda_runtime::layers::panic" && meta.fields().field("error").is_none()
 }
 
-impl<S, W> Layer<S> for Lines<W>
+impl<S> Layer<S> for Lines
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
-    W: for<'w> MakeWriter<'w> + 'static,
 {
     fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
         // The base filter sees every callsite first, so its span-scoped directives
@@ -366,12 +502,10 @@ where
             context: &context,
             reserved: &reserved,
         };
-        let mut text = match self.format {
+        self.emit(match self.format {
             LogFormat::Json => line.json(&self.function),
             LogFormat::Text => line.text(),
-        };
-        text.push('\n');
-        let _ = self.writer.make_writer().write_all(text.as_bytes());
+        });
     }
 }
 
@@ -674,11 +808,7 @@ impl Line<'_> {
             self.meta.target()
         );
         let mut shown: Vec<&str> = Vec::new();
-        if self.meta.target() == ACCESS_TARGET {
-            shown = access_columns(&mut line, self.fields);
-        } else {
-            escape_into(&mut line, self.message);
-        }
+        escape_into(&mut line, self.message);
         // `function_request_id` is `requestId` again, for Powertools queries: not in text.
         shown.push("function_request_id");
         for (name, value) in self.host() {
@@ -709,32 +839,30 @@ impl Line<'_> {
 }
 
 /// The access line's leading columns, aligned: method, status, duration, bytes, route
-/// template and path. Returns the fields written, which the rest of the line skips.
-fn access_columns(line: &mut String, fields: &[(&'static str, Value)]) -> Vec<&'static str> {
-    let field = |name: &str| fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v);
-    let text = |name: &str| match field(name) {
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-        None => "-".to_owned(),
-    };
-    let duration = field("duration_ms")
-        .and_then(Value::as_f64)
-        .map_or_else(|| "-".to_owned(), |ms| format!("{ms:.3}ms"));
-    let mut route = String::new();
-    escape_into(&mut route, &text("route"));
-    let mut path = String::new();
-    escape_into(&mut path, &text("path"));
+/// template and path (`-` for one it lacks). Returns their names, which the rest of the
+/// line skips.
+fn access_columns(line: &mut String, fields: &[(&'static str, Direct<'_>)]) -> [&'static str; 6] {
+    const COLUMNS: [&str; 6] = ["method", "status", "duration_ms", "bytes", "route", "path"];
+    let mut cells: [String; 6] = Default::default();
+    for (cell, name) in cells.iter_mut().zip(COLUMNS) {
+        match fields.iter().find(|(n, _)| *n == name).map(|(_, v)| *v) {
+            Some(Direct::F64(ms)) if name == "duration_ms" => {
+                let _ = write!(cell, "{ms:.3}ms");
+            }
+            Some(Direct::Str(text)) => escape_into(cell, text),
+            Some(value) => value.push_json(cell),
+            None => {}
+        }
+        if cell.is_empty() {
+            cell.push('-');
+        }
+    }
+    let [method, status, duration, bytes, route, path] = &cells;
     let _ = write!(
         line,
-        "{:<7} {:>3} {:>11} {:>9}B  {:<28} {}",
-        text("method"),
-        text("status"),
-        duration,
-        text("bytes"),
-        if route.is_empty() { "-" } else { &route },
-        path
+        "{method:<7} {status:>3} {duration:>11} {bytes:>9}B  {route:<28} {path}"
     );
-    vec!["method", "status", "duration_ms", "bytes", "route", "path"]
+    COLUMNS
 }
 
 /// ` name="value"` (strings quoted and escaped; numbers, booleans and JSON bare).
@@ -912,16 +1040,21 @@ mod tests {
     fn the_access_line_has_aligned_columns_in_text() {
         let lines = capture(LogFormat::Text, "info", || {
             for (method, path) in [("GET", "/hello/ann"), ("DELETE", "/todos/1")] {
-                tracing::info!(
-                    target: ACCESS_TARGET,
-                    method,
-                    status = 200_u16,
-                    duration_ms = 1.5_f64,
-                    bytes = 12_u64,
-                    route = "/hello/{name}",
-                    path,
-                    "request"
+                let written = write_direct(
+                    ACCESS_TARGET,
+                    "request",
+                    &[
+                        ("method", Direct::Str(method)),
+                        ("status", Direct::U64(200)),
+                        ("duration_ms", Direct::F64(1.5)),
+                        ("bytes", Direct::U64(12)),
+                        ("route", Direct::Str("/hello/{name}")),
+                        ("path", Direct::Str(path)),
+                        ("requestId", Direct::Str("r-1")),
+                        ("function_request_id", Direct::Str("r-1")),
+                    ],
                 );
+                assert!(written);
             }
         });
         let at = |line: &str, what: &str| line.find(what).unwrap();
@@ -931,7 +1064,47 @@ mod tests {
             at(&lines[1], "/hello/{name}")
         );
         assert!(lines[0].contains("1.500ms"), "{}", lines[0]);
-        assert!(!lines[0].contains("request"), "{}", lines[0]);
+        assert!(
+            lines[0].ends_with(r#"/hello/ann requestId="r-1""#),
+            "{}",
+            lines[0]
+        );
+        assert!(!lines[0].contains("request "), "{}", lines[0]);
+    }
+
+    #[test]
+    fn direct_lines_are_json_objects_with_each_name_once() {
+        let lines = capture(LogFormat::Json, "info", || {
+            let fields = [
+                ("status", Direct::U64(200)),
+                ("duration_ms", Direct::F64(0.25)),
+                ("components_ms", Direct::Json(r#"{"a":1.0}"#)),
+                ("cold_start", Direct::Bool(true)),
+                ("path", Direct::Str("/x\n\"y")),
+                ("status", Direct::U64(500)),
+                ("level", Direct::Str("FORGED")),
+            ];
+            assert!(write_direct(ACCESS_TARGET, "request", &fields));
+        });
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let line: Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(line["level"], "INFO");
+        assert_eq!(line["logger"], ACCESS_TARGET);
+        assert_eq!(line["message"], "request");
+        assert_eq!(line["status"], 200);
+        assert_eq!(line["duration_ms"], 0.25);
+        assert_eq!(line["components_ms"]["a"], 1.0);
+        assert_eq!(line["cold_start"], true);
+        assert_eq!(line["path"], "/x\n\"y");
+        assert_eq!(lines[0].matches("\"status\"").count(), 1, "{}", lines[0]);
+    }
+
+    #[test]
+    fn direct_lines_need_the_hosts_layer() {
+        let written = tracing::subscriber::with_default(tracing_subscriber::registry(), || {
+            write_direct(ACCESS_TARGET, "request", &[])
+        });
+        assert!(!written);
     }
 
     #[test]
