@@ -211,6 +211,24 @@ fn main() -> anyhow::Result<()> {
             timings.per_request(3)
         );
     }
+    // The same component with `instances = "reuse"`: one instance serves every request.
+    let reuse_text = config_text.replacen("[[routes]]", "instances = \"reuse\"\n[[routes]]", 1);
+    let timings = Arc::new(Timings::default());
+    let runtime = Runtime::new()?.observe(timings.clone());
+    let reused = App::from_config(&Config::parse(&reuse_text, PathBuf::from("/"))?, &runtime)?;
+    let r = stats(rt.block_on(measure(&reused, &payload, Some(&timings))));
+    println!(
+        "{:<44} {:>8.1} {:>8.1} {:>8.1} {:>7.1} | {:>6.1} {:>6.1} {:>6.1} {:>6.1}",
+        "wasm, instances = reuse",
+        us(r.p50),
+        us(r.p99),
+        us(r.mean),
+        r.p50.as_secs_f64() / n.p50.as_secs_f64(),
+        timings.per_request(0),
+        timings.per_request(1),
+        timings.per_request(2),
+        timings.per_request(3)
+    );
     middleware_rows(&rt, &payload, &hello, n.p50)?;
     observability_rows(&rt, &payload, &hello)?;
     println!("{compression_table}");
@@ -259,12 +277,28 @@ fn header_scaling() -> String {
 
 /// The same route behind 0, 1 and 3 middleware components (the `tagger` test middleware:
 /// it changes a request header and an attribute on the way in and a response header on the
-/// way out), each in a fresh instance per request, with the default engine.
+/// way out), with the default engine: each component in a fresh instance per request, then
+/// every component with `instances = "reuse"`.
 fn middleware_rows(
     rt: &tokio::runtime::Runtime,
     payload: &[u8],
     hello: &Path,
     native_p50: Duration,
+) -> anyhow::Result<()> {
+    for (policy, settings) in [("fresh", ""), ("reuse", "instances = \"reuse\"\n")] {
+        middleware_table(rt, payload, hello, native_p50, policy, settings)?;
+    }
+    Ok(())
+}
+
+/// One table of [`middleware_rows`]: every component with `settings`.
+fn middleware_table(
+    rt: &tokio::runtime::Runtime,
+    payload: &[u8],
+    hello: &Path,
+    native_p50: Duration,
+    policy: &str,
+    settings: &str,
 ) -> anyhow::Result<()> {
     let tagger = guest_dir().join("tagger.wasm");
     anyhow::ensure!(
@@ -274,7 +308,7 @@ fn middleware_rows(
     );
     let runtime = Runtime::new()?;
     println!(
-        "\nmiddleware: same route, lamina default engine; `next` = both hooks, `pass` = on-request only"
+        "\nmiddleware, {policy} instances: same route, lamina default engine; `next` = both hooks, `pass` = on-request only"
     );
     let rows: [(&str, &[(&str, bool)]); 5] = [
         ("wasm, 0 middleware", &[]),
@@ -289,13 +323,13 @@ fn middleware_rows(
     let mut base = None;
     for (label, chain) in rows {
         let mut text = format!(
-            "[components.hello]\nsource = {:?}\n",
+            "[components.hello]\nsource = {:?}\n{settings}",
             hello.display().to_string()
         );
         for (name, pass) in chain {
             let pass = if *pass { ", pass = \"always\"" } else { "" };
             text.push_str(&format!(
-                "[components.{name}]\nsource = {:?}\nconfig = {{ tag = \"{name}\"{pass} }}\n",
+                "[components.{name}]\nsource = {:?}\nconfig = {{ tag = \"{name}\"{pass} }}\n{settings}",
                 tagger.display().to_string()
             ));
         }
@@ -308,7 +342,7 @@ fn middleware_rows(
         let base_p50 = *base.get_or_insert(s.p50);
         println!(
             "{:<44} {:>8.1} {:>8.1} {:>8.1} {:>7.1} | x 0 mw {:>4.2}",
-            label,
+            format!("{label}, {policy}"),
             us(s.p50),
             us(s.p99),
             us(s.mean),

@@ -73,17 +73,17 @@ fn event_for(path: &str) -> Vec<u8> {
 
 /// `hello` of every language on `/{segment}/hello/{name}`, and the Rust `hello` behind
 /// each language's `timing` on `/{segment}/timed/{name}` (and without one on
-/// `/plain/{name}`).
-fn app_config() -> String {
+/// `/plain/{name}`), each component with `settings`.
+fn app_config(settings: &str) -> String {
     let mut text = String::new();
     for (prefix, _) in LANGS {
         text.push_str(&format!(
-            "[components.{prefix}hello]\nsource = {:?}\n",
+            "[components.{prefix}hello]\nsource = {:?}\n{settings}",
             guest(&format!("{prefix}hello"))
         ));
         if prefix != "qjs-" {
             text.push_str(&format!(
-                "[components.{prefix}timing]\nsource = {:?}\n",
+                "[components.{prefix}timing]\nsource = {:?}\n{settings}",
                 guest(&format!("{prefix}timing"))
             ));
         }
@@ -186,32 +186,39 @@ fn main() -> anyhow::Result<()> {
         .build()?;
 
     let runtime = Runtime::new()?.with_cache_dir(Some(&cache))?;
-    let app = App::from_config(&Config::parse(&app_config(), PathBuf::from("/"))?, &runtime)?;
-    println!(
-        "per request (fresh instance), GET /hello/{{name}} from an HTTP API event, {ITERATIONS} requests"
-    );
-    let mut rust_p50 = Duration::ZERO;
-    for (prefix, label) in LANGS {
-        let (p50, p99) = per_request(&rt, &app, &format!("/{}/hello/Ada", segment(prefix)));
-        if prefix.is_empty() {
-            rust_p50 = p50;
+    for (policy, settings) in [("fresh", ""), ("reused", "instances = \"reuse\"\n")] {
+        let app = App::from_config(
+            &Config::parse(&app_config(settings), PathBuf::from("/"))?,
+            &runtime,
+        )?;
+        println!(
+            "\nper request ({policy} instances), GET /hello/{{name}} from an HTTP API event, {ITERATIONS} requests"
+        );
+        let mut rust_p50 = Duration::ZERO;
+        for (prefix, label) in LANGS {
+            let (p50, p99) = per_request(&rt, &app, &format!("/{}/hello/Ada", segment(prefix)));
+            if prefix.is_empty() {
+                rust_p50 = p50;
+            }
+            println!(
+                "{label:<20} p50 {:>8.1} µs  p99 {:>8.1} µs  ({:.1}× Rust)",
+                us(p50),
+                us(p99),
+                p50.as_secs_f64() / rust_p50.as_secs_f64()
+            );
         }
         println!(
-            "{label:<20} p50 {:>8.1} µs  p99 {:>8.1} µs  ({:.1}× Rust)",
-            us(p50),
-            us(p99),
-            p50.as_secs_f64() / rust_p50.as_secs_f64()
+            "\ntiming middleware ({policy} instances) in front of the Rust hello: p50 added over no middleware"
         );
-    }
-    println!("\ntiming middleware in front of the Rust hello: p50 added over no middleware");
-    let (plain, _) = per_request(&rt, &app, "/plain/Ada");
-    for (prefix, label) in LANGS.iter().filter(|(p, _)| *p != "qjs-") {
-        let (p50, p99) = per_request(&rt, &app, &format!("/{}/timed/Ada", segment(prefix)));
-        println!(
-            "{label:<20} +{:>8.1} µs  (p99 {:>8.1} µs total)",
-            us(p50.saturating_sub(plain)),
-            us(p99)
-        );
+        let (plain, _) = per_request(&rt, &app, "/plain/Ada");
+        for (prefix, label) in LANGS.iter().filter(|(p, _)| *p != "qjs-") {
+            let (p50, p99) = per_request(&rt, &app, &format!("/{}/timed/Ada", segment(prefix)));
+            println!(
+                "{label:<20} +{:>8.1} µs  (p99 {:>8.1} µs total)",
+                us(p50.saturating_sub(plain)),
+                us(p99)
+            );
+        }
     }
 
     println!(

@@ -17,7 +17,7 @@
 
 use crate::component::caps::StoreConfig;
 use crate::component::caps::kv::StoreSpec;
-use crate::component::{CapabilityConfig, ComponentSpec, Grants};
+use crate::component::{CapabilityConfig, ComponentSpec, Grants, InstancePolicy};
 use crate::compress::CompressionConfig;
 use crate::cors::CorsConfig;
 use crate::direct::DirectConfig;
@@ -123,6 +123,12 @@ pub struct ComponentConfig {
     /// Response size limit (status line, headers and body); default
     /// [`DEFAULT_MAX_RESPONSE`](crate::limits::DEFAULT_MAX_RESPONSE).
     pub(crate) max_response: Option<ByteSize>,
+    /// `"fresh"` (default: a new instance per request) or `"reuse"`
+    /// ([`InstancePolicy`](crate::component::InstancePolicy)).
+    pub(crate) instances: Option<crate::component::InstancesKey>,
+    /// Requests a reused instance serves before it is replaced; default
+    /// [`DEFAULT_REUSE_REQUESTS`](crate::component::DEFAULT_REUSE_REQUESTS).
+    pub(crate) max_requests: Option<u32>,
     /// The keys each capability reads (`env`, `files`, `config`, `secrets`, ...).
     #[serde(flatten)]
     pub(crate) capabilities: CapabilityConfig,
@@ -133,13 +139,15 @@ pub struct ComponentConfig {
 }
 
 /// The keys of `[components.NAME]` besides the capabilities'.
-const COMPONENT_KEYS: [&str; 6] = [
+const COMPONENT_KEYS: [&str; 8] = [
     "source",
     "sha256",
     "trust-precompiled",
     "memory",
     "timeout",
     "max-response",
+    "instances",
+    "max-requests",
 ];
 
 impl ComponentConfig {
@@ -542,6 +550,11 @@ impl Config {
             trust_precompiled: component.trust_precompiled,
             limits: component.limits(),
             grants: Grants::compile(&component.capabilities, &scope)?,
+            instances: InstancePolicy::from_keys(
+                name,
+                component.instances,
+                component.max_requests,
+            )?,
         })
     }
 

@@ -47,13 +47,21 @@ pub struct Capacity {
 }
 
 impl Capacity {
-    /// The capacity an instance pool of `instances` slots sustains for `app`: each request
-    /// holds one instance per component of its longest chain (middleware that `next` keep
-    /// theirs until the response), so `instances / chain` requests can never run out of
-    /// them; the queue holds twice that. Default read timeouts.
+    /// The capacity `runtime`'s instance pool sustains for `app`: each request holds one
+    /// instance per component of its longest chain (middleware that `next` keep theirs
+    /// until the response), so `slots / chain` requests can never run out of them; the
+    /// queue holds twice that. When a component reuses instances, the slots idle instances
+    /// may hold ([`Runtime::idle_instances`](crate::component::Runtime::idle_instances))
+    /// are not counted. Default read timeouts.
     #[must_use]
-    pub fn for_pool(instances: usize, app: &App) -> Self {
-        let concurrency = (instances / app.longest_chain().max(1)).max(1);
+    pub fn for_pool(runtime: &crate::component::Runtime, app: &App) -> Self {
+        let reusing = app
+            .components()
+            .values()
+            .any(|guest| guest.instance_policy() != crate::component::InstancePolicy::Fresh);
+        let idle = if reusing { runtime.idle_instances() } else { 0 };
+        let usable = runtime.instances().saturating_sub(idle);
+        let concurrency = (usable / app.longest_chain().max(1)).max(1);
         Self {
             concurrency,
             queue: concurrency * 2,

@@ -148,7 +148,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                 ..Default::default()
             })?;
             let (_, app) = App::load(&config, &runtime)?;
-            let derived = lamina::dev::Capacity::for_pool(runtime.instances(), &app);
+            let derived = lamina::dev::Capacity::for_pool(&runtime, &app);
             let concurrency = concurrency.unwrap_or(derived.concurrency).max(1);
             let capacity = lamina::dev::Capacity {
                 concurrency,
@@ -259,6 +259,13 @@ fn run(command: Command) -> anyhow::Result<()> {
                     limits.timeout,
                     limits.max_response
                 );
+                if let lamina::component::InstancePolicy::Reuse { max_requests } =
+                    guest.instance_policy()
+                {
+                    println!(
+                        "  instances: reused, up to {max_requests} requests each, replaced after any failure"
+                    );
+                }
                 // Each capability says what it grants (keys only, never a secret's value).
                 for (capability, line) in guest.grants().describe() {
                     println!("  {capability}: {line}");

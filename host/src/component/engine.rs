@@ -27,6 +27,8 @@ pub struct Runtime {
     pub(crate) cache: Option<Arc<CompileCache>>,
     /// Component instance slots in the pool.
     pub(crate) instances: u32,
+    /// How many instances reusing components may keep idle, over all of them.
+    pub(crate) idle: Arc<super::reuse::IdleSlots>,
     /// Told how long each stage of each component call took, when set.
     pub(crate) observer: Option<Arc<dyn super::Observer>>,
 }
@@ -107,6 +109,7 @@ impl Runtime {
             fetcher: Arc::new(Fetcher::default()),
             cache,
             instances: tuning.instances,
+            idle: super::reuse::IdleSlots::new(tuning.instances as usize),
             observer: None,
         })
     }
@@ -148,6 +151,13 @@ impl Runtime {
     #[must_use]
     pub fn instances(&self) -> usize {
         self.instances as usize
+    }
+
+    /// How many of those components with `instances = "reuse"` may keep idle between
+    /// requests, over all of them: a quarter.
+    #[must_use]
+    pub fn idle_instances(&self) -> usize {
+        self.idle.limit()
     }
 
     /// The wasmtime engine, e.g. for `Component::serialize` compatibility checks.

@@ -42,9 +42,16 @@ impl Handler {
         let output = session
             .call(pre, move |handler, store| handler.handle(store, request))
             .await?;
-        drop(session);
         match output {
-            Ok(response) => self.guest.response_from_wit(response),
+            Ok(response) => {
+                let response = self.guest.response_from_wit(response);
+                if response.is_err() {
+                    // A response the host refused: the instance serves no more requests.
+                    session.discard();
+                }
+                response
+            }
+            // The guest's own answer: the instance is fine.
             Err(error) => Err(self.guest.typed_error(error)),
         }
     }

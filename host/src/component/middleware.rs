@@ -64,18 +64,32 @@ impl Middleware {
             }
         };
         let guest = &self.guest;
+        let mut held = held;
+        // What the host refuses of what the guest returned ends the instance's service
+        // (with `instances = "reuse"`): it is not handed another request.
+        let mut refused = |error: Error| {
+            held.discard();
+            error
+        };
         match action {
-            Ok(Action::Next(request)) => Ok(Flow::Next(
-                guest.request_from_wit(request, kept)?,
-                Some(Entered {
-                    middleware: self,
-                    held,
-                }),
-            )),
-            Ok(Action::Pass(request)) => {
-                Ok(Flow::Next(guest.request_from_wit(request, kept)?, None))
-            }
-            Ok(Action::Respond(response)) => Ok(Flow::Respond(guest.response_from_wit(response)?)),
+            Ok(Action::Next(request)) => match guest.request_from_wit(request, kept) {
+                Ok(request) => Ok(Flow::Next(
+                    request,
+                    Some(Entered {
+                        middleware: self,
+                        held,
+                    }),
+                )),
+                Err(error) => Err(refused(error)),
+            },
+            Ok(Action::Pass(request)) => guest
+                .request_from_wit(request, kept)
+                .map(|request| Flow::Next(request, None))
+                .map_err(refused),
+            Ok(Action::Respond(response)) => guest
+                .response_from_wit(response)
+                .map(Flow::Respond)
+                .map_err(refused),
             Err(error) => Err(guest.typed_error(error)),
         }
     }
@@ -117,8 +131,20 @@ impl Entered<'_> {
         };
         let guest = &self.middleware.guest;
         match output {
-            Ok(response) => guest.response_from_wit(response),
+            Ok(response) => guest.response_from_wit(response).inspect_err(|_| {
+                self.held.discard();
+            }),
             Err(error) => Err(guest.typed_error(error)),
+        }
+    }
+}
+
+impl Held<'_> {
+    /// See [`Session::discard`].
+    fn discard(&mut self) {
+        match self {
+            Self::Lamina(session, _) => session.discard(),
+            Self::LaminaV0_1(session, _) => session.discard(),
         }
     }
 }

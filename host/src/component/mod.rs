@@ -20,6 +20,7 @@ mod loader;
 mod middleware;
 mod output;
 mod proxy;
+mod reuse;
 mod session;
 mod state;
 
@@ -31,6 +32,7 @@ pub use engine::{DEFAULT_INSTANCES, EngineTuning, Runtime};
 pub use loader::{CodeSource, sha256_hex};
 pub(crate) use middleware::{Entered, Flow};
 pub use output::DEFAULT_MAX_OUTPUT;
+pub use reuse::{DEFAULT_REUSE_REQUESTS, InstancePolicy, InstancesKey};
 pub use session::{CallStage, Observer};
 
 use crate::fetch::Location;
@@ -54,6 +56,8 @@ pub struct ComponentSpec {
     pub limits: Limits,
     /// What it may reach: each capability's grant.
     pub grants: Grants,
+    /// A fresh instance per request, or reused ones.
+    pub instances: InstancePolicy,
 }
 
 impl ComponentSpec {
@@ -66,6 +70,7 @@ impl ComponentSpec {
             trust_precompiled: false,
             limits: Limits::default(),
             grants: Grants::default(),
+            instances: InstancePolicy::Fresh,
         }
     }
 }
@@ -131,6 +136,10 @@ pub struct Guest {
     /// Told how long each stage of each call took, when the runtime has one.
     observer: Option<Arc<dyn Observer>>,
     engine: wasmtime::Engine,
+    /// A fresh instance per request, or reused ones.
+    policy: InstancePolicy,
+    /// Instances kept for the next request (with `instances = "reuse"`).
+    idle: reuse::Idle,
 }
 
 impl Guest {
@@ -159,6 +168,8 @@ impl Guest {
             pool_instances: runtime.instances(),
             observer: runtime.observer.clone(),
             engine: runtime.engine.clone(),
+            policy: spec.instances,
+            idle: reuse::Idle::new(runtime.idle.clone()),
         })
     }
 
@@ -214,6 +225,12 @@ impl Guest {
             guest: self.clone(),
             entry,
         })
+    }
+
+    /// Whether it gets a fresh instance per request or reuses them.
+    #[must_use]
+    pub fn instance_policy(&self) -> InstancePolicy {
+        self.policy
     }
 
     /// The limits enforced on each request.

@@ -63,6 +63,15 @@ impl GuestOutput {
         })))
     }
 
+    /// Forgets what was kept: a reused instance's next request starts with none.
+    pub(crate) fn clear(&self) {
+        self.with(|c| {
+            c.head.clear();
+            c.tail.clear();
+            c.dropped = 0;
+        });
+    }
+
     fn with<R>(&self, f: impl FnOnce(&mut Captured) -> R) -> R {
         f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
     }

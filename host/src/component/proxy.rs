@@ -55,6 +55,21 @@ pub(super) async fn handle(
     request: Request,
 ) -> Result<Response, Error> {
     let mut session = Session::<Proxy>::new(guest, &request.context)?;
+    let answered = answer(guest, pre, request, &mut session).await;
+    if answered.is_err() {
+        // Whatever went wrong, the instance is not handed another request.
+        session.discard();
+    }
+    answered
+}
+
+/// The call of [`handle`] in `session`, and the response read from what the guest sets.
+async fn answer(
+    guest: &Guest,
+    pre: &ProxyPre<State>,
+    request: Request,
+    session: &mut Session<'_, Proxy>,
+) -> Result<Response, Error> {
     let (scheme, incoming) = incoming_request(request);
     let (outparam, mut answer) = oneshot::channel::<Answer>();
     let mut call = pin!(session.call(pre, move |proxy, store| {

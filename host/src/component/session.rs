@@ -3,6 +3,7 @@
 
 use super::Guest;
 use super::engine::EPOCH_TICK;
+use super::reuse::InstancePolicy;
 use super::state::State;
 use crate::error::Error;
 use crate::request::Context;
@@ -47,12 +48,29 @@ pub trait Observer: Send + Sync {
 /// One store and instance for one request. The instance is made by the first call; a
 /// middleware's second call (`on-response`) runs on the same one. After a call fails the
 /// session must not be called again (the guest may be mid-call).
-pub(crate) struct Session<'g, W> {
+///
+/// With `instances = "reuse"` the store and instance come from the component's idle list
+/// when it has one, and go back to it when the session ends well (`reuse.rs`).
+pub(crate) struct Session<'g, W: World> {
     guest: &'g Guest,
-    store: Store<State>,
+    /// Always `Some` until the session is dropped, which may hand the store on.
+    store: Option<Store<State>>,
     bound: Option<W>,
+    /// Requests the instance served before this one (0 for a fresh one).
+    served: u32,
+    /// Whether every call so far returned, and nothing the host did with what it returned
+    /// failed: only then may the instance serve again.
+    clean: bool,
     /// When the Lambda invocation times out, if known: every call's time is cut to fit.
     lambda_deadline: Option<SystemTime>,
+}
+
+/// An idle instance of world `W`: its store, the instance, and how many requests it has
+/// served.
+struct Pooled<W> {
+    store: Store<State>,
+    bound: W,
+    served: u32,
 }
 
 impl<'g, W: World> Session<'g, W> {
@@ -63,6 +81,32 @@ impl<'g, W: World> Session<'g, W> {
     /// [`Error::Fault`] when a capability cannot make its state.
     pub(crate) fn new(guest: &'g Guest, context: &Context) -> Result<Self, Error> {
         let started = Instant::now();
+        if let InstancePolicy::Reuse { .. } = guest.policy
+            && let Some(mut pooled) = guest.idle.take::<Pooled<W>>()
+        {
+            pooled
+                .store
+                .data_mut()
+                .recycle(
+                    context.request_id.clone(),
+                    context.trace_header.clone(),
+                    &guest.grants,
+                )
+                .map_err(|e| Error::Fault {
+                    component: guest.name.clone(),
+                    source: wasmtime::Error::msg(format!("{e:#}")),
+                })?;
+            let session = Self {
+                guest,
+                store: Some(pooled.store),
+                bound: Some(pooled.bound),
+                served: pooled.served,
+                clean: true,
+                lambda_deadline: context.deadline,
+            };
+            session.observe(CallStage::Store, started);
+            return Ok(session);
+        }
         let state = State::new(
             guest.name.clone(),
             context.request_id.clone(),
@@ -95,19 +139,38 @@ impl<'g, W: World> Session<'g, W> {
         });
         let session = Self {
             guest,
-            store,
+            store: Some(store),
             bound: None,
+            served: 0,
+            clean: true,
             lambda_deadline: context.deadline,
         };
         session.observe(CallStage::Store, started);
         Ok(session)
     }
 
+    fn store(&self) -> &Store<State> {
+        self.store
+            .as_ref()
+            .expect("a session holds its store until it is dropped")
+    }
+
+    fn store_mut(&mut self) -> &mut Store<State> {
+        self.store
+            .as_mut()
+            .expect("a session holds its store until it is dropped")
+    }
+
     fn observe(&self, stage: CallStage, since: Instant) {
         if let Some(observer) = &self.guest.observer {
-            let state = self.store.data();
+            let state = self.store().data();
             observer.stage(&state.component, &state.request_id, stage, since.elapsed());
         }
+    }
+
+    /// Marks the instance as not to be served again: the host refused what it returned.
+    pub(crate) fn discard(&mut self) {
+        self.clean = false;
     }
 
     /// Makes one export call within the component's timeout (instantiating first if this
@@ -121,10 +184,16 @@ impl<'g, W: World> Session<'g, W> {
         // Each call gets the component's timeout, cut to what is left of the invocation
         // (a middleware's `on-response` runs after the rest of the chain has used some).
         let timeout = effective_timeout(self.guest.limits.timeout, self.lambda_deadline);
-        self.store.data_mut().deadline = Instant::now() + timeout;
-        self.store.set_epoch_deadline(1);
+        self.store_mut().data_mut().deadline = Instant::now() + timeout;
+        self.store_mut().set_epoch_deadline(1);
+        // Until the call returns: a call cancelled half-way leaves the guest mid-call.
+        let was_clean = std::mem::replace(&mut self.clean, false);
         let observer = self.guest.observer.is_some();
-        let (store, bound) = (&mut self.store, &mut self.bound);
+        let store = self
+            .store
+            .as_mut()
+            .expect("a session holds its store until it is dropped");
+        let bound = &mut self.bound;
         let mut instantiated = None;
         // A guest blocked in a host call (a WASI sleep, say) never reaches an epoch check,
         // so the whole call is also bounded on the host side.
@@ -148,7 +217,7 @@ impl<'g, W: World> Session<'g, W> {
         if let Some(took) = instantiated
             && let Some(observer) = &self.guest.observer
         {
-            let state = self.store.data();
+            let state = self.store().data();
             observer.stage(
                 &state.component,
                 &state.request_id,
@@ -165,6 +234,7 @@ impl<'g, W: World> Session<'g, W> {
             Err(_elapsed) => Err(timed_out()),
             Ok(Ok((output, started))) => {
                 self.observe(CallStage::Call, started);
+                self.clean = was_clean;
                 Ok(output)
             }
             Ok(Err(source)) if source.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => {
@@ -175,7 +245,7 @@ impl<'g, W: World> Session<'g, W> {
                     instances: self.guest.pool_instances,
                 })
             }
-            Ok(Err(source)) => Err(match self.store.data().limiter.refused {
+            Ok(Err(source)) => Err(match self.store().data().limiter.refused {
                 Some(asked) => Error::OutOfMemory {
                     component: name.clone(),
                     limit: self.guest.limits.memory,
@@ -191,17 +261,44 @@ impl<'g, W: World> Session<'g, W> {
     }
 }
 
-impl<W> Drop for Session<'_, W> {
+impl<W: World> Drop for Session<'_, W> {
     /// Lets each capability report on the instance (what the guest wrote to stdout, log
-    /// lines it lost to the caps), and tells the observer how long dropping took.
+    /// lines it lost to the caps), tells the observer how long dropping took, and with
+    /// `instances = "reuse"` keeps an instance that served well for the next request.
     fn drop(&mut self) {
         let started = Instant::now();
-        let state = self.store.data();
+        let Some(store) = self.store.take() else {
+            return;
+        };
+        let state = store.data();
         state.caps.finish(&super::caps::Who {
             component: &state.component,
             request_id: &state.request_id,
             redact: state.caps.log.redact(),
         });
+        if let InstancePolicy::Reuse { max_requests } = self.guest.policy
+            && self.clean
+            && self.served + 1 < max_requests
+            && state.limiter.refused.is_none()
+            && state.caps.reusable()
+            && let Some(bound) = self.bound.take()
+        {
+            // Timed before the hand-over: afterwards the store is another request's.
+            if let Some(observer) = &self.guest.observer {
+                observer.stage(
+                    &state.component,
+                    &state.request_id,
+                    CallStage::Drop,
+                    started.elapsed(),
+                );
+            }
+            self.guest.idle.put(Pooled {
+                store,
+                bound,
+                served: self.served + 1,
+            });
+            return;
+        }
         // The store itself is dropped after this; what is timed is the part that is ours.
         if let Some(observer) = &self.guest.observer {
             observer.stage(

@@ -77,7 +77,8 @@ const MAX_TABLE_ELEMENTS: usize = 100_000;
 /// deadline. An interpreter guest holds a few dozen.
 pub(crate) const MAX_RESOURCES: usize = 1024;
 
-/// The data of one instance's `Store`: created fresh, dropped with the instance.
+/// The data of one instance's `Store`: created with the instance, dropped with it (and,
+/// when the component reuses instances, readied for each request by [`State::recycle`]).
 pub(crate) struct State {
     /// The component's name, for log lines.
     pub(crate) component: Arc<str>,
@@ -127,6 +128,27 @@ impl State {
             },
             caps: grants.instantiate()?,
         })
+    }
+}
+
+impl State {
+    /// Readies a reused instance's state for the next request (`instances = "reuse"`): its
+    /// request id and trace header, and each capability's per-request state started
+    /// again. The limiter keeps counting the memory the instance already holds.
+    ///
+    /// # Errors
+    ///
+    /// When a capability cannot make its state again (a granted directory is gone).
+    pub(crate) fn recycle(
+        &mut self,
+        request_id: String,
+        trace_header: Option<String>,
+        grants: &Grants,
+    ) -> anyhow::Result<()> {
+        self.request_id = request_id;
+        self.trace_header = trace_header;
+        self.limiter.refused = None;
+        self.caps.recycle(grants)
     }
 }
 

@@ -21,6 +21,7 @@ mod outbound;
 mod polyglot;
 mod proxy;
 mod readme;
+mod reuse;
 mod rie;
 mod s3;
 mod semantics;

@@ -345,6 +345,10 @@ impl Capability for Http {
         }
     }
 
+    fn reusable(instance: &HttpInstance) -> bool {
+        instance.hooks.denied == 0 && instance.hooks.over_budget == 0
+    }
+
     fn describe(grant: &HttpGrant) -> Option<String> {
         let hosts: Vec<&str> = grant.allowed.iter().map(|p| p.text.as_str()).collect();
         let l = grant.limits;

@@ -148,6 +148,10 @@ impl Capability for Log {
     fn finish(budget: &Budget, who: &Who<'_>) {
         budget.summarize(who.component, who.request_id);
     }
+
+    fn reusable(budget: &Budget) -> bool {
+        budget.dropped_lines == 0
+    }
 }
 
 /// What one component has logged during one request.

@@ -106,8 +106,28 @@ pub(crate) trait Capability {
     /// What `lamina check` prints for this grant, or `None` when there is nothing to say.
     fn describe(grant: &Self::Grant) -> Option<String>;
 
-    /// Called when the instance is dropped, once the request is done with it.
+    /// Called when the request is done with the instance (before it is dropped, or kept
+    /// for the next request when the component reuses instances).
     fn finish(_instance: &Self::Instance, _who: &Who<'_>) {}
+
+    /// Readies a reused instance's state for its next request: what is counted per
+    /// request starts again. The default makes the state anew; a capability whose state
+    /// the guest holds handles into (WASI's streams) keeps that part.
+    ///
+    /// # Errors
+    ///
+    /// As [`Capability::instance`].
+    fn recycle(instance: &mut Self::Instance, grant: &Self::Grant) -> anyhow::Result<()> {
+        *instance = Self::instance(grant)?;
+        Ok(())
+    }
+
+    /// Whether the instance may serve another request: false when the guest went over a
+    /// budget of this capability during the request, or was refused something (a reused
+    /// instance that misbehaved is replaced, as one that trapped is).
+    fn reusable(_instance: &Self::Instance) -> bool {
+        true
+    }
 }
 
 /// Declares the capabilities: each line is `field: Type`, `Type` implementing
@@ -174,6 +194,17 @@ macro_rules! capabilities {
             /// Lets each capability report on the instance it served.
             pub(crate) fn finish(&self, who: &Who<'_>) {
                 $(<$cap as Capability>::finish(&self.$field, who);)*
+            }
+
+            /// Readies each capability's state for the instance's next request.
+            pub(crate) fn recycle(&mut self, grants: &Grants) -> anyhow::Result<()> {
+                $(<$cap as Capability>::recycle(&mut self.$field, &grants.$field)?;)*
+                Ok(())
+            }
+
+            /// Whether every capability lets the instance serve again.
+            pub(crate) fn reusable(&self) -> bool {
+                true $(&& <$cap as Capability>::reusable(&self.$field))*
             }
         }
 

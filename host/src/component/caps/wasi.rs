@@ -153,6 +153,13 @@ impl Capability for Wasi {
     fn finish(instance: &WasiInstance, who: &Who<'_>) {
         super::write_output(who, &instance.output.contents());
     }
+
+    /// The context stays: the guest's stdout and stderr streams (in the store's table)
+    /// write to its capture, which starts empty for the next request.
+    fn recycle(instance: &mut WasiInstance, _grant: &WasiGrant) -> anyhow::Result<()> {
+        instance.output.clear();
+        Ok(())
+    }
 }
 
 impl WasiView for State {

@@ -46,6 +46,20 @@ fn handle(req: Request) -> Result<Response> {
             std::thread::sleep(std::time::Duration::from_secs(60));
             Ok(Response::text("woke up"))
         }
+        "hold" => {
+            // Holds the instance for `?ms=` (default 300) and says which instance it was
+            // (a random id drawn once per instance), its call count, and when the wait
+            // began and ended (ns since the epoch): what reuse tests read to check that
+            // an instance never serves two requests at once.
+            let ms = req.query("ms").and_then(|s| s.parse().ok()).unwrap_or(300);
+            let started = now_ns();
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+            Ok(Response::text(format!(
+                "{} {calls} {started} {}",
+                instance_id(),
+                now_ns()
+            )))
+        }
         "recurse" => Ok(Response::text(recurse(0).to_string())),
         "alloc" => {
             // Allocates in 1 MiB steps until the memory limit refuses.
@@ -171,6 +185,19 @@ fn handle(req: Request) -> Result<Response> {
 }
 
 /// The `size` query parameter, or `default`.
+/// A random id for this instance, drawn on first use.
+fn instance_id() -> u64 {
+    use std::hash::BuildHasher as _;
+    static ID: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *ID.get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(0_u8))
+}
+
+fn now_ns() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
 fn size_param(req: &Request, default: usize) -> usize {
     req.query("size").and_then(|s| s.parse().ok()).unwrap_or(default)
 }

@@ -217,6 +217,18 @@ impl Capability for KeyValue {
             );
         }
     }
+
+    /// Compare-and-swap handles the guest still holds stay counted (they are in the
+    /// store's table); the rest is per request.
+    fn recycle(instance: &mut KvInstance, _grant: &KvGrant) -> anyhow::Result<()> {
+        instance.denied = 0;
+        instance.lost = 0;
+        Ok(())
+    }
+
+    fn reusable(instance: &KvInstance) -> bool {
+        instance.denied == 0
+    }
 }
 
 /// What the key-value imports see of a `Store`.
