@@ -5,6 +5,8 @@
 //! Run with `cargo xtask bench` (which builds the guests first). Not run by CI: timings on a
 //! shared machine are only comparable within one run, so read the ratios.
 
+#[path = "support/lambda.rs"]
+mod lambda;
 #[path = "support/measure.rs"]
 mod measure;
 use bytes::Bytes;
@@ -152,7 +154,10 @@ fn main() -> anyhow::Result<()> {
     match std::env::var("LAMINA_BENCH_ONLY").as_deref() {
         // For profiling one part: `LAMINA_BENCH_ONLY=middleware`.
         Ok("middleware") => return middleware_rows(&rt, &payload, &hello, n.p50),
-        Ok("observability") => return observability_rows(&rt, &payload, &hello),
+        Ok("observability") => {
+            observability_rows(&rt, &payload, &hello)?;
+            return lambda_observability_rows(&rt, &payload, &hello);
+        }
         _ => {}
     }
     let default = EngineTuning::default();
@@ -231,6 +236,7 @@ fn main() -> anyhow::Result<()> {
     );
     middleware_rows(&rt, &payload, &hello, n.p50)?;
     observability_rows(&rt, &payload, &hello)?;
+    lambda_observability_rows(&rt, &payload, &hello)?;
     println!("{compression_table}");
     println!("{}", header_scaling());
     Ok(())
@@ -428,6 +434,88 @@ observability: JSON lines and EMF documents written to /dev/null"
             );
         }
     }
+    Ok(())
+}
+
+/// The same rows as whole Lambda invocations: the release `lamina` binary in Lambda mode
+/// against a Runtime API on loopback (`next`, the pipeline, the response `POST`, as Lambda
+/// runs them), its stderr and stdout to `/dev/null`; the time from one response to the
+/// next, p50 of `LAMBDA_INVOCATIONS` in each of `ROUNDS` interleaved rounds. The first row
+/// turns logging off (`LAMINA_LOG=off`).
+fn lambda_observability_rows(
+    rt: &tokio::runtime::Runtime,
+    payload: &[u8],
+    hello: &Path,
+) -> anyhow::Result<()> {
+    const LAMBDA_INVOCATIONS: usize = 5_000;
+    println!(
+        "\nobservability in the Lambda loop: warm invocations through a loopback Runtime API, \
+         p50 of {LAMBDA_INVOCATIONS}"
+    );
+    let dir = std::env::temp_dir().join(format!("lamina-bench-lambda-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let rows: [(&str, &str, &str); 4] = [
+        ("no log lines (LAMINA_LOG=off)", "off", ""),
+        (
+            "JSON log, access line off",
+            "info",
+            "[logging]\naccess-log = false\n",
+        ),
+        ("JSON log + access line", "info", ""),
+        (
+            "JSON log + access line + EMF metrics",
+            "info",
+            "[metrics]\nnamespace = \"Lamina/bench\"\ndimensions = { environment = \"bench\" }\n",
+        ),
+    ];
+    // Rounds interleave the rows, so a drift of the machine's speed during the table
+    // reaches every row alike; each row's p50 is the median of its rounds' p50s.
+    const ROUNDS: usize = 3;
+    let mut p50s: Vec<Vec<Duration>> = vec![Vec::new(); rows.len()];
+    let mut p99s: Vec<Vec<Duration>> = vec![Vec::new(); rows.len()];
+    for _ in 0..ROUNDS {
+        for (i, (_, level, section)) in rows.iter().enumerate() {
+            let config = dir.join(format!("lamina-{i}.toml"));
+            std::fs::write(
+                &config,
+                format!(
+                    "{section}[components.hello]\nsource = {:?}\n[[routes]]\nmethod = \"GET\"\npath = \"/hello/{{name}}\"\ncomponent = \"hello\"\n",
+                    hello.display().to_string()
+                ),
+            )?;
+            let samples = rt.block_on(lambda::warm_invocations(
+                &config,
+                &[("LAMINA_LOG", level)],
+                payload,
+                500,
+                LAMBDA_INVOCATIONS,
+            ));
+            let s = stats(samples);
+            p50s[i].push(s.p50);
+            p99s[i].push(s.p99);
+        }
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    let base = median(&mut p50s[0]);
+    for (i, (label, _, _)) in rows.iter().enumerate() {
+        let p50 = median(&mut p50s[i]);
+        println!(
+            "{:<44} {:>8.1} {:>8.1} | x off {:>5.3}  (p50 of each round: {})",
+            format!("lambda, {label}"),
+            us(p50),
+            us(median(&mut p99s[i])),
+            p50.as_secs_f64() / base.as_secs_f64(),
+            p50s[i]
+                .iter()
+                .map(|d| format!("{:.1}", us(*d)))
+                .collect::<Vec<_>>()
+                .join(" / "),
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 

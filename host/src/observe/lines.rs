@@ -648,12 +648,26 @@ fn host_field<'a>(name: &'static str, value: &'a Value) -> (&'static str, Writte
 }
 
 /// Appends `text` as a JSON string (quoted, escaped), without an intermediate copy: runs
-/// that need no escape (nearly all of a log line) are copied whole.
+/// that need no escape (nearly all of a log line) are copied whole, and found eight bytes
+/// at a time.
+///
+/// Written here rather than with `serde_json`'s serializer, which looks up every byte in a
+/// table: the access line and the EMF document (about 1 KB per request together) were the
+/// largest cost of logging in the pipeline benchmark before the word-at-a-time scan.
 pub(crate) fn push_json_str(out: &mut String, text: &str) {
     out.reserve(text.len() + 2);
     out.push('"');
+    let bytes = text.as_bytes();
     let mut clean = 0;
-    for (at, byte) in text.bytes().enumerate() {
+    let mut at = 0;
+    while at < bytes.len() {
+        if let Some(word) = bytes.get(at..at + 8)
+            && !needs_escape(u64::from_le_bytes(word.try_into().unwrap_or_default()))
+        {
+            at += 8;
+            continue;
+        }
+        let byte = bytes[at];
         let escaped = match byte {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -661,7 +675,10 @@ pub(crate) fn push_json_str(out: &mut String, text: &str) {
             b'\r' => "\\r",
             b'\t' => "\\t",
             0..0x20 => "",
-            _ => continue,
+            _ => {
+                at += 1;
+                continue;
+            }
         };
         // Every byte matched is ASCII, so `at` is a character boundary.
         out.push_str(&text[clean..at]);
@@ -670,10 +687,25 @@ pub(crate) fn push_json_str(out: &mut String, text: &str) {
         } else {
             out.push_str(escaped);
         }
-        clean = at + 1;
+        at += 1;
+        clean = at;
     }
     out.push_str(&text[clean..]);
     out.push('"');
+}
+
+/// Whether any of the eight bytes of `word` is a control character, `"` or `\\` (what a
+/// JSON string escapes). The classic zero-byte tests: a byte below 0x20 borrows when 0x20
+/// is taken from it; a byte equal to `c` is zero after XOR with `c`. Bytes of 0x80 and
+/// above (UTF-8 past ASCII) never match.
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
+    below(word, 0x20)
+        | below(word ^ (ONES * u64::from(b'"')), 1)
+        | below(word ^ (ONES * u64::from(b'\\')), 1)
+        != 0
 }
 
 /// A JSON object written key by key, in order, each key at most once (the first wins),
@@ -1176,6 +1208,30 @@ mod tests {
                 !out.bytes().any(|b| b < 0x20),
                 "raw control byte in {out:?}"
             );
+        }
+    }
+
+    #[test]
+    fn the_word_scan_finds_every_byte_that_needs_an_escape() {
+        for byte in 0..=255_u8 {
+            let expected = byte < 0x20 || byte == b'"' || byte == b'\\';
+            for at in 0..8 {
+                let mut word = *b"abcdefgh";
+                word[at] = byte;
+                assert_eq!(
+                    needs_escape(u64::from_le_bytes(word)),
+                    expected,
+                    "byte {byte:#04x} at {at}"
+                );
+            }
+        }
+        // Escapes at every offset of a long string, around and inside whole words.
+        for at in 0..40 {
+            let mut text: String = "x".repeat(40);
+            text.replace_range(at..=at, "\n");
+            let mut out = String::new();
+            push_json_str(&mut out, &text);
+            assert_eq!(serde_json::from_str::<String>(&out).unwrap(), text);
         }
     }
 

@@ -90,17 +90,17 @@ fn failures_replace_the_instance(app: &App) {
         ("bad-status", 500),
         ("log-flood?size=1500", 200),
     ] {
-        assert_eq!(calls(&app, "a"), "1", "before {fault}");
-        assert_eq!(calls(&app, "a"), "2", "before {fault}");
-        let res = get(&app, &format!("/a/{fault}"));
+        assert_eq!(calls(app, "a"), "1", "before {fault}");
+        assert_eq!(calls(app, "a"), "2", "before {fault}");
+        let res = get(app, &format!("/a/{fault}"));
         assert_eq!(res.status, status, "{fault}");
         assert_eq!(
-            calls(&app, "a"),
+            calls(app, "a"),
             "1",
             "the instance that ran {fault} was replaced"
         );
         // Leave a fresh instance for the next round's count to start from 1.
-        assert_eq!(get(&app, "/a/trap").status, 500);
+        assert_eq!(get(app, "/a/trap").status, 500);
     }
 }
 
