@@ -276,30 +276,19 @@ impl<W: World> Drop for Session<'_, W> {
             request_id: &state.request_id,
             redact: state.caps.log.redact(),
         });
-        if let InstancePolicy::Reuse { max_requests } = self.guest.policy
-            && self.clean
-            && self.served + 1 < max_requests
-            && state.limiter.refused.is_none()
-            && state.caps.reusable()
-            && let Some(bound) = self.bound.take()
-        {
-            // Timed before the hand-over: afterwards the store is another request's.
-            if let Some(observer) = &self.guest.observer {
-                observer.stage(
-                    &state.component,
-                    &state.request_id,
-                    CallStage::Drop,
-                    started.elapsed(),
-                );
+        // Kept for the next request only when the component reuses instances and this
+        // one served well: every call returned, nothing refused, no budget exceeded.
+        let keep = match self.guest.policy {
+            InstancePolicy::Reuse { max_requests } => {
+                self.clean
+                    && self.served + 1 < max_requests
+                    && state.limiter.refused.is_none()
+                    && state.caps.reusable()
             }
-            self.guest.idle.put(Pooled {
-                store,
-                bound,
-                served: self.served + 1,
-            });
-            return;
-        }
-        // The store itself is dropped after this; what is timed is the part that is ours.
+            InstancePolicy::Fresh => false,
+        };
+        // What is timed is the part that is ours: a store that is not kept is dropped
+        // after this, one that is kept is another request's afterwards.
         if let Some(observer) = &self.guest.observer {
             observer.stage(
                 &state.component,
@@ -307,6 +296,13 @@ impl<W: World> Drop for Session<'_, W> {
                 CallStage::Drop,
                 started.elapsed(),
             );
+        }
+        if keep && let Some(bound) = self.bound.take() {
+            self.guest.idle.put(Pooled {
+                store,
+                bound,
+                served: self.served + 1,
+            });
         }
     }
 }
