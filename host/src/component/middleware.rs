@@ -73,13 +73,18 @@ impl Middleware {
         };
         match action {
             Ok(Action::Next(request)) => match guest.request_from_wit(request, kept) {
-                Ok(request) => Ok(Flow::Next(
-                    request,
-                    Some(Entered {
-                        middleware: self,
-                        held,
-                    }),
-                )),
+                Ok(request) => {
+                    // Dropped without `on-response` (the request abandoned half-way), the
+                    // instance ran half a request: it is not reused.
+                    held.expect_call();
+                    Ok(Flow::Next(
+                        request,
+                        Some(Entered {
+                            middleware: self,
+                            held,
+                        }),
+                    ))
+                }
                 Err(error) => Err(refused(error)),
             },
             Ok(Action::Pass(request)) => guest
@@ -145,6 +150,14 @@ impl Held<'_> {
         match self {
             Self::Lamina(session, _) => session.discard(),
             Self::LaminaV0_1(session, _) => session.discard(),
+        }
+    }
+
+    /// See [`Session::expect_call`].
+    fn expect_call(&mut self) {
+        match self {
+            Self::Lamina(session, _) => session.expect_call(),
+            Self::LaminaV0_1(session, _) => session.expect_call(),
         }
     }
 }

@@ -63,6 +63,11 @@ impl GuestOutput {
         })))
     }
 
+    /// Whether more was written than `max-output` keeps.
+    pub(crate) fn overflowed(&self) -> bool {
+        self.with(|c| c.dropped > 0)
+    }
+
     /// Forgets what was kept: a reused instance's next request starts with none.
     pub(crate) fn clear(&self) {
         self.with(|c| {

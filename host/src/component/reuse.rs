@@ -15,10 +15,12 @@
 //! (each has its own instances), and an instance serves one request at a time: it is
 //! taken out of the idle list for the request and put back after. An instance is put back
 //! only when every call of the request returned (no trap, timeout, memory or resource
-//! limit hit, cancelled call or response the host refused) and no capability saw it go
-//! over a budget; otherwise it is dropped and the next request gets a fresh one. What
-//! the capabilities count per request (log lines, outbound calls, metrics, stdout) starts
-//! again for each request.
+//! limit hit, cancelled call, response the host refused, or middleware left without its
+//! `on-response`) and no capability saw it go over a budget or refused it something
+//! ([`Capability::reusable`](super::caps)); otherwise it is dropped and the next request
+//! gets a fresh one. What the capabilities count per request (log lines, outbound calls,
+//! metrics, stdout) starts again for each request; what the guest holds handles to in the
+//! store's resource table (an unread outbound response) stays, as its memory does.
 //!
 //! Idle instances hold slots of the engine's instance pool, so the runtime keeps at most a
 //! quarter of the slots idle ([`IdleSlots`]); an instance returned past that is dropped.

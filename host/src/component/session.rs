@@ -61,6 +61,10 @@ pub(crate) struct Session<'g, W: World> {
     /// Whether every call so far returned, and nothing the host did with what it returned
     /// failed: only then may the instance serve again.
     clean: bool,
+    /// Whether the guest waits for a call it was promised (a middleware's `on-response`
+    /// after its `on-request` said `next`): an instance dropped before it came ran half a
+    /// request, and is not reused.
+    awaiting: bool,
     /// When the Lambda invocation times out, if known: every call's time is cut to fit.
     lambda_deadline: Option<SystemTime>,
 }
@@ -102,6 +106,7 @@ impl<'g, W: World> Session<'g, W> {
                 bound: Some(pooled.bound),
                 served: pooled.served,
                 clean: true,
+                awaiting: false,
                 lambda_deadline: context.deadline,
             };
             session.observe(CallStage::Store, started);
@@ -143,6 +148,7 @@ impl<'g, W: World> Session<'g, W> {
             bound: None,
             served: 0,
             clean: true,
+            awaiting: false,
             lambda_deadline: context.deadline,
         };
         session.observe(CallStage::Store, started);
@@ -171,6 +177,12 @@ impl<'g, W: World> Session<'g, W> {
     /// Marks the instance as not to be served again: the host refused what it returned.
     pub(crate) fn discard(&mut self) {
         self.clean = false;
+    }
+
+    /// Says the guest expects another call in this session: until one returns, the
+    /// instance is not reused.
+    pub(crate) fn expect_call(&mut self) {
+        self.awaiting = true;
     }
 
     /// Makes one export call within the component's timeout (instantiating first if this
@@ -235,6 +247,7 @@ impl<'g, W: World> Session<'g, W> {
             Ok(Ok((output, started))) => {
                 self.observe(CallStage::Call, started);
                 self.clean = was_clean;
+                self.awaiting = false;
                 Ok(output)
             }
             Ok(Err(source)) if source.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => {
@@ -281,6 +294,7 @@ impl<W: World> Drop for Session<'_, W> {
         let keep = match self.guest.policy {
             InstancePolicy::Reuse { max_requests } => {
                 self.clean
+                    && !self.awaiting
                     && self.served + 1 < max_requests
                     && state.limiter.refused.is_none()
                     && state.caps.reusable()

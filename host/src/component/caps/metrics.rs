@@ -51,6 +51,8 @@ pub(crate) struct MetricsInstance {
     to: Option<Arc<Metrics>>,
     series: Vec<GuestSeries>,
     values: usize,
+    /// Values refused this request (over a limit, or not valid EMF).
+    refused: usize,
 }
 
 impl Capability for GuestMetrics {
@@ -102,9 +104,12 @@ impl Capability for GuestMetrics {
                 let key = check(to.as_deref(), &name, value, &dims)?;
                 Ok((name.into_owned(), key))
             })();
-            let outcome = outcome.and_then(|(name, dims)| {
-                get(store.data_mut()).add(name, value, unit_name(unit), dims)
-            });
+            let instance = get(store.data_mut());
+            let outcome =
+                outcome.and_then(|(name, dims)| instance.add(name, value, unit_name(unit), dims));
+            if outcome.is_err() {
+                instance.refused += 1;
+            }
             Ok((outcome,))
         };
         linker
@@ -118,6 +123,7 @@ impl Capability for GuestMetrics {
             to: grant.0.clone(),
             series: Vec::new(),
             values: 0,
+            refused: 0,
         })
     }
 
@@ -135,6 +141,10 @@ impl Capability for GuestMetrics {
         {
             to.emit_guest(who.component, who.request_id, &instance.series);
         }
+    }
+
+    fn reusable(instance: &MetricsInstance) -> bool {
+        instance.refused == 0
     }
 }
 
@@ -324,6 +334,7 @@ mod tests {
             to: Some(Arc::new(Metrics::from_config(&config).unwrap())),
             series: Vec::new(),
             values: 0,
+            refused: 0,
         }
     }
 

@@ -160,6 +160,11 @@ impl Capability for Wasi {
         instance.output.clear();
         Ok(())
     }
+
+    /// Output past `max-output` is a budget exceeded, as log lines past theirs are.
+    fn reusable(instance: &WasiInstance) -> bool {
+        !instance.output.overflowed()
+    }
 }
 
 impl WasiView for State {

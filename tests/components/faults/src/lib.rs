@@ -4,8 +4,9 @@
 use lamina_sdk::{Error, Request, Response, Result};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// Counts calls in this instance. The host instantiates per request, so every request
-/// must see 1: anything else means state leaked from an earlier request.
+/// Counts calls in this instance. With fresh instances (the default) every request must
+/// see 1: anything else means state leaked from an earlier request. With
+/// `instances = "reuse"` it counts the requests the instance has served.
 static CALLS: AtomicU32 = AtomicU32::new(0);
 
 fn handle(req: Request) -> Result<Response> {
@@ -184,7 +185,6 @@ fn handle(req: Request) -> Result<Response> {
     }
 }
 
-/// The `size` query parameter, or `default`.
 /// A random id for this instance, drawn on first use.
 fn instance_id() -> u64 {
     use std::hash::BuildHasher as _;
@@ -198,6 +198,7 @@ fn now_ns() -> u128 {
         .map_or(0, |d| d.as_nanos())
 }
 
+/// The `size` query parameter, or `default`.
 fn size_param(req: &Request, default: usize) -> usize {
     req.query("size").and_then(|s| s.parse().ok()).unwrap_or(default)
 }

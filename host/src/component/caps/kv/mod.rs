@@ -101,6 +101,8 @@ impl KvGrant {
 pub(crate) struct KvInstance {
     grant: KvGrant,
     denied: usize,
+    /// Compare-and-swaps refused this request for too many open at once.
+    over_budget: usize,
     /// Compare-and-swaps this instance lost, for the backoff before the next attempt.
     lost: u32,
     /// CAS handles the guest holds now (each keeps a value in host memory).
@@ -190,6 +192,7 @@ impl Capability for KeyValue {
         Ok(KvInstance {
             grant: grant.clone(),
             denied: 0,
+            over_budget: 0,
             lost: 0,
             cas_open: 0,
         })
@@ -222,12 +225,13 @@ impl Capability for KeyValue {
     /// store's table); the rest is per request.
     fn recycle(instance: &mut KvInstance, _grant: &KvGrant) -> anyhow::Result<()> {
         instance.denied = 0;
+        instance.over_budget = 0;
         instance.lost = 0;
         Ok(())
     }
 
     fn reusable(instance: &KvInstance) -> bool {
-        instance.denied == 0
+        instance.denied == 0 && instance.over_budget == 0
     }
 }
 
@@ -487,6 +491,8 @@ impl wit::atomics::HostCas for KvView<'_> {
     ) -> wasmtime::Result<Result<Resource<Cas>, KvError>> {
         let (name, backend) = self.bucket(&bucket)?;
         let read = if self.kv.cas_open >= MAX_CAS_HANDLES {
+            // Over a budget: with reuse, the instance is not handed another request.
+            self.kv.over_budget += 1;
             Err(Failure::Other(format!(
                 "at most {MAX_CAS_HANDLES} compare-and-swaps may be open at once; drop or swap one first"
             )))
