@@ -85,9 +85,15 @@ impl<'g, W: World> Session<'g, W> {
     /// [`Error::Fault`] when a capability cannot make its state.
     pub(crate) fn new(guest: &'g Guest, context: &Context) -> Result<Self, Error> {
         let started = Instant::now();
-        if let InstancePolicy::Reuse { .. } = guest.policy
-            && let Some(mut pooled) = guest.idle.take::<Pooled<W>>()
-        {
+        let fault = |e: anyhow::Error| Error::Fault {
+            component: guest.name.clone(),
+            source: wasmtime::Error::msg(format!("{e:#}")),
+        };
+        let pooled = match guest.policy {
+            InstancePolicy::Reuse { .. } => guest.idle.take::<Pooled<W>>(),
+            InstancePolicy::Fresh => None,
+        };
+        let (store, bound, served) = if let Some(mut pooled) = pooled {
             pooled
                 .store
                 .data_mut()
@@ -96,57 +102,24 @@ impl<'g, W: World> Session<'g, W> {
                     context.trace_header.clone(),
                     &guest.grants,
                 )
-                .map_err(|e| Error::Fault {
-                    component: guest.name.clone(),
-                    source: wasmtime::Error::msg(format!("{e:#}")),
-                })?;
-            let session = Self {
-                guest,
-                store: Some(pooled.store),
-                bound: Some(pooled.bound),
-                served: pooled.served,
-                clean: true,
-                awaiting: false,
-                lambda_deadline: context.deadline,
-            };
-            session.observe(CallStage::Store, started);
-            return Ok(session);
-        }
-        let state = State::new(
-            guest.name.clone(),
-            context.request_id.clone(),
-            context.trace_header.clone(),
-            &guest.limits,
-            &guest.grants,
-        )
-        .map_err(|e| Error::Fault {
-            component: guest.name.clone(),
-            source: wasmtime::Error::msg(format!("{e:#}")),
-        })?;
-        let mut store = Store::new(guest.engine(), state);
-        store.limiter(|state| &mut state.limiter);
-        // Compiled code checks the engine's epoch; each tick past the store's epoch
-        // deadline calls this. The time limit is the wall clock, not a count of ticks: the
-        // ticker thread falls behind when the cores are busy, and ticks counted from a
-        // late ticker would let a spinning guest outlive the Lambda deadline. Until the
-        // deadline the guest yields to the executor once per tick, so a guest in a loop
-        // cannot hold an async worker (or, in Lambda, the only thread) to itself. The
-        // yield is tokio's own: it puts the task at the back of the run queue, where
-        // wasmtime's plain `Yield` wakes it at once into the worker's LIFO slot and the
-        // tasks waiting behind it still starve (measured: 18 req/s for `/hello` beside two
-        // loopers, docs/BENCHMARKS.md).
-        store.epoch_deadline_callback(|store| {
-            Ok(if Instant::now() >= store.data().deadline {
-                UpdateDeadline::Interrupt
-            } else {
-                UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))
-            })
-        });
+                .map_err(fault)?;
+            (pooled.store, Some(pooled.bound), pooled.served)
+        } else {
+            let state = State::new(
+                guest.name.clone(),
+                context.request_id.clone(),
+                context.trace_header.clone(),
+                &guest.limits,
+                &guest.grants,
+            )
+            .map_err(fault)?;
+            (fresh_store(guest, state), None, 0)
+        };
         let session = Self {
             guest,
             store: Some(store),
-            bound: None,
-            served: 0,
+            bound,
+            served,
             clean: true,
             awaiting: false,
             lambda_deadline: context.deadline,
@@ -319,6 +292,31 @@ impl<W: World> Drop for Session<'_, W> {
             });
         }
     }
+}
+
+/// A new store for `guest` holding `state`: its limiter, and the epoch callback that
+/// enforces each call's deadline.
+fn fresh_store(guest: &Guest, state: State) -> Store<State> {
+    let mut store = Store::new(guest.engine(), state);
+    store.limiter(|state| &mut state.limiter);
+    // Compiled code checks the engine's epoch; each tick past the store's epoch
+    // deadline calls this. The time limit is the wall clock, not a count of ticks: the
+    // ticker thread falls behind when the cores are busy, and ticks counted from a
+    // late ticker would let a spinning guest outlive the Lambda deadline. Until the
+    // deadline the guest yields to the executor once per tick, so a guest in a loop
+    // cannot hold an async worker (or, in Lambda, the only thread) to itself. The
+    // yield is tokio's own: it puts the task at the back of the run queue, where
+    // wasmtime's plain `Yield` wakes it at once into the worker's LIFO slot and the
+    // tasks waiting behind it still starve (measured: 18 req/s for `/hello` beside two
+    // loopers, docs/BENCHMARKS.md).
+    store.epoch_deadline_callback(|store| {
+        Ok(if Instant::now() >= store.data().deadline {
+            UpdateDeadline::Interrupt
+        } else {
+            UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))
+        })
+    });
+    store
 }
 
 /// The component's timeout, shortened to what is left of the Lambda invocation (less a
