@@ -39,6 +39,11 @@ pub trait NativeHandler: Send + Sync {
         template: &str,
         params: Vec<(String, String)>,
     ) -> Result<Response, Error>;
+
+    /// What `lamina check` shows as the route's target.
+    fn describe(&self) -> &str {
+        "(native)"
+    }
 }
 
 /// What a route is bound to.
@@ -254,6 +259,7 @@ impl App {
                 validate: direct.validate.clone(),
                 middleware: Vec::new(),
                 function_errors: true,
+                openapi: None,
             };
             app.direct = Some(DirectRoute {
                 route: Route {
@@ -265,6 +271,7 @@ impl App {
                 selector: crate::direct::Selector::new(direct),
             });
         }
+        crate::openapi::bind(&mut app, config)?;
         app.observe.serve();
         Ok(app)
     }
@@ -351,7 +358,7 @@ impl App {
                     .collect();
                 let target = match &route.target {
                     Target::Component(handler) => handler.guest().name().to_owned(),
-                    Target::Native(_) => "(native)".to_owned(),
+                    Target::Native(native) => native.describe().to_owned(),
                 };
                 format!("{method} {template} -> {chain}{target}")
             })

@@ -91,6 +91,9 @@ pub struct Config {
     /// `[tracing]`: X-Ray subsegments; the trace header is propagated either way.
     #[serde(default)]
     pub(crate) tracing: crate::observe::TracingConfig,
+    /// `[openapi]`: the OpenAPI document's `info` and `servers`, and whether the host
+    /// serves it (and a Swagger UI page).
+    pub(crate) openapi: Option<crate::openapi::OpenApiConfig>,
     /// The directory relative local paths (schemas, granted directories, and component
     /// sources of a local config) resolve against: the config file's directory.
     #[serde(skip)]
@@ -194,6 +197,9 @@ pub struct RouteConfig {
     /// `[direct]` invocation's do) instead of answering an HTTP error response.
     #[serde(default)]
     pub(crate) function_errors: bool,
+    /// How the route appears in the OpenAPI document: `summary`, `description`, `tags`,
+    /// `operation-id`, `deprecated`, `hidden`.
+    pub(crate) openapi: Option<crate::openapi::OperationDocs>,
 }
 
 /// Routes under one prefix (`/api/v1`), with settings each route inherits unless it sets
@@ -214,6 +220,8 @@ pub struct GroupConfig {
     /// Middleware for every route in the group, run before each route's own.
     #[serde(default)]
     pub(crate) middleware: Vec<String>,
+    /// `openapi = { tags = [...] }`: tags every route of the group carries first.
+    pub(crate) openapi: Option<crate::openapi::GroupDocs>,
     /// The routes, with paths relative to `prefix`.
     #[serde(default)]
     pub(crate) routes: Vec<RouteConfig>,
@@ -339,6 +347,8 @@ impl Config {
                     .error_cache_control
                     .or_else(|| group.error_cache_control.clone());
                 route.compression = route.compression.or_else(|| group.compression.clone());
+                route.openapi =
+                    crate::openapi::OperationDocs::inherit(group.openapi.as_ref(), route.openapi);
                 route.middleware = group
                     .middleware
                     .iter()

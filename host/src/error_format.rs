@@ -44,6 +44,17 @@ pub enum ErrorFormat {
 }
 
 impl ErrorFormat {
+    /// The format's name, as `error-format` spells it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Lamina => "lamina",
+            Self::Powertools => "powertools",
+            Self::ApiEventUtils => "api-event-utils",
+            Self::Problem => "problem",
+        }
+    }
+
     /// Builds the response body for an error from its parts, as a guest's typed error is
     /// rendered.
     #[must_use]

@@ -67,6 +67,7 @@ pub mod fetch;
 pub mod lambda;
 pub mod limits;
 pub mod observe;
+pub mod openapi;
 pub mod policy;
 pub mod prefix;
 mod redact;

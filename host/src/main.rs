@@ -82,6 +82,15 @@ enum Command {
         #[arg(value_parser = parse_location)]
         config: Location,
     },
+    /// Print the OpenAPI 3.1 document of the config's routes (components are not loaded).
+    Openapi {
+        /// The config: a file or s3://bucket/key.
+        #[arg(value_parser = parse_location)]
+        config: Location,
+        /// Write the document here instead of printing it.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
     /// Precompile a component for this host (loads without JIT compilation at cold start).
     Compile {
         /// The .wasm component.
@@ -277,6 +286,19 @@ fn run(command: Command) -> anyhow::Result<()> {
             }
             for route in app.describe_routes() {
                 println!("route {route}");
+            }
+            Ok(())
+        }
+        Command::Openapi { config, output } => {
+            let config = lamina::Config::fetch(&config, &lamina::fetch::Fetcher::default())?;
+            let document = lamina::openapi::document(&config)?;
+            for warning in &document.warnings {
+                eprintln!("lamina: warning: {warning}");
+            }
+            let text = document.to_json_pretty();
+            match output {
+                Some(path) => lamina::fetch::write_atomically(&path, text.as_bytes())?,
+                None => print!("{text}"),
             }
             Ok(())
         }

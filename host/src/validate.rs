@@ -57,6 +57,20 @@ pub struct Validation {
     params: Option<jsonschema::Validator>,
 }
 
+/// Reads the JSON Schema file `file` (relative to `base`) that `setting` names: the one
+/// reading validation and the OpenAPI document share.
+///
+/// # Errors
+///
+/// A file that cannot be read or is not JSON, naming the setting and the path.
+pub(crate) fn read_schema(base: &Path, file: &str, setting: &str) -> anyhow::Result<Value> {
+    let path: PathBuf = base.join(file);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("{setting}: reading {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{setting}: {} is not JSON", path.display()))
+}
+
 fn compile(
     base: &Path,
     file: Option<&String>,
@@ -65,11 +79,8 @@ fn compile(
     let Some(file) = file else {
         return Ok(None);
     };
-    let path: PathBuf = base.join(file);
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("{setting}: reading {}", path.display()))?;
-    let schema: Value = serde_json::from_str(&text)
-        .with_context(|| format!("{setting}: {} is not JSON", path.display()))?;
+    let schema = read_schema(base, file, setting)?;
+    let path = base.join(file);
     let validator = jsonschema::validator_for(&schema).map_err(|e| {
         anyhow::anyhow!(
             "{setting}: {} is not a valid JSON Schema: {e}",

@@ -111,12 +111,16 @@ fn test(tools: &polyglot::Tools, extra: &[String]) -> anyhow::Result<()> {
     };
     // The AWS signing tests check signatures with botocore, AWS's own implementation.
     let python = python::botocore_python(&root())?;
+    // Generated OpenAPI documents and the deployment template are checked by independent
+    // linters from PyPI.
+    let lint = python::lint_python(&root())?;
     run(cargo()
         .args(["test", "--workspace"])
         .args(extra)
         .env("LAMINA_MOTO_SERVER", moto)
         .env("LAMINA_RIE", rie)
-        .env("LAMINA_PYTHON", python))?;
+        .env("LAMINA_PYTHON", python)
+        .env("LAMINA_LINT_PYTHON", lint))?;
     release_check(tools)
 }
 

@@ -174,3 +174,20 @@ pub(crate) fn botocore_python(root: &Path) -> anyhow::Result<PathBuf> {
         .context("installing moto[server] (for botocore) from PyPI for the AWS signing tests")?;
     Ok(dir.join("bin/python"))
 }
+
+/// A Python with the linters the suite checks generated files with: `openapi-spec-validator`
+/// (the OpenAPI documents) and `cfn-lint` (the deployment template), pinned, in
+/// `target/lint-venv`.
+///
+/// # Errors
+///
+/// As [`venv`].
+pub(crate) fn lint_python(root: &Path) -> anyhow::Result<PathBuf> {
+    let dir = venv(
+        root,
+        "lint-venv",
+        &["openapi-spec-validator==0.9.0", "cfn-lint==1.58.0"],
+    )
+    .context("installing openapi-spec-validator and cfn-lint from PyPI for the suite")?;
+    Ok(dir.join("bin/python"))
+}

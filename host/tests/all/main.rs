@@ -17,6 +17,7 @@ mod loading;
 mod middleware;
 mod moto;
 mod observe;
+mod openapi;
 mod outbound;
 mod polyglot;
 mod proxy;
