@@ -54,6 +54,7 @@
 //! ```
 
 mod app;
+pub mod bundle;
 pub mod component;
 pub mod compress;
 pub mod config;

@@ -91,6 +91,24 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Make a config ready for Lambda: every component precompiled for the architecture and
+    /// pinned, a layer zip (lamina/lamina.toml and the components) and a function zip
+    /// (bootstrap), checked by loading the bundle with the packaged bootstrap.
+    Bundle {
+        /// The config: a file or s3://bucket/key.
+        #[arg(value_parser = parse_location)]
+        config: Location,
+        /// The directory to write the bundle into.
+        #[arg(long, short)]
+        output: PathBuf,
+        /// The function's architecture.
+        #[arg(long, value_parser = lamina::bundle::Arch::parse, default_value = "x86_64")]
+        arch: lamina::bundle::Arch,
+        /// The lamina executable to package as `bootstrap` (default: this one, when it is
+        /// built for --arch).
+        #[arg(long)]
+        bootstrap: Option<PathBuf>,
+    },
     /// Precompile a component for this host (loads without JIT compilation at cold start).
     Compile {
         /// The .wasm component.
@@ -299,6 +317,45 @@ fn run(command: Command) -> anyhow::Result<()> {
             match output {
                 Some(path) => lamina::fetch::write_atomically(&path, text.as_bytes())?,
                 None => print!("{text}"),
+            }
+            Ok(())
+        }
+        Command::Bundle {
+            config,
+            output,
+            arch,
+            bootstrap,
+        } => {
+            let options = lamina::bundle::Options { arch, bootstrap };
+            let bundle = lamina::bundle::bundle(
+                &config,
+                &output,
+                &options,
+                &lamina::fetch::Fetcher::default(),
+            )?;
+            for c in &bundle.components {
+                println!(
+                    "component {}: {} -> {} ({} bytes, sha256 = \"{}\")",
+                    c.name, c.source, c.file, c.bytes, c.sha256
+                );
+            }
+            println!("config: {}", bundle.config.display());
+            println!("layer: {}", bundle.layer_zip.display());
+            if let Some(zip) = &bundle.function_zip {
+                println!(
+                    "function: {} (runtime provided.al2023, {})",
+                    zip.display(),
+                    arch.lambda_name()
+                );
+            }
+            match &bundle.check {
+                Ok(_) => println!(
+                    "checked: the packaged bootstrap loads the bundle, every component precompiled"
+                ),
+                Err(why) => println!("not checked: {why}"),
+            }
+            for note in &bundle.notes {
+                println!("note: {note}");
             }
             Ok(())
         }

@@ -167,6 +167,22 @@ impl Runtime {
     }
 }
 
+/// An engine that only compiles, for `target` (a target triple such as
+/// `aarch64-unknown-linux-gnu`; `None` for this machine), with the host's own settings: a
+/// `.cwasm` it writes loads in a host of the same version built for that target, which
+/// wasmtime checks when it loads it. `lamina bundle` cross-compiles with it.
+///
+/// # Errors
+///
+/// A target Cranelift was not built for, or the engine cannot be created.
+pub fn compile_engine(target: Option<&str>) -> anyhow::Result<Engine> {
+    let mut config = engine_config(&EngineTuning::default());
+    if let Some(target) = target {
+        config.target(target)?;
+    }
+    Ok(Engine::new(&config)?)
+}
+
 /// How the engine compiles guests and the pooling allocator recycles instance slots. The defaults are what
 /// docs/BENCHMARKS.md measured fastest for a fresh instance per request.
 #[derive(Clone, Debug)]

@@ -28,7 +28,7 @@ pub use cache::{CACHE_ENV, CompileCache};
 pub use caps::{CapabilityConfig, Grants};
 pub use contract::{Contract, SERVED as SERVED_CONTRACTS};
 pub(crate) use convert::RouteInfo;
-pub use engine::{DEFAULT_INSTANCES, EngineTuning, Runtime};
+pub use engine::{DEFAULT_INSTANCES, EngineTuning, Runtime, compile_engine};
 pub use loader::{CodeSource, sha256_hex};
 pub(crate) use middleware::{Entered, Flow};
 pub use output::DEFAULT_MAX_OUTPUT;

@@ -3,6 +3,7 @@
 //! builds the guests first.
 
 mod aws;
+mod bundle;
 mod cli;
 mod contract;
 mod direct;

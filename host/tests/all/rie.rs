@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The emulator running `lamina`, killed (with its bootstrap) when dropped.
-struct Emulator {
+pub(crate) struct Emulator {
     child: Child,
     addr: String,
     log: PathBuf,
@@ -56,6 +56,25 @@ fn start(name: &str, config: &Path, timeout_s: u32) -> Option<Emulator> {
 
 /// [`start`] with `LAMINA_CACHE_DIR` set to `cache`.
 fn start_with_cache(name: &str, config: &Path, timeout_s: u32, cache: &str) -> Option<Emulator> {
+    start_bootstrap(
+        name,
+        Path::new(env!("CARGO_BIN_EXE_lamina")),
+        config,
+        timeout_s,
+        cache,
+    )
+}
+
+/// The emulator running `bootstrap` (a `lamina` executable) with `config`, a function
+/// timeout of `timeout_s` and `LAMINA_CACHE_DIR` set to `cache`; `None` when the emulator
+/// could not be fetched.
+pub(crate) fn start_bootstrap(
+    name: &str,
+    bootstrap: &Path,
+    config: &Path,
+    timeout_s: u32,
+    cache: &str,
+) -> Option<Emulator> {
     let rie = emulator_binary()?;
     let addr = format!("127.0.0.1:{}", free_port());
     let runtime_api = format!("127.0.0.1:{}", free_port());
@@ -64,7 +83,7 @@ fn start_with_cache(name: &str, config: &Path, timeout_s: u32, cache: &str) -> O
     let child = Command::new(rie)
         .args(["--runtime-interface-emulator-address", &addr])
         .args(["--runtime-api-address", &runtime_api])
-        .arg(env!("CARGO_BIN_EXE_lamina"))
+        .arg(bootstrap)
         .env("AWS_LAMBDA_FUNCTION_TIMEOUT", timeout_s.to_string())
         .env("LAMINA_CONFIG", config)
         .env("LAMINA_LOG", "info")
@@ -87,7 +106,7 @@ fn start_with_cache(name: &str, config: &Path, timeout_s: u32, cache: &str) -> O
 
 impl Emulator {
     /// Invokes the function with `payload`: the emulator's HTTP status and body.
-    fn invoke(&self, payload: &[u8]) -> (u16, Vec<u8>) {
+    pub(crate) fn invoke(&self, payload: &[u8]) -> (u16, Vec<u8>) {
         let mut stream = TcpStream::connect(&self.addr).unwrap();
         write!(
             stream,
@@ -113,7 +132,7 @@ impl Emulator {
         (status, body)
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
@@ -274,7 +293,8 @@ fn an_init_error_reaches_the_emulator_with_its_reason() {
 /// Room for large bodies, and a timeout only the function's own can cut.
 const FAULTS_LIMITS: &str = "max-response = \"10MiB\"\nmemory = \"64MiB\"\ntimeout = \"30s\"";
 
-fn http_event(path: &str, query: &str) -> Vec<u8> {
+/// A minimal HTTP API event for `GET path?query`.
+pub(crate) fn http_event(path: &str, query: &str) -> Vec<u8> {
     serde_json::json!({
         "version": "2.0",
         "rawPath": path,
