@@ -127,6 +127,9 @@ pub struct Bundle {
     pub check: Result<String, String>,
 }
 
+/// The dependencies' licence texts, which travel with the `bootstrap` they sit beside.
+const THIRD_PARTY: &str = "THIRD-PARTY-LICENSES.txt";
+
 /// The licence texts shipped beside `bootstrap`.
 const LICENSE: &str = include_str!("../LICENSE");
 const NOTICE: &str = include_str!("../NOTICE");
@@ -204,7 +207,16 @@ pub fn bundle(
         Some(path) => {
             check_executable(path, options.arch)?;
             let zip = out.join("function.zip");
-            zip_function(path, &zip)?;
+            let notices = path.with_file_name(THIRD_PARTY);
+            let notices = notices.is_file().then_some(notices);
+            if notices.is_none() {
+                notes.push(format!(
+                    "function.zip has no {THIRD_PARTY}: none beside {}; `cargo xtask package` \
+                     writes the release host to target/lambda/bootstrap with it",
+                    path.display()
+                ));
+            }
+            zip_function(path, notices.as_deref(), &zip)?;
             Some(zip)
         }
         None => {
@@ -533,8 +545,8 @@ fn walk(base: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
 }
 
 /// The function zip: `bootstrap` (executable, as `provided.al2023` runs it) and the
-/// licence texts.
-fn zip_function(bootstrap: &Path, to: &Path) -> anyhow::Result<()> {
+/// licence texts (the dependencies' from `notices`, when there is one).
+fn zip_function(bootstrap: &Path, notices: Option<&Path>, to: &Path) -> anyhow::Result<()> {
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     zip.start_file("bootstrap", zip_options(0o755))?;
     zip.write_all(
@@ -543,6 +555,10 @@ fn zip_function(bootstrap: &Path, to: &Path) -> anyhow::Result<()> {
     for (name, text) in [("LICENSE", LICENSE), ("NOTICE", NOTICE)] {
         zip.start_file(name, zip_options(0o644))?;
         zip.write_all(text.as_bytes())?;
+    }
+    if let Some(notices) = notices {
+        zip.start_file(THIRD_PARTY, zip_options(0o644))?;
+        zip.write_all(&std::fs::read(notices)?)?;
     }
     let bytes = zip.finish()?.into_inner();
     write_atomically(to, &bytes)

@@ -125,6 +125,11 @@ fn a_bundle_of_rust_python_and_js_components_serves_from_its_zips_under_the_emul
         "{stdout}"
     );
 
+    assert!(
+        stdout.contains("note: function.zip has no THIRD-PARTY-LICENSES.txt"),
+        "{stdout}"
+    );
+
     // Unpacked as Lambda does: the function zip in the task root, the layer under /opt.
     let task = out.join("var-task");
     let opt = out.join("opt");
@@ -258,6 +263,37 @@ fn bundles_cross_compile_for_arm64_are_reproducible_and_refuse_what_would_not_lo
         stderr.contains("is built for x86_64, not arm64"),
         "{stderr}"
     );
+
+    // The dependencies' licence texts beside a bootstrap travel with it.
+    let host = dir.join("host");
+    std::fs::create_dir_all(&host).unwrap();
+    let _ = std::fs::remove_file(host.join("bootstrap"));
+    std::fs::hard_link(env!("CARGO_BIN_EXE_lamina"), host.join("bootstrap")).unwrap();
+    std::fs::write(host.join("THIRD-PARTY-LICENSES.txt"), "the notices\n").unwrap();
+    let out = dir.join("with-notices");
+    let bootstrap = host.join("bootstrap");
+    let run = lamina_bundle(&config, &out, &["--bootstrap", bootstrap.to_str().unwrap()]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&run.stdout).contains("has no THIRD-PARTY"));
+    let mut zip =
+        zip::ZipArchive::new(std::fs::File::open(out.join("function.zip")).unwrap()).unwrap();
+    let mut names: Vec<String> = zip.file_names().map(|n| n.unwrap().into_owned()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["LICENSE", "NOTICE", "THIRD-PARTY-LICENSES.txt", "bootstrap"]
+    );
+    let mut notices = String::new();
+    std::io::Read::read_to_string(
+        &mut zip.by_name("THIRD-PARTY-LICENSES.txt").unwrap(),
+        &mut notices,
+    )
+    .unwrap();
+    assert_eq!(notices, "the notices\n");
 
     // The same inputs make the same layer, byte for byte.
     let first = dir.join("x86-1");

@@ -6,6 +6,7 @@ mod aws;
 mod bundle;
 mod cli;
 mod contract;
+mod deploy;
 mod direct;
 mod event_limits;
 mod guest_output;
