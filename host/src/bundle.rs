@@ -148,52 +148,24 @@ pub fn bundle(
     options: &Options,
     fetcher: &Fetcher,
 ) -> anyhow::Result<Bundle> {
-    let fetched = fetcher.read(location)?;
-    let config = Config::from_bytes(location, &fetched.bytes)?;
-    let text = std::str::from_utf8(&fetched.bytes)?;
-    let mut table: Table = toml::from_str(text).with_context(|| format!("in config {location}"))?;
-
     let layer = out.join("layer");
-    let root = layer.join("lamina");
     if layer.exists() {
         std::fs::remove_dir_all(&layer)
             .with_context(|| format!("removing the previous {}", layer.display()))?;
     }
-    std::fs::create_dir_all(root.join("components"))
-        .with_context(|| format!("creating {}", root.display()))?;
-
+    let Prepared {
+        config: bundled_config,
+        components,
+        mut notes,
+        ..
+    } = prepare(
+        location,
+        &layer.join("lamina"),
+        options.arch,
+        Destination::Layer,
+        fetcher,
+    )?;
     let foreign = Arch::host() != Some(options.arch);
-    let engine = compile_engine(foreign.then(|| options.arch.triple()))
-        .with_context(|| format!("an engine compiling for {}", options.arch.triple()))?;
-    let mut components = Vec::new();
-    for name in config.components.keys() {
-        let bundled = compile_component(&config, name, &engine, fetcher, &root)?;
-        let entry = component_table(&mut table, name)?;
-        entry.insert("source".into(), Value::String(bundled.file.clone()));
-        entry.insert("sha256".into(), Value::String(bundled.sha256.clone()));
-        entry.remove("trust-precompiled");
-        components.push(bundled);
-    }
-
-    let mut notes = Vec::new();
-    let mut copier = Copier {
-        base: config.base_dir.clone(),
-        root: root.clone(),
-        taken: BTreeMap::new(),
-    };
-    rewrite_schemas(&mut table, &mut copier)?;
-    rewrite_files(&mut table, &mut copier)?;
-    rewrite_stores(&mut table, &mut notes);
-
-    let header = format!(
-        "# Written by `lamina bundle` (lamina {}, {}) from {location}.\n\
-         # Every component is pinned to the .cwasm beside this file: bundle again rather than edit.\n\n",
-        env!("CARGO_PKG_VERSION"),
-        options.arch.lambda_name(),
-    );
-    let bundled_config = root.join("lamina.toml");
-    let body = toml::to_string(&table).context("writing the bundled config")?;
-    write_atomically(&bundled_config, format!("{header}{body}").as_bytes())?;
 
     let layer_zip = out.join("layer.zip");
     zip_dir(&layer, &layer_zip)?;
@@ -246,6 +218,124 @@ pub fn bundle(
         notes,
         check,
     })
+}
+
+/// Where a bundled config will be read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Destination {
+    /// A layer (or any directory): local files the config names are copied beside it.
+    Layer,
+    /// S3 (`lamina publish`): a function reading its config from S3 reads local paths from
+    /// its own filesystem, so none is copied; relative ones are refused, absolute ones kept.
+    S3,
+}
+
+/// A config bundled into a directory.
+pub(crate) struct Prepared {
+    /// The bundled config (`root/lamina.toml`).
+    pub(crate) config: PathBuf,
+    /// Every component, by name.
+    pub(crate) components: Vec<Bundled>,
+    /// What the bundle changed, one sentence each.
+    pub(crate) notes: Vec<String>,
+    /// The config's `reload-interval`.
+    pub(crate) reload_interval: Option<std::time::Duration>,
+}
+
+/// Bundles the config at `location` into the directory `root` (created): components
+/// compiled for `arch` and pinned, local files handled for `destination`.
+///
+/// # Errors
+///
+/// As [`bundle`], and for [`Destination::S3`] a relative local path, naming its setting.
+pub(crate) fn prepare(
+    location: &Location,
+    root: &Path,
+    arch: Arch,
+    destination: Destination,
+    fetcher: &Fetcher,
+) -> anyhow::Result<Prepared> {
+    let fetched = fetcher.read(location)?;
+    let config = Config::from_bytes(location, &fetched.bytes)?;
+    let text = std::str::from_utf8(&fetched.bytes)?;
+    let mut table: Table = toml::from_str(text).with_context(|| format!("in config {location}"))?;
+    if destination == Destination::S3
+        && let Some((setting, path)) = local_paths(&mut table)
+            .into_iter()
+            .find(|(_, path)| Path::new(path).is_relative())
+    {
+        bail!(
+            "{setting}: {path:?} is a local file; a function that reads its config from S3 reads \
+             local files from its own filesystem, so publish cannot ship it. Deploy it with the \
+             function (a layer from `lamina bundle`) and name it by its absolute path there \
+             (e.g. /opt/lamina/{path})"
+        );
+    }
+    std::fs::create_dir_all(root.join("components"))
+        .with_context(|| format!("creating {}", root.display()))?;
+
+    let foreign = Arch::host() != Some(arch);
+    let engine = compile_engine(foreign.then(|| arch.triple()))
+        .with_context(|| format!("an engine compiling for {}", arch.triple()))?;
+    let mut components = Vec::new();
+    for name in config.components.keys() {
+        let bundled = compile_component(&config, name, &engine, fetcher, root)?;
+        let entry = component_table(&mut table, name)?;
+        entry.insert("source".into(), Value::String(bundled.file.clone()));
+        entry.insert("sha256".into(), Value::String(bundled.sha256.clone()));
+        entry.remove("trust-precompiled");
+        components.push(bundled);
+    }
+
+    let mut notes = Vec::new();
+    if destination == Destination::Layer {
+        let mut copier = Copier {
+            base: config.base_dir.clone(),
+            root: root.to_path_buf(),
+            taken: BTreeMap::new(),
+        };
+        rewrite_schemas(&mut table, &mut copier)?;
+        rewrite_files(&mut table, &mut copier)?;
+    }
+    rewrite_stores(&mut table, &mut notes);
+
+    let header = format!(
+        "# Written by `lamina bundle` (lamina {}, {}) from {location}.\n\
+         # Every component is pinned to the .cwasm beside this file: bundle again rather than edit.\n\n",
+        env!("CARGO_PKG_VERSION"),
+        arch.lambda_name(),
+    );
+    let bundled_config = root.join("lamina.toml");
+    let body = toml::to_string(&table).context("writing the bundled config")?;
+    write_atomically(&bundled_config, format!("{header}{body}").as_bytes())?;
+    Ok(Prepared {
+        config: bundled_config,
+        components,
+        notes,
+        reload_interval: config.reload_interval(),
+    })
+}
+
+/// Every local path the config names (validation schemas, granted directories), with its
+/// setting.
+fn local_paths(table: &mut Table) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let _ = each_validate(table, &mut |at, validate| {
+        for key in ["schema", "query-schema", "params-schema"] {
+            if let Some(Value::String(path)) = validate.get(key) {
+                out.push((format!("{at}.validate.{key}"), path.clone()));
+            }
+        }
+        Ok(())
+    });
+    if let Some(components) = table.get("components").and_then(Value::as_table) {
+        for (name, component) in components {
+            if let Some(Value::String(host)) = component.get("files").and_then(|f| f.get("host")) {
+                out.push((format!("components.{name}.files.host"), host.clone()));
+            }
+        }
+    }
+    out
 }
 
 /// Reads, verifies and compiles component `name` into `root/components/`.
@@ -477,7 +567,11 @@ fn check_executable(path: &Path, arch: Arch) -> anyhow::Result<()> {
 
 /// Has the packaged `bootstrap` load the bundled config, as the function will, with no
 /// compile cache: every component must load from its `.cwasm`.
-fn check_with(bootstrap: &Path, config: &Path, components: &[Bundled]) -> anyhow::Result<String> {
+pub(crate) fn check_with(
+    bootstrap: &Path,
+    config: &Path,
+    components: &[Bundled],
+) -> anyhow::Result<String> {
     let out = std::process::Command::new(bootstrap)
         .arg("--log-format")
         .arg("text")

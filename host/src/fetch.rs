@@ -292,12 +292,57 @@ impl Fetcher {
         }
     }
 
+    /// Writes `bytes` to the S3 object at `location` (one PUT: readers see the old object
+    /// or the new one, never part of it).
+    ///
+    /// # Errors
+    ///
+    /// When `location` is not an S3 object or the request fails.
+    pub fn put(&self, location: &Location, bytes: Bytes) -> anyhow::Result<()> {
+        let (bucket, key) = s3_parts(location)?;
+        let path = ObjectPath::from(key);
+        self.s3()?
+            .run(bucket, move |store| async move {
+                store
+                    .put(&path, object_store::PutPayload::from(bytes))
+                    .await
+                    .map(|_| ())
+            })
+            .with_context(|| format!("uploading {location}"))
+    }
+
+    /// Whether the S3 object at `location` exists (a HEAD request).
+    ///
+    /// # Errors
+    ///
+    /// When `location` is not an S3 object or the request fails other than with 404.
+    pub fn exists(&self, location: &Location) -> anyhow::Result<bool> {
+        let (bucket, key) = s3_parts(location)?;
+        let path = ObjectPath::from(key);
+        self.s3()?
+            .run(bucket, move |store| async move {
+                match store.head(&path).await {
+                    Ok(_) => Ok(true),
+                    Err(object_store::Error::NotFound { .. }) => Ok(false),
+                    Err(e) => Err(e),
+                }
+            })
+            .with_context(|| format!("checking {location}"))
+    }
+
     fn s3(&self) -> anyhow::Result<&S3> {
         if let Some(s3) = self.s3.get() {
             return Ok(s3);
         }
         let s3 = S3::start()?;
         Ok(self.s3.get_or_init(|| s3))
+    }
+}
+
+fn s3_parts(location: &Location) -> anyhow::Result<(&str, &str)> {
+    match location {
+        Location::S3 { bucket, key, .. } => Ok((bucket, key)),
+        Location::File(path) => bail!("{} is not an S3 object", path.display()),
     }
 }
 
@@ -376,6 +421,24 @@ impl S3 {
         );
         stores.insert(bucket.to_owned(), store.clone());
         Ok(store)
+    }
+
+    /// Runs `call` with `bucket`'s client on the S3 runtime and waits for its result.
+    fn run<T, F>(&self, bucket: &str, call: impl FnOnce(Arc<AmazonS3>) -> F) -> anyhow::Result<T>
+    where
+        T: Send + 'static,
+        F: std::future::Future<Output = Result<T, object_store::Error>> + Send + 'static,
+    {
+        let store = self.store(bucket)?;
+        let Some(runtime) = &self.runtime else {
+            unreachable!("the runtime is only taken on drop");
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let future = call(store);
+        runtime.spawn(async move {
+            let _ = tx.send(future.await);
+        });
+        Ok(rx.recv().context("the S3 runtime stopped")??)
     }
 
     /// GETs the object, conditionally when an earlier version is known: `304` → the kept

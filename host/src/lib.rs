@@ -71,6 +71,7 @@ pub mod observe;
 pub mod openapi;
 pub mod policy;
 pub mod prefix;
+pub mod publish;
 mod redact;
 pub mod request;
 pub mod response;

@@ -109,6 +109,22 @@ enum Command {
         #[arg(long)]
         bootstrap: Option<PathBuf>,
     },
+    /// Publish a new version for functions that read their config from S3: the config is
+    /// bundled, its components uploaded to content-addressed keys, the pinned config last.
+    Publish {
+        /// The config: a file or s3://bucket/key.
+        #[arg(value_parser = parse_location)]
+        config: Location,
+        /// Where: s3://bucket/prefix (functions read s3://bucket/prefix/lamina.toml).
+        #[arg(value_parser = lamina::publish::S3Prefix::parse)]
+        to: lamina::publish::S3Prefix,
+        /// The functions' architecture.
+        #[arg(long, value_parser = lamina::bundle::Arch::parse, default_value = "x86_64")]
+        arch: lamina::bundle::Arch,
+        /// Say what would be uploaded, and upload nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Precompile a component for this host (loads without JIT compilation at cold start).
     Compile {
         /// The .wasm component.
@@ -356,6 +372,43 @@ fn run(command: Command) -> anyhow::Result<()> {
             }
             for note in &bundle.notes {
                 println!("note: {note}");
+            }
+            Ok(())
+        }
+        Command::Publish {
+            config,
+            to,
+            arch,
+            dry_run,
+        } => {
+            let published = lamina::publish::publish(
+                &config,
+                &to,
+                arch,
+                dry_run,
+                &lamina::fetch::Fetcher::default(),
+            )?;
+            match &published.check {
+                Ok(_) => {
+                    println!("checked: this lamina loads the version, every component precompiled")
+                }
+                Err(why) => println!("not checked: {why}"),
+            }
+            let verb = if dry_run { "would upload" } else { "uploaded" };
+            for upload in &published.uploads {
+                if upload.uploaded {
+                    println!("{verb} {} ({} bytes)", upload.to, upload.bytes);
+                } else {
+                    println!("already there: {}", upload.to);
+                }
+            }
+            for note in &published.notes {
+                println!("note: {note}");
+            }
+            if dry_run {
+                println!("dry run: nothing was uploaded");
+            } else {
+                println!("{}", published.pickup);
             }
             Ok(())
         }

@@ -23,6 +23,7 @@ mod openapi;
 mod outbound;
 mod polyglot;
 mod proxy;
+mod publish;
 mod readme;
 mod reuse;
 mod rie;

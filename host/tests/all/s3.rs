@@ -14,10 +14,10 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::time::Duration;
 
-const BUCKET: &str = "lamina-test";
+pub(crate) const BUCKET: &str = "lamina-test";
 
 /// What the function needs to reach the bucket: the standard AWS variables.
-fn s3_env(port: u16) -> Vec<(&'static str, String)> {
+pub(crate) fn s3_env(port: u16) -> Vec<(&'static str, String)> {
     vec![
         ("AWS_ACCESS_KEY_ID", "test".to_owned()),
         ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
@@ -29,7 +29,7 @@ fn s3_env(port: u16) -> Vec<(&'static str, String)> {
 
 /// Creates the bucket (moto accepts an unsigned `PUT /bucket`) and returns a client for
 /// uploads.
-async fn bucket(port: u16) -> AmazonS3 {
+pub(crate) async fn bucket(port: u16) -> AmazonS3 {
     use http_body_util::Full;
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
