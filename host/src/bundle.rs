@@ -10,6 +10,7 @@
 //! DIR/layer/lamina/files/NAME/…             the directories components are granted
 //! DIR/layer.zip                             the layer (mounted at /opt: /opt/lamina/lamina.toml)
 //! DIR/function.zip                          bootstrap, LICENSE, NOTICE, for provided.al2023
+//! DIR/template.yaml                         an AWS SAM template deploying both (`sam deploy`)
 //! ```
 //!
 //! A file-backed key-value store moves to `/tmp/lamina/` (a layer is read-only; the data
@@ -117,6 +118,8 @@ pub struct Bundle {
     pub config: PathBuf,
     /// The layer zip.
     pub layer_zip: PathBuf,
+    /// The AWS SAM template deploying both zips (`sam deploy --template-file`).
+    pub template: PathBuf,
     /// The function zip, when there is a `bootstrap` for the architecture.
     pub function_zip: Option<PathBuf>,
     /// Every component, by name.
@@ -125,6 +128,19 @@ pub struct Bundle {
     pub notes: Vec<String>,
     /// How the bundled config was checked: `bootstrap check`'s report, or why it was not run.
     pub check: Result<String, String>,
+}
+
+/// The AWS SAM template for a bundle, its zips beside it (`deploy/template.yaml` is this
+/// file for a bundle in `deploy/bundle/`; a test keeps the two in step).
+pub const SAM_TEMPLATE: &str = include_str!("../templates/sam.yaml");
+
+/// [`SAM_TEMPLATE`] with its `Architecture` defaulting to `arch`.
+fn sam_template(arch: Arch) -> String {
+    SAM_TEMPLATE.replacen(
+        "    Default: x86_64\n",
+        &format!("    Default: {}\n", arch.lambda_name()),
+        1,
+    )
 }
 
 /// The dependencies' licence texts, which travel with the `bootstrap` they sit beside.
@@ -169,6 +185,8 @@ pub fn bundle(
 
     let layer_zip = out.join("layer.zip");
     zip_dir(&layer, &layer_zip)?;
+    let template = out.join("template.yaml");
+    write_atomically(&template, sam_template(options.arch).as_bytes())?;
 
     let bootstrap = match &options.bootstrap {
         Some(path) => Some(path.clone()),
@@ -213,6 +231,7 @@ pub fn bundle(
     Ok(Bundle {
         config: bundled_config,
         layer_zip,
+        template,
         function_zip,
         components,
         notes,

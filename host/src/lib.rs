@@ -54,6 +54,7 @@
 //! ```
 
 mod app;
+pub mod builder;
 pub mod bundle;
 pub mod component;
 pub mod compress;
@@ -76,6 +77,7 @@ mod redact;
 pub mod request;
 pub mod response;
 pub mod route;
+pub mod scaffold;
 pub mod swap;
 pub mod validate;
 

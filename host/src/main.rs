@@ -91,6 +91,31 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Create a component project from a template: a handler or middleware in Rust,
+    /// Python or TypeScript, with its SDK, a unit test and a README.
+    New {
+        /// The component's name (also the project's directory).
+        name: String,
+        /// rust, python or ts.
+        #[arg(long, value_parser = lamina::scaffold::Lang::parse)]
+        lang: lamina::scaffold::Lang,
+        /// handler or middleware.
+        #[arg(long, value_parser = lamina::scaffold::Kind::parse, default_value = "handler")]
+        kind: lamina::scaffold::Kind,
+        /// Where to create it (default: here).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// A Lamina checkout whose SDKs the project uses (default: the one this binary was
+        /// built from, when it is still there; else the registries' packages).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+    /// Build the component of a project (Rust, Python or TypeScript) into DIR/dist/NAME.wasm.
+    Build {
+        /// The project (default: here).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
     /// Make a config ready for Lambda: every component precompiled for the architecture and
     /// pinned, a layer zip (lamina/lamina.toml and the components) and a function zip
     /// (bootstrap), checked by loading the bundle with the packaged bootstrap.
@@ -336,6 +361,42 @@ fn run(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::New {
+            name,
+            lang,
+            kind,
+            dir,
+            sdk,
+        } => {
+            let created = lamina::scaffold::create(&dir, &name, lang, kind, sdk.as_deref())?;
+            println!(
+                "created {} ({} {}): {}",
+                created.dir.display(),
+                lang.as_str(),
+                kind.as_str(),
+                created.files.join(", ")
+            );
+            println!(
+                "next: cd {} and see README.md; `lamina build` builds it",
+                created.dir.display()
+            );
+            println!(
+                "to bind it in a config beside the project:\n\n{}",
+                created.snippet
+            );
+            Ok(())
+        }
+        Command::Build { dir } => {
+            let built = lamina::builder::build(&dir)?;
+            println!(
+                "{}: {} {}, sha256 = \"{}\"",
+                built.wasm.display(),
+                built.lang.as_str(),
+                built.kind.as_str(),
+                built.sha256
+            );
+            Ok(())
+        }
         Command::Bundle {
             config,
             output,
@@ -357,6 +418,11 @@ fn run(command: Command) -> anyhow::Result<()> {
             }
             println!("config: {}", bundle.config.display());
             println!("layer: {}", bundle.layer_zip.display());
+            println!(
+                "template: {} (sam deploy --guided --template-file {})",
+                bundle.template.display(),
+                bundle.template.display()
+            );
             if let Some(zip) = &bundle.function_zip {
                 println!(
                     "function: {} (runtime provided.al2023, {})",

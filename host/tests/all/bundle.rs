@@ -231,6 +231,14 @@ fn bundles_cross_compile_for_arm64_are_reproducible_and_refuse_what_would_not_lo
     assert!(stdout.contains("not checked: not loaded here"), "{stdout}");
     assert!(stdout.contains("note: no function.zip"), "{stdout}");
     assert!(!out.join("function.zip").exists());
+    // The template beside the layer deploys arm64 unless told otherwise.
+    let template = std::fs::read_to_string(out.join("template.yaml")).unwrap();
+    assert!(
+        template.contains("    Default: arm64\n    AllowedValues: [x86_64, arm64]\n")
+            && template.contains("CodeUri: function.zip")
+            && template.contains("ContentUri: layer.zip"),
+        "{template}"
+    );
     let components = out.join("layer/lamina/components");
     let cwasm = std::fs::read_dir(&components)
         .unwrap()

@@ -17,6 +17,18 @@ fn lint_python() -> String {
 }
 
 #[test]
+fn the_checked_in_template_is_the_one_bundles_carry() {
+    let deploy = std::fs::read_to_string(repo().join("deploy/template.yaml")).unwrap();
+    let carried = lamina::bundle::SAM_TEMPLATE
+        .replace("ContentUri: layer.zip", "ContentUri: bundle/layer.zip")
+        .replace("CodeUri: function.zip", "CodeUri: bundle/function.zip");
+    assert_eq!(
+        deploy, carried,
+        "deploy/template.yaml and host/templates/sam.yaml differ beyond the zips' paths"
+    );
+}
+
+#[test]
 fn the_deployment_template_passes_cfn_lint() {
     let out = Command::new(lint_python())
         .arg("-c")

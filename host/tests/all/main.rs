@@ -28,6 +28,7 @@ mod readme;
 mod reuse;
 mod rie;
 mod s3;
+mod scaffold;
 mod semantics;
 mod serve;
 mod serve_limits;
