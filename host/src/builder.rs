@@ -189,12 +189,7 @@ fn sdk_tool(env: &str, local: &Path, name: &str, install: &str) -> anyhow::Resul
     )
 }
 
-fn run_sdk_tool(
-    tool: &[String],
-    dir: &Path,
-    project: &Project,
-    wasm: &Path,
-) -> anyhow::Result<()> {
+fn run_sdk_tool(tool: &[String], dir: &Path, project: &Project, wasm: &Path) -> anyhow::Result<()> {
     let mut cmd = Command::new(&tool[0]);
     cmd.args(&tool[1..])
         .arg("build")

@@ -221,8 +221,13 @@ pub fn bundle(
     };
     let check = match (&bootstrap, foreign) {
         (Some(path), false) => Ok(check_with(path, &bundled_config, &components)?),
+        // Another architecture's bootstrap runs here under qemu-user, when it is installed.
+        (Some(path), true) if let Some(qemu) = emulator(options.arch) => {
+            Ok(check_in(qemu, path, &bundled_config, &components)?)
+        }
         (_, true) => Err(format!(
-            "not loaded here: this machine cannot run {} code; the function checks each \
+            "not loaded here: this machine cannot run {} code (with Debian's qemu-user and \
+             the target's libc installed it would, under qemu); the function checks each \
              .cwasm when it starts and names any it cannot load",
             options.arch.lambda_name()
         )),
@@ -591,7 +596,42 @@ pub(crate) fn check_with(
     config: &Path,
     components: &[Bundled],
 ) -> anyhow::Result<String> {
-    let out = std::process::Command::new(bootstrap)
+    check_in(
+        std::process::Command::new(bootstrap),
+        bootstrap,
+        config,
+        components,
+    )
+}
+
+/// An emulator that runs `arch` executables here: Debian's qemu-user and the target's
+/// libraries (`qemu-aarch64 -L /usr/aarch64-linux-gnu`), when both are installed.
+fn emulator(arch: Arch) -> Option<std::process::Command> {
+    let (qemu, sysroot) = match arch {
+        Arch::Aarch64 => ("qemu-aarch64", "/usr/aarch64-linux-gnu"),
+        Arch::X86_64 => ("qemu-x86_64", "/usr/x86_64-linux-gnu"),
+    };
+    let found = std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(qemu))
+        .find(|p| p.is_file())?;
+    if !Path::new(sysroot).is_dir() {
+        return None;
+    }
+    let mut cmd = std::process::Command::new(found);
+    cmd.args(["-L", sysroot]);
+    Some(cmd)
+}
+
+fn check_in(
+    mut cmd: std::process::Command,
+    bootstrap: &Path,
+    config: &Path,
+    components: &[Bundled],
+) -> anyhow::Result<String> {
+    if cmd.get_program() != bootstrap.as_os_str() {
+        cmd.arg(bootstrap);
+    }
+    let out = cmd
         .arg("--log-format")
         .arg("text")
         .arg("check")

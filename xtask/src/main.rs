@@ -8,7 +8,9 @@
 //! - `cargo xtask test` builds the guests and runs the whole test suite: the Python and
 //!   JavaScript SDKs' own tests, then every Rust test.
 //! - `cargo xtask bench` builds the guests and runs the pipeline benchmark.
-//! - `cargo xtask package` builds `target/lambda/bootstrap.zip` for `provided.al2023`.
+//! - `cargo xtask package [--arch aarch64]` builds `target/lambda/bootstrap.zip` for
+//!   `provided.al2023` (`target/lambda-aarch64/` for Graviton, cross-built and run once under
+//!   qemu-user).
 //!
 //! Guests build with the rustup `wasm32-wasip2` target when it is installed; otherwise
 //! with Debian's `rustc-web` and its std source (`-Zbuild-std`), installing those packages
@@ -47,12 +49,12 @@ fn main() {
         Some("demo") => build_guests().and_then(|_| demo(!args.iter().any(|a| a == "--no-serve"))),
         Some("test") => build_guests().and_then(|tools| test(&tools, &args[1..])),
         Some("bench") => build_guests().and_then(|_| bench()),
-        Some("package") => package(),
+        Some("package") => package(&args[1..]),
         Some("licenses") => release::licenses(&root()),
         Some("release-check") => build_guests().and_then(|tools| release_check(&tools)),
         _ => {
             eprintln!(
-                "usage: cargo xtask <guests|demo [--no-serve]|test [cargo test args]|bench|package|licenses|release-check>"
+                "usage: cargo xtask <guests|demo [--no-serve]|test [cargo test args]|bench|package [--arch x86_64|aarch64]|licenses|release-check>"
             );
             std::process::exit(2);
         }
@@ -217,12 +219,57 @@ fn demo(serve: bool) -> anyhow::Result<()> {
         .args(["--port", "3000"]))
 }
 
-fn package() -> anyhow::Result<()> {
-    run(cargo().args(["build", "--release", "-p", "lamina"]))?;
-    let out = root().join("target/lambda");
+fn package(args: &[String]) -> anyhow::Result<()> {
+    let arch = args
+        .iter()
+        .position(|a| a == "--arch")
+        .map(|i| args.get(i + 1).map_or("", String::as_str));
+    let want = match arch {
+        None => std::env::consts::ARCH,
+        Some("x86_64") => "x86_64",
+        Some("aarch64" | "arm64") => "aarch64",
+        Some(other) => bail!("--arch {other}: x86_64 or aarch64"),
+    };
+    let cross = want != std::env::consts::ARCH;
+    if cross && want != "aarch64" {
+        bail!("cross-building is from x86_64 to aarch64 only");
+    }
+    let (binary, out) = if cross {
+        let target_dir = root().join("target/cross");
+        run(&mut toolchain::aarch64_host_build(&root(), &target_dir)?)
+            .context("cross-building the host for aarch64")?;
+        let binary = target_dir.join("aarch64-unknown-linux-gnu/release/lamina");
+        // Run it once, under qemu-user, before calling it a bootstrap.
+        let version = Command::new("qemu-aarch64")
+            .args(["-L", "/usr/aarch64-linux-gnu"])
+            .arg(&binary)
+            .arg("--version")
+            .output()
+            .context("running the aarch64 host under qemu-aarch64")?;
+        if !version.status.success() {
+            bail!(
+                "the aarch64 host does not run under qemu: {}",
+                String::from_utf8_lossy(&version.stderr)
+            );
+        }
+        eprintln!(
+            "xtask: the aarch64 host runs: {}",
+            String::from_utf8_lossy(&version.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+        );
+        (binary, root().join("target/lambda-aarch64"))
+    } else {
+        run(cargo().args(["build", "--release", "-p", "lamina"]))?;
+        (
+            root().join("target/release/lamina"),
+            root().join("target/lambda"),
+        )
+    };
     std::fs::create_dir_all(&out)?;
     let bootstrap = out.join("bootstrap");
-    std::fs::copy(root().join("target/release/lamina"), &bootstrap)?;
+    std::fs::copy(&binary, &bootstrap)?;
     // The licence texts of every crate compiled in travel with the binary.
     release::third_party_notices(&root(), &out.join("THIRD-PARTY-LICENSES.txt"))?;
     for file in ["LICENSE", "NOTICE"] {

@@ -136,3 +136,76 @@ impl Toolchain {
         cmd
     }
 }
+
+/// What cross-building the host for `aarch64-unknown-linux-gnu` takes from Debian: a C
+/// cross compiler and libc for the C parts (ring, zstd) and the link, and qemu-user to run
+/// the result here. With no rustup target to download, std is built from Debian's
+/// `rust-web-src` by Debian's `rustc-web` (as for the guests).
+const AARCH64_PACKAGES: [&str; 3] = [
+    "gcc-aarch64-linux-gnu",
+    "libc6-dev-arm64-cross",
+    "qemu-user",
+];
+
+/// `cargo build --release -p lamina --target aarch64-unknown-linux-gnu` into
+/// `target_dir`, with rustup's target when installed, else Debian's rustc-web building std
+/// from source; installs the cross compiler (and the rustc-web packages) when root.
+///
+/// # Errors
+///
+/// When the packages are missing and cannot be installed.
+pub(crate) fn aarch64_host_build(root: &Path, target_dir: &Path) -> anyhow::Result<Command> {
+    let installed =
+        output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
+    let rustup = installed
+        .lines()
+        .any(|l| l.trim() == "aarch64-unknown-linux-gnu");
+    let cross_gcc = Path::new("/usr/bin/aarch64-linux-gnu-gcc").exists();
+    let debian_rust = Path::new(DEBIAN_RUSTC).exists() && Path::new(DEBIAN_STD_SRC).exists();
+    if !cross_gcc || (!rustup && !debian_rust) {
+        if !is_root() {
+            bail!(
+                "building for aarch64 needs `apt-get install {}` and either `rustup target add \
+                 aarch64-unknown-linux-gnu` or `apt-get install {}`",
+                AARCH64_PACKAGES.join(" "),
+                DEBIAN_PACKAGES.join(" ")
+            );
+        }
+        let mut packages = AARCH64_PACKAGES.to_vec();
+        if !rustup {
+            packages.extend(DEBIAN_PACKAGES);
+        }
+        apt_install(&packages)?;
+    }
+    let mut cmd = if rustup {
+        Command::new("cargo")
+    } else {
+        let mut cmd = Command::new(DEBIAN_CARGO);
+        cmd.arg("-Zbuild-std")
+            .env("RUSTC", DEBIAN_RUSTC)
+            .env_remove("RUSTUP_TOOLCHAIN")
+            .env("RUSTC_BOOTSTRAP", "1");
+        cmd
+    };
+    cmd.current_dir(root)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "lamina",
+            "--bin",
+            "lamina",
+            "--target",
+            "aarch64-unknown-linux-gnu",
+        ])
+        .env("CARGO_TARGET_DIR", target_dir)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env(
+            "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER",
+            "aarch64-linux-gnu-gcc",
+        )
+        .env("CC_aarch64_unknown_linux_gnu", "aarch64-linux-gnu-gcc")
+        .env("AR_aarch64_unknown_linux_gnu", "aarch64-linux-gnu-ar");
+    Ok(cmd)
+}
