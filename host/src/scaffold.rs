@@ -175,8 +175,13 @@ pub fn create(
 fn files(lang: Lang, kind: Kind) -> Vec<(&'static str, &'static str)> {
     let handler = kind == Kind::Handler;
     let mut files = match lang {
+        // The Rust manifest template is `Cargo.toml.in`: `cargo package` leaves out any
+        // directory holding a `Cargo.toml`, which would drop the whole Rust template.
         Lang::Rust => vec![
-            ("Cargo.toml", include_str!("../templates/rust/Cargo.toml")),
+            (
+                "Cargo.toml",
+                include_str!("../templates/rust/Cargo.toml.in"),
+            ),
             (
                 "src/lib.rs",
                 if handler {
