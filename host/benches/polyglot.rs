@@ -15,12 +15,13 @@
 
 #[path = "support/measure.rs"]
 mod measure;
-use measure::{guest_dir, ms, us};
+use measure::{get_event, guest_dir, mib, ms, proc_status_bytes, us};
 #[path = "support/lambda.rs"]
 mod lambda;
+#[path = "support/serve.rs"]
+mod serve;
 
 use lamina::{App, Config, Runtime, event};
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -52,23 +53,6 @@ fn guest(name: &str) -> PathBuf {
 fn percentile(samples: &mut [Duration], q: f64) -> Duration {
     samples.sort_unstable();
     samples[((samples.len() as f64 - 1.0) * q).round() as usize]
-}
-
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
-}
-
-fn event_for(path: &str) -> Vec<u8> {
-    serde_json::json!({
-        "version": "2.0",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {"accept": "application/json"},
-        "requestContext": {"http": {"method": "GET", "path": path}, "stage": "$default"},
-        "isBase64Encoded": false,
-    })
-    .to_string()
-    .into_bytes()
 }
 
 /// `hello` of every language on `/{segment}/hello/{name}`, and the Rust `hello` behind
@@ -107,7 +91,7 @@ fn app_config(settings: &str) -> String {
 
 /// p50 and p99 of `ITERATIONS` requests for `path`, after a warm-up.
 fn per_request(rt: &tokio::runtime::Runtime, app: &App, path: &str) -> (Duration, Duration) {
-    let payload = event_for(path);
+    let payload = get_event(path);
     let once = || {
         let started = Instant::now();
         let (origin, request) = event::decode(&payload, "bench").unwrap();
@@ -133,47 +117,14 @@ fn one_hello_config(source: &Path, pin: Option<&str>) -> String {
     )
 }
 
-/// `VmRSS` of process `pid`, in bytes.
-fn rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
-
 /// `lamina serve` on `config`, one GET to each of `paths`, then its resident memory.
 fn serve_rss(config: &Path, paths: &[&str]) -> anyhow::Result<u64> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lamina"))
-        .args(["serve", "--port", "0", "--config"])
-        .arg(config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .stdin(Stdio::null())
-        .spawn()?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line)?;
-    let addr = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("http://"))
-        .ok_or_else(|| anyhow::anyhow!("no address in {line:?}"))?
-        .trim_end_matches('/')
-        .to_owned();
+    let server = serve::start(config, "off", Stdio::null())?;
+    let mut stream = std::net::TcpStream::connect(&server.addr)?;
     for path in paths {
-        let mut stream = std::net::TcpStream::connect(&addr)?;
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-        )?;
-        let mut reply = String::new();
-        stream.read_to_string(&mut reply)?;
-        anyhow::ensure!(reply.starts_with("HTTP/1.1 200"), "{path}: {reply}");
+        serve::get(&mut stream, &server.addr, path)?;
     }
-    let bytes = rss(child.id());
-    let _ = child.kill();
-    let _ = child.wait();
-    Ok(bytes)
+    Ok(proc_status_bytes(server.child.id(), "VmRSS:"))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -224,7 +175,7 @@ fn main() -> anyhow::Result<()> {
     println!(
         "\ncold start: process start -> first response via the Runtime API, one hello, median of {COLD_RUNS}"
     );
-    let event = event_for("/hello/Ada");
+    let event = get_event("/hello/Ada");
     println!(
         "{:<20} {:>12} {:>12} {:>12} {:>10} {:>10}",
         "", ".wasm, off", "warm cache", ".cwasm", ".wasm MiB", ".cwasm MiB"

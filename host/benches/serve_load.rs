@@ -5,57 +5,23 @@
 //! Run with `cargo xtask bench`. Read the rows against the first (no loopers) of the same
 //! run: the machine is shared and noisy.
 
+#[path = "support/serve.rs"]
+mod serve;
+
+#[path = "support/measure.rs"]
+mod measure;
+use measure::guest_dir;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const MEASURE: Duration = Duration::from_secs(3);
 const CLIENTS: usize = 4;
-
-fn guest(name: &str) -> PathBuf {
-    std::env::var_os("LAMINA_GUEST_DIR")
-        .map_or_else(
-            || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/guests/wasm32-wasip2/release"),
-            PathBuf::from,
-        )
-        .join(format!("{name}.wasm"))
-}
-
-struct Server(Child, String);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(config: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lamina"))
-        .args(["serve", "--port", "0", "--config"])
-        .arg(config)
-        .env("LAMINA_LOG", "off")
-        .stdout(Stdio::piped())
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("starting lamina serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("lamina serve printed its address")
-        .to_owned();
-    Server(child, base)
-}
 
 fn percentile(sorted: &[Duration], q: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * q).round() as usize]
@@ -63,7 +29,7 @@ fn percentile(sorted: &[Duration], q: f64) -> Duration {
 
 fn main() -> anyhow::Result<()> {
     anyhow::ensure!(
-        guest("faults").exists(),
+        guest_dir().join("faults.wasm").exists(),
         "run `cargo xtask bench` (it builds the guests)"
     );
     let dir = std::env::temp_dir().join(format!("lamina-bench-serve-{}", std::process::id()));
@@ -75,8 +41,8 @@ fn main() -> anyhow::Result<()> {
             "[components.hello]\nsource = {:?}\n[components.faults]\nsource = {:?}\ntimeout = \"4s\"\n\
              [[routes]]\nmethod = \"GET\"\npath = \"/hello/{{name}}\"\ncomponent = \"hello\"\n\
              [[routes]]\nmethod = \"GET\"\npath = \"/faults/{{fault}}\"\ncomponent = \"faults\"\n",
-            guest("hello"),
-            guest("faults")
+            guest_dir().join("hello.wasm"),
+            guest_dir().join("faults.wasm")
         ),
     )?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -91,12 +57,12 @@ fn main() -> anyhow::Result<()> {
         "loopers", "req/s", "p50 ms", "p99 ms"
     );
     for loopers in [0usize, 1, 2, 4] {
-        let server = Arc::new(start(&config));
+        let server = Arc::new(serve::start(&config, "off", Stdio::inherit())?);
         let (rate, p50, p99) = rt.block_on(async {
             let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
             for _ in 0..loopers {
                 let client = client.clone();
-                let uri: hyper::Uri = format!("{}/faults/loop", server.1).parse().unwrap();
+                let uri: hyper::Uri = format!("{}/faults/loop", server.base()).parse().unwrap();
                 tokio::spawn(async move {
                     let _ = client.get(uri).await;
                 });
@@ -106,7 +72,7 @@ fn main() -> anyhow::Result<()> {
             let tasks: Vec<_> = (0..CLIENTS)
                 .map(|_| {
                     let client = client.clone();
-                    let uri: hyper::Uri = format!("{}/hello/bench", server.1).parse().unwrap();
+                    let uri: hyper::Uri = format!("{}/hello/bench", server.base()).parse().unwrap();
                     tokio::spawn(async move {
                         let mut latencies = Vec::new();
                         while started.elapsed() < MEASURE {

@@ -25,6 +25,7 @@ use crate::fetch::{Fetcher, Location, write_atomically};
 use anyhow::{Context as _, bail};
 use std::collections::BTreeMap;
 use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
@@ -394,7 +395,13 @@ fn compile_component(
         .with_context(|| format!("components.{name}: compiling {source}"))?;
     let sha256 = sha256_hex(&compiled);
     let file = format!("components/{name}-{}.cwasm", &sha256[..12]);
-    write_atomically(&root.join(&file), &compiled)?;
+    let path = root.join(&file);
+    write_atomically(&path, &compiled)?;
+    // Read-only, so the host maps it instead of copying it into memory (the loader maps
+    // only files that cannot change under it). In Lambda the layer's file system is
+    // read-only anyway; this makes a local `lamina serve` of the bundle load the same way.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444))
+        .with_context(|| format!("making {} read-only", path.display()))?;
     Ok(Bundled {
         name: name.to_owned(),
         source,
@@ -678,7 +685,12 @@ fn zip_dir(dir: &Path, to: &Path) -> anyhow::Result<()> {
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for relative in files {
         let name = relative.to_string_lossy().replace('\\', "/");
-        zip.start_file(name, zip_options(0o644))?;
+        let mode = if name.ends_with(".cwasm") {
+            0o444
+        } else {
+            0o644
+        };
+        zip.start_file(name, zip_options(mode))?;
         zip.write_all(&std::fs::read(dir.join(&relative))?)?;
     }
     let bytes = zip.finish()?.into_inner();

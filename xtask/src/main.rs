@@ -140,27 +140,33 @@ fn release_check(tools: &polyglot::Tools) -> anyhow::Result<()> {
 fn bench() -> anyhow::Result<()> {
     // The key-value rows on DynamoDB run against moto on loopback.
     let moto = python::moto_server(&root())?;
-    run(cargo().env("LAMINA_MOTO_SERVER", moto).args([
-        "bench",
-        "-p",
-        "lamina",
-        "--bench",
-        "pipeline",
-        "--bench",
-        "coldstart",
-        "--bench",
-        "serve_load",
-        "--bench",
-        "outbound",
-        "--bench",
-        "polyglot",
-        "--bench",
-        "kv",
-    ]))?;
-    // The same route on Powertools for AWS Lambda (Python), for comparison in one run.
+    // Powertools for AWS Lambda (Python), for comparison in the same run: its cold start in
+    // the footprint bench, its per-request time below.
     let python = python::venv(&root(), "bench-venv", &["aws-lambda-powertools"])
         .context("installing aws-lambda-powertools from PyPI for the comparison")?
         .join("bin/python");
+    run(cargo()
+        .env("LAMINA_MOTO_SERVER", moto)
+        .env("LAMINA_POWERTOOLS_PYTHON", &python)
+        .args([
+            "bench",
+            "-p",
+            "lamina",
+            "--bench",
+            "pipeline",
+            "--bench",
+            "coldstart",
+            "--bench",
+            "serve_load",
+            "--bench",
+            "outbound",
+            "--bench",
+            "polyglot",
+            "--bench",
+            "kv",
+            "--bench",
+            "footprint",
+        ]))?;
     run(Command::new(&python)
         .arg(root().join("host/benches/powertools_hello.py"))
         .arg(root().join("examples/events/hello-http-api.json")))

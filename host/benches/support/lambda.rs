@@ -110,6 +110,17 @@ fn function(
 /// One cold start: spawn the function, wait for its first response.
 #[allow(dead_code, reason = "each bench binary uses the helpers it needs")]
 pub(crate) async fn cold_start(config: &Path, cache: &str, event: &[u8]) -> Duration {
+    cold_start_with_peak(config, cache, event).await.0
+}
+
+/// One cold start, and the function's peak resident memory (`VmHWM`, bytes) when it has
+/// answered.
+#[allow(dead_code, reason = "each bench binary uses the helpers it needs")]
+pub(crate) async fn cold_start_with_peak(
+    config: &Path,
+    cache: &str,
+    event: &[u8],
+) -> (Duration, u64) {
     let (addr, mut done) = runtime_api(event.to_vec(), 1).await;
     let started = Instant::now();
     let mut child = function(config, cache, addr, &[]).spawn().unwrap();
@@ -117,9 +128,10 @@ pub(crate) async fn cold_start(config: &Path, cache: &str, event: &[u8]) -> Dura
         .await
         .expect("no response within 60 s")
         .unwrap();
+    let peak = super::measure::proc_status_bytes(child.id(), "VmHWM:");
     let _ = child.kill();
     let _ = child.wait();
-    at - started
+    (at - started, peak)
 }
 
 /// `n` warm invocations of one function process (after `warmup` more): the time from

@@ -39,3 +39,33 @@ pub(crate) fn us(d: Duration) -> f64 {
 pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
+
+/// Mebibytes.
+pub(crate) fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// A `kB` field of `/proc/PID/status` (`VmRSS:`, `VmHWM:`), in bytes; 0 when unreadable.
+pub(crate) fn proc_status_bytes(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// An API Gateway HTTP API (v2) event for `GET path`.
+pub(crate) fn get_event(path: &str) -> Vec<u8> {
+    serde_json::json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"accept": "application/json"},
+        "requestContext": {"http": {"method": "GET", "path": path}, "stage": "$default"},
+        "isBase64Encoded": false,
+    })
+    .to_string()
+    .into_bytes()
+}

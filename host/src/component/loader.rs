@@ -1,6 +1,7 @@
 //! Loading a component: fetch, digest check, then native code from the first place that
-//! has it — the source itself (a pinned or trusted `.cwasm`), the compile cache, or
-//! Cranelift — then pre-instantiation against the host's linker.
+//! has it — the source itself (a pinned or trusted `.cwasm`: mapped from a local file that
+//! cannot change, otherwise read and copied), the compile cache, or Cranelift — then
+//! pre-instantiation against the host's linker.
 
 use super::Exports;
 use super::bindings::{HandlerPre, MiddlewarePre, v0_1};
@@ -11,6 +12,10 @@ use crate::fetch::Location;
 use anyhow::{Context as _, bail};
 use sha2::{Digest as _, Sha256};
 use std::fmt::Write as _;
+use std::fs::File;
+use std::os::fd::AsRawFd as _;
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
 use wasmtime::Precompiled;
 use wasmtime::component::Component;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
@@ -45,12 +50,18 @@ pub(crate) struct Loaded {
     pub(crate) digest: String,
     /// Where the native code came from.
     pub(crate) code: CodeSource,
+    /// Whether that code is mapped from a file (a compile-cache entry, a `.cwasm` that
+    /// cannot change) rather than copied into the process's memory.
+    pub(crate) mapped: bool,
 }
 
 /// Hex SHA-256 of `bytes`, as `sha256` pins in the config spell it.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut out = String::with_capacity(64);
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(digest: &[u8]) -> String {
+    let mut out = String::with_capacity(2 * digest.len());
     for b in digest {
         let _ = write!(out, "{b:02x}");
     }
@@ -79,42 +90,12 @@ pub(crate) fn load(
     pin: Option<&str>,
     trust_precompiled: bool,
 ) -> anyhow::Result<Loaded> {
-    let bytes = runtime.fetcher.read(location)?.bytes;
-    let digest = sha256_hex(&bytes);
-    if let Some(pin) = pin
-        && !pin.eq_ignore_ascii_case(&digest)
-    {
-        bail!("sha256 mismatch: the config pins {pin}, the source has {digest}");
-    }
-    let (component, code) = match wasmtime::Engine::detect_precompiled(&bytes) {
-        Some(Precompiled::Module) => bail!("this is a precompiled core module, not a component"),
-        Some(Precompiled::Component) => {
-            if pin.is_none() && !trust_precompiled {
-                bail!(
-                    "refusing to load a precompiled .cwasm without a sha256 pin: precompiled code \
-                     runs as trusted native code (pin its digest {digest} or set trust-precompiled = true)"
-                );
-            }
-            // SAFETY: `Component::deserialize` trusts that the bytes are a wasmtime artifact
-            // that has not been tampered with. They are either pinned by digest (checked
-            // above) or explicitly trusted by the operator in the config; wasmtime still
-            // checks the version and engine-configuration header and rejects a foreign
-            // artifact.
-            #[allow(unsafe_code)]
-            let component = anyhow_err(unsafe { Component::deserialize(&runtime.engine, &bytes) })
-                .context(
-                    "loading precompiled component (rebuild it with this host's `lamina compile`)",
-                )?;
-            (component, CodeSource::Precompiled)
+    let (component, digest, code, mapped) = match location {
+        Location::File(path) if mappable_precompiled(path) => {
+            let (component, digest) = map_precompiled(runtime, path, pin, trust_precompiled)?;
+            (component, digest, CodeSource::Precompiled, true)
         }
-        None => match runtime
-            .cache
-            .as_ref()
-            .and_then(|cache| cache.get(&runtime.engine, &digest))
-        {
-            Some(component) => (component, CodeSource::Cache),
-            None => (compile(runtime, &bytes, &digest)?, CodeSource::Compiled),
-        },
+        _ => from_bytes(runtime, location, pin, trust_precompiled)?,
     };
     let instance_pre = anyhow_err(runtime.linker.instantiate_pre(&component))
         .context("linking component (it imports something this host does not provide)")?;
@@ -125,7 +106,164 @@ pub(crate) fn load(
         exports,
         digest,
         code,
+        mapped,
     })
+}
+
+/// Fetches the source whole, checks its digest, and gets native code from the bytes (a
+/// `.cwasm`), the compile cache or Cranelift.
+fn from_bytes(
+    runtime: &Runtime,
+    location: &Location,
+    pin: Option<&str>,
+    trust_precompiled: bool,
+) -> anyhow::Result<(Component, String, CodeSource, bool)> {
+    let bytes = runtime.fetcher.read(location)?.bytes;
+    let digest = sha256_hex(&bytes);
+    check_pin(pin, &digest)?;
+    match wasmtime::Engine::detect_precompiled(&bytes) {
+        Some(Precompiled::Module) => bail!("this is a precompiled core module, not a component"),
+        Some(Precompiled::Component) => {
+            refuse_untrusted(pin, trust_precompiled, &digest)?;
+            // SAFETY: `Component::deserialize` trusts that the bytes are a wasmtime artifact
+            // that has not been tampered with. They are either pinned by digest (checked
+            // above) or explicitly trusted by the operator in the config; wasmtime still
+            // checks the version and engine-configuration header and rejects a foreign
+            // artifact.
+            #[allow(unsafe_code)]
+            let component = anyhow_err(unsafe { Component::deserialize(&runtime.engine, &bytes) })
+                .context(PRECOMPILED_CONTEXT)?;
+            Ok((component, digest, CodeSource::Precompiled, false))
+        }
+        None => match runtime
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.get(&runtime.engine, &digest))
+        {
+            Some(component) => Ok((component, digest, CodeSource::Cache, true)),
+            None => {
+                let (component, mapped) = compile(runtime, &bytes, &digest)?;
+                Ok((component, digest, CodeSource::Compiled, mapped))
+            }
+        },
+    }
+}
+
+const PRECOMPILED_CONTEXT: &str =
+    "loading precompiled component (rebuild it with this host's `lamina compile`)";
+
+fn check_pin(pin: Option<&str>, digest: &str) -> anyhow::Result<()> {
+    if let Some(pin) = pin
+        && !pin.eq_ignore_ascii_case(digest)
+    {
+        bail!("sha256 mismatch: the config pins {pin}, the source has {digest}");
+    }
+    Ok(())
+}
+
+fn refuse_untrusted(
+    pin: Option<&str>,
+    trust_precompiled: bool,
+    digest: &str,
+) -> anyhow::Result<()> {
+    if pin.is_none() && !trust_precompiled {
+        bail!(
+            "refusing to load a precompiled .cwasm without a sha256 pin: precompiled code \
+             runs as trusted native code (pin its digest {digest} or set trust-precompiled = true)"
+        );
+    }
+    Ok(())
+}
+
+/// Whether the local file at `path` is a precompiled component that cannot change under
+/// the host: on a read-only file system (a Lambda layer in `/opt`) or with no write
+/// permission for anyone (how `lamina bundle` writes them). Such a file is mapped instead
+/// of read: its pages come from the page cache when an instance first touches them, so
+/// neither a copy of a 30+ MB interpreter image in the process's memory nor the copy of
+/// its data segments into a `memfd` is made, and loading skips both copies.
+///
+/// A file that can be written stays on the read-and-copy path: a mapping sees whatever is
+/// written into the file later, and a truncation would fault the host.
+fn mappable_precompiled(path: &Path) -> bool {
+    let Ok(file) = File::open(path) else {
+        // The read path names the problem.
+        return false;
+    };
+    let Ok(meta) = file.metadata() else {
+        return false;
+    };
+    let unwritable = meta.permissions().mode() & 0o222 == 0 || on_read_only_fs(&file);
+    unwritable
+        && meta.is_file()
+        && matches!(
+            wasmtime::Engine::detect_precompiled_file(path),
+            Ok(Some(Precompiled::Component))
+        )
+}
+
+/// `fstatvfs` says the file's file system is mounted read-only.
+fn on_read_only_fs(file: &File) -> bool {
+    let mut vfs = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: `fstatvfs` fills the buffer for an open descriptor and reports failure
+    // otherwise; the buffer is read only when it succeeded.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::fstatvfs(file.as_raw_fd(), vfs.as_mut_ptr()) == 0
+            && vfs.assume_init().f_flag & libc::ST_RDONLY != 0
+    }
+}
+
+/// Maps the precompiled component at `path` after checking the digest of the very file
+/// that is mapped.
+///
+/// The file is opened once and hashed by reading it (through the page cache, not into the
+/// process's memory); wasmtime then maps the same open file through `/proc/self/fd`, so a
+/// file renamed over `path` in between cannot be mapped in its place. Without `/proc`, the
+/// path is mapped and its identity (device, inode) compared with the hashed file's.
+fn map_precompiled(
+    runtime: &Runtime,
+    path: &Path,
+    pin: Option<&str>,
+    trust_precompiled: bool,
+) -> anyhow::Result<(Component, String)> {
+    let read_context = || format!("reading {}", path.display());
+    let mut file = File::open(path).with_context(read_context)?;
+    let mut hasher = Sha256::new();
+    let mut chunk = vec![0; 256 * 1024];
+    loop {
+        match std::io::Read::read(&mut file, &mut chunk) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(anyhow::Error::new(e).context(read_context())),
+        }
+    }
+    let digest = hex(&hasher.finalize());
+    check_pin(pin, &digest)?;
+    refuse_untrusted(pin, trust_precompiled, &digest)?;
+    let by_descriptor = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+    let mapped = if by_descriptor.exists() {
+        by_descriptor
+    } else {
+        path.to_path_buf()
+    };
+    // SAFETY: as for `Component::deserialize` above: the file's bytes are pinned by digest
+    // (checked just now, on the file that is mapped) or trusted by the operator, and the
+    // file cannot be written (`mappable_precompiled`), so the mapping keeps those bytes.
+    #[allow(unsafe_code)]
+    let component = anyhow_err(unsafe { Component::deserialize_file(&runtime.engine, &mapped) })
+        .context(PRECOMPILED_CONTEXT)?;
+    if mapped == path {
+        let hashed = file.metadata().with_context(read_context)?;
+        let now = std::fs::metadata(path).with_context(read_context)?;
+        if (hashed.dev(), hashed.ino()) != (now.dev(), now.ino()) {
+            bail!(
+                "{} was replaced while it was being loaded; the next check loads the new file",
+                path.display()
+            );
+        }
+    }
+    Ok((component, digest))
 }
 
 /// Which world, and which version of it, the component exports: the first that matches,
@@ -182,17 +320,19 @@ fn exports(instance_pre: &wasmtime::component::InstancePre<State>) -> anyhow::Re
 
 /// Compiles `bytes` with Cranelift. With the cache on, the artifact is stored and loaded
 /// back from its file (so its code is file-backed, like a cache hit); a cache that cannot be
-/// written is logged and skipped.
-fn compile(runtime: &Runtime, bytes: &[u8], digest: &str) -> anyhow::Result<Component> {
+/// written is logged and skipped. Returns whether the code is mapped from the cache.
+fn compile(runtime: &Runtime, bytes: &[u8], digest: &str) -> anyhow::Result<(Component, bool)> {
     let Some(cache) = &runtime.cache else {
-        return anyhow_err(Component::new(&runtime.engine, bytes)).context("compiling component");
+        return anyhow_err(Component::new(&runtime.engine, bytes))
+            .context("compiling component")
+            .map(|c| (c, false));
     };
     let compiled =
         anyhow_err(runtime.engine.precompile_component(bytes)).context("compiling component")?;
     match cache.put(digest, &compiled) {
         Ok(_) => {
             if let Some(component) = cache.get(&runtime.engine, digest) {
-                return Ok(component);
+                return Ok((component, true));
             }
         }
         Err(error) => tracing::warn!(
@@ -205,4 +345,5 @@ fn compile(runtime: &Runtime, bytes: &[u8], digest: &str) -> anyhow::Result<Comp
     #[allow(unsafe_code)]
     anyhow_err(unsafe { Component::deserialize(&runtime.engine, &compiled) })
         .context("loading the compiled component")
+        .map(|c| (c, false))
 }

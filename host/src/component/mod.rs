@@ -129,6 +129,7 @@ pub struct Guest {
     grants: Grants,
     digest: String,
     code: CodeSource,
+    mapped: bool,
     /// Keeps the epoch advancing while this component can be called.
     _ticker: Arc<engine::Ticker>,
     /// The size of the instance pool it is instantiated from, for capacity errors.
@@ -164,6 +165,7 @@ impl Guest {
             grants: spec.grants,
             digest: loaded.digest,
             code: loaded.code,
+            mapped: loaded.mapped,
             _ticker: runtime.ticker.clone(),
             pool_instances: runtime.instances(),
             observer: runtime.observer.clone(),
@@ -267,6 +269,15 @@ impl Guest {
     #[must_use]
     pub fn code_source(&self) -> CodeSource {
         self.code
+    }
+
+    /// Whether its native code is mapped from a file, paged in as it runs, rather than
+    /// copied into the process's memory: a compile-cache entry, or a local `.cwasm` that
+    /// cannot change (on a read-only file system, such as a Lambda layer, or with no write
+    /// permission). A `.cwasm` from S3 or a writable file is read and copied.
+    #[must_use]
+    pub fn code_is_mapped(&self) -> bool {
+        self.mapped
     }
 }
 

@@ -78,6 +78,68 @@ fn precompiled_components_need_a_pin_or_explicit_trust() {
     assert!(error_of(load(&path, Some(&digest), false)).starts_with("sha256 mismatch"));
 }
 
+#[test]
+fn a_read_only_cwasm_is_mapped_after_its_digest_is_checked_and_a_writable_one_is_copied() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = temp_dir("cwasm-mapped");
+    let bytes = runtime()
+        .engine()
+        .precompile_component(&std::fs::read(guest("hello")).unwrap())
+        .unwrap();
+    let digest = sha256_hex(&bytes);
+    let read_only = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+        path
+    };
+
+    let writable = dir.join("writable.cwasm");
+    std::fs::write(&writable, &bytes).unwrap();
+    let copied = load(&writable, Some(&digest), false).unwrap();
+    assert_eq!(copied.code_source(), CodeSource::Precompiled);
+    assert!(
+        !copied.code_is_mapped(),
+        "a writable .cwasm could change under a mapping"
+    );
+
+    let mapped_path = read_only("hello.cwasm", &bytes);
+    let mapped = load(&mapped_path, Some(&digest), false).unwrap();
+    assert_eq!(mapped.code_source(), CodeSource::Precompiled);
+    assert!(mapped.code_is_mapped());
+    assert_eq!(mapped.digest(), digest);
+    // The mapped code answers requests.
+    let config = format!(
+        "[components.hello]\nsource = {mapped_path:?}\nsha256 = \"{digest}\"\n\
+         [[routes]]\nmethod = \"GET\"\npath = \"/hello/{{name}}\"\ncomponent = \"hello\"\n"
+    );
+    let app = App::from_config(&Config::parse(&config, dir.clone()).unwrap(), runtime()).unwrap();
+    let response =
+        crate::support::block_on(app.handle(crate::support::request("GET", "/hello/Ada")));
+    assert_eq!(response.status, 200);
+    assert!(String::from_utf8_lossy(&response.body).contains("Hello, Ada!"));
+
+    // The mapped path checks pins and trust exactly as the copying one does.
+    let mut tampered = bytes.clone();
+    let middle = tampered.len() / 2;
+    tampered[middle] ^= 0xff;
+    let tampered = read_only("tampered.cwasm", &tampered);
+    let error = error_of(load(&tampered, Some(&digest), false));
+    assert!(error.starts_with("sha256 mismatch"), "{error}");
+    let error = error_of(load(&mapped_path, None, false));
+    assert!(
+        error.contains("refusing to load a precompiled .cwasm without a sha256 pin"),
+        "{error}"
+    );
+    assert!(load(&mapped_path, None, true).unwrap().code_is_mapped());
+    let foreign = read_only("foreign.cwasm", &foreign_cwasm());
+    let error = error_of(load(&foreign, Some(&sha256_hex(&foreign_cwasm())), false));
+    assert!(
+        error.contains("rebuild it with this host's `lamina compile`"),
+        "{error}"
+    );
+}
+
 /// A `.cwasm` of `hello` from an engine configured differently from the host's (no epoch
 /// interruption): a foreign artifact.
 fn foreign_cwasm() -> Vec<u8> {
