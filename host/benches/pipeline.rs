@@ -11,12 +11,11 @@ mod lambda;
 mod measure;
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
-use lamina::component::{CallStage, EngineTuning, Observer};
+use lamina::component::EngineTuning;
 use lamina::{App, Config, Error, NativeHandler, Request, Response, Runtime, Target, event};
-use measure::{guest_dir, stats, us};
+use measure::{Timings, guest_dir, stats, us};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use wasmtime::PoolingAllocationConfig;
 
@@ -46,39 +45,6 @@ impl NativeHandler for NativeHello {
         );
         res.body = Bytes::from(body.to_string());
         Ok(res)
-    }
-}
-
-/// Time spent in each stage of component calls, summed, as the runtime's observer reports
-/// it (nanoseconds: store, instantiate, call, drop).
-#[derive(Default)]
-struct Timings([AtomicU64; 4]);
-
-impl Observer for Timings {
-    fn stage(&self, _component: &str, _request_id: &str, stage: CallStage, took: Duration) {
-        let slot = match stage {
-            CallStage::Store => 0,
-            CallStage::Instantiate => 1,
-            CallStage::Call => 2,
-            CallStage::Drop => 3,
-        };
-        self.0[slot].fetch_add(
-            u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
-    }
-}
-
-impl Timings {
-    fn reset(&self) {
-        for slot in &self.0 {
-            slot.store(0, Ordering::Relaxed);
-        }
-    }
-
-    /// Microseconds per request in `stage` (0..4) over `ITERATIONS`.
-    fn per_request(&self, stage: usize) -> f64 {
-        self.0[stage].load(Ordering::Relaxed) as f64 / 1e3 / ITERATIONS as f64
     }
 }
 
@@ -210,10 +176,10 @@ fn main() -> anyhow::Result<()> {
             us(w.p99),
             us(w.mean),
             w.p50.as_secs_f64() / n.p50.as_secs_f64(),
-            timings.per_request(0),
-            timings.per_request(1),
-            timings.per_request(2),
-            timings.per_request(3)
+            timings.per_request(0, ITERATIONS),
+            timings.per_request(1, ITERATIONS),
+            timings.per_request(2, ITERATIONS),
+            timings.per_request(3, ITERATIONS)
         );
     }
     // The same component with `instances = "reuse"`: one instance serves every request.
@@ -229,10 +195,10 @@ fn main() -> anyhow::Result<()> {
         us(r.p99),
         us(r.mean),
         r.p50.as_secs_f64() / n.p50.as_secs_f64(),
-        timings.per_request(0),
-        timings.per_request(1),
-        timings.per_request(2),
-        timings.per_request(3)
+        timings.per_request(0, ITERATIONS),
+        timings.per_request(1, ITERATIONS),
+        timings.per_request(2, ITERATIONS),
+        timings.per_request(3, ITERATIONS)
     );
     middleware_rows(&rt, &payload, &hello, n.p50)?;
     observability_rows(&rt, &payload, &hello)?;

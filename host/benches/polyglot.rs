@@ -15,15 +15,17 @@
 
 #[path = "support/measure.rs"]
 mod measure;
-use measure::{get_event, guest_dir, mib, ms, proc_status_bytes, us};
+use measure::{Timings, get_event, guest_dir, mib, minor_faults, ms, proc_status_bytes, us};
 #[path = "support/lambda.rs"]
 mod lambda;
 #[path = "support/serve.rs"]
 mod serve;
 
+use lamina::component::EngineTuning;
 use lamina::{App, Config, Runtime, event};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Languages by their guest-name prefix (`""` is Rust), with a label.
@@ -110,6 +112,55 @@ fn per_request(rt: &tokio::runtime::Runtime, app: &App, path: &str) -> (Duration
     )
 }
 
+/// Where a fresh instance's time goes for each language's `hello`, with the pool keeping
+/// 1 MiB of each linear memory resident between instances (the default) and more: p50, the
+/// observer's split of the component call, and minor page faults per request.
+fn fresh_instance_split(rt: &tokio::runtime::Runtime, cache: &Path) -> anyhow::Result<()> {
+    println!(
+        "\nwhere a fresh instance's time goes (µs per request; faults = minor page faults per request)\n{:<20} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7} {:>7}",
+        "", "resident", "p50", "store", "inst", "call", "drop", "faults"
+    );
+    let default = EngineTuning::default();
+    let mut sizes = vec![default.keep_resident];
+    if default.pagemap_scan {
+        // Only with PAGEMAP_SCAN: without it every resident byte is reset on every drop.
+        sizes.extend([16 << 20, 64 << 20]);
+    }
+    for keep_resident in sizes {
+        let timings = Arc::new(Timings::default());
+        let runtime = Runtime::with_tuning(&EngineTuning {
+            keep_resident,
+            ..default.clone()
+        })?
+        .with_cache_dir(Some(cache))?
+        .observe(timings.clone());
+        let app = App::from_config(
+            &Config::parse(&app_config(""), PathBuf::from("/"))?,
+            &runtime,
+        )?;
+        for (prefix, label) in LANGS {
+            let path = format!("/{}/hello/Ada", segment(prefix));
+            per_request(rt, &app, &path);
+            timings.reset();
+            let faults = minor_faults();
+            let (p50, _) = per_request(rt, &app, &path);
+            let faults = (minor_faults() - faults) as f64 / (WARMUP + ITERATIONS) as f64;
+            let split = |stage| timings.per_request(stage, WARMUP + ITERATIONS);
+            println!(
+                "{label:<20} {:>5} MiB {:>9.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.0}",
+                keep_resident >> 20,
+                us(p50),
+                split(0),
+                split(1),
+                split(2),
+                split(3),
+                faults
+            );
+        }
+    }
+    Ok(())
+}
+
 fn one_hello_config(source: &Path, pin: Option<&str>) -> String {
     let pin = pin.map_or_else(String::new, |p| format!("sha256 = \"{p}\"\n"));
     format!(
@@ -171,6 +222,8 @@ fn main() -> anyhow::Result<()> {
             );
         }
     }
+
+    fresh_instance_split(&rt, &cache)?;
 
     println!(
         "\ncold start: process start -> first response via the Runtime API, one hello, median of {COLD_RUNS}"

@@ -1,7 +1,9 @@
 //! Shared by the benchmarks: where the guests are, and how samples become figures.
 #![allow(dead_code)] // each benchmark uses a part
 
+use lamina::component::{CallStage, Observer};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Where `cargo xtask guests` put the components (`LAMINA_GUEST_DIR` when set).
@@ -68,4 +70,53 @@ pub(crate) fn get_event(path: &str) -> Vec<u8> {
     })
     .to_string()
     .into_bytes()
+}
+
+/// Time spent in each stage of component calls, summed, as the runtime's observer reports
+/// it (nanoseconds: store, instantiate, call, drop).
+#[derive(Default)]
+pub(crate) struct Timings([AtomicU64; 4]);
+
+impl Observer for Timings {
+    fn stage(&self, _component: &str, _request_id: &str, stage: CallStage, took: Duration) {
+        let slot = match stage {
+            CallStage::Store => 0,
+            CallStage::Instantiate => 1,
+            CallStage::Call => 2,
+            CallStage::Drop => 3,
+        };
+        self.0[slot].fetch_add(
+            u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+}
+
+impl Timings {
+    pub(crate) fn reset(&self) {
+        for slot in &self.0 {
+            slot.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Microseconds per request in `stage` (0..4: store, instantiate, call, drop) over
+    /// `requests`.
+    pub(crate) fn per_request(&self, stage: usize, requests: usize) -> f64 {
+        self.0[stage].load(Ordering::Relaxed) as f64 / 1e3 / requests as f64
+    }
+}
+
+/// Minor page faults this process has taken so far (`getrusage`).
+pub(crate) fn minor_faults() -> u64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: `getrusage` fills the buffer for `RUSAGE_SELF` and reports failure otherwise;
+    // the buffer is read only when it succeeded.
+    #[allow(unsafe_code)]
+    unsafe {
+        if libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) == 0 {
+            u64::try_from(usage.assume_init().ru_minflt).unwrap_or(0)
+        } else {
+            0
+        }
+    }
 }
