@@ -175,11 +175,14 @@ impl App {
             crate::component::caps::kv::open(&spec)
                 .with_context(|| format!("key-value.{name}: opening {}", spec.describe()))?;
         }
-        for name in config.components.keys() {
-            let spec = config.component_spec(name)?;
-            let source = spec.source.to_string();
-            let guest = Guest::load(runtime, name, spec)
-                .with_context(|| format!("components.{name}: loading {source}"))?;
+        let specs = config
+            .components
+            .keys()
+            .map(|name| Ok((name.clone(), config.component_spec(name)?)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let sources: Vec<String> = specs.iter().map(|(_, s)| s.source.to_string()).collect();
+        for ((name, guest), source) in Guest::load_all(runtime, specs).into_iter().zip(sources) {
+            let guest = guest.with_context(|| format!("components.{name}: loading {source}"))?;
             tracing::info!(
                 component = name.as_str(),
                 kind = guest.kind().as_str(),

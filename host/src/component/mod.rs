@@ -40,7 +40,7 @@ use crate::limits::Limits;
 use bindings::{HandlerPre, MiddlewarePre, v0_1};
 use state::State;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 /// Everything needed to load one component: where it is, how it is verified, what it may
@@ -173,6 +173,57 @@ impl Guest {
             policy: spec.instances,
             idle: reuse::Idle::new(runtime.idle.clone()),
         })
+    }
+
+    /// Loads every component of `specs`, on up to as many threads as the machine has
+    /// cores (at most 4), and returns the results in the order of `specs`.
+    ///
+    /// Loading is reading, hashing (SHA-256 of every byte: 35 MB for a Python `.cwasm`) and
+    /// deserializing or compiling, each independent of the others; a function with several
+    /// interpreter components spends most of its cold start here, and the work splits across
+    /// cores where there are several (one thread where there is one, as in a small Lambda).
+    pub fn load_all(
+        runtime: &Runtime,
+        specs: Vec<(String, ComponentSpec)>,
+    ) -> Vec<(String, anyhow::Result<Self>)> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .clamp(1, 4)
+            .min(specs.len());
+        if threads <= 1 {
+            return specs
+                .into_iter()
+                .map(|(name, spec)| {
+                    let guest = Self::load(runtime, &name, spec);
+                    (name, guest)
+                })
+                .collect();
+        }
+        // Workers take the next component as they finish one: an interpreter takes a
+        // hundred times longer than a small Rust component.
+        let jobs = Mutex::new(specs.into_iter().enumerate());
+        let done = Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    loop {
+                        let Some((i, (name, spec))) = jobs.lock().ok().and_then(|mut j| j.next())
+                        else {
+                            break;
+                        };
+                        let guest = Self::load(runtime, &name, spec);
+                        if let Ok(mut done) = done.lock() {
+                            done.push((i, name, guest));
+                        }
+                    }
+                });
+            }
+        });
+        let mut done = done.into_inner().unwrap_or_default();
+        done.sort_unstable_by_key(|(i, ..)| *i);
+        done.into_iter()
+            .map(|(_, name, guest)| (name, guest))
+            .collect()
     }
 
     fn engine(&self) -> &wasmtime::Engine {
