@@ -35,14 +35,30 @@ impl Drop for Server {
 ///
 /// When it cannot be started or prints no address.
 pub(crate) fn start(config: &Path, log: &str, stderr: Stdio) -> anyhow::Result<Server> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lamina"))
+    start_with(config, log, stderr, |_| {})
+}
+
+/// [`start`], with `prepare` given the command before it is spawned.
+///
+/// # Errors
+///
+/// As [`start`].
+pub(crate) fn start_with(
+    config: &Path,
+    log: &str,
+    stderr: Stdio,
+    prepare: impl FnOnce(&mut Command),
+) -> anyhow::Result<Server> {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lamina"));
+    command
         .args(["serve", "--port", "0", "--config"])
         .arg(config)
         .env("LAMINA_LOG", log)
         .stdout(Stdio::piped())
         .stderr(stderr)
-        .stdin(Stdio::null())
-        .spawn()?;
+        .stdin(Stdio::null());
+    prepare(&mut command);
+    let mut child = command.spawn()?;
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line)?;
     let Some(addr) = line
