@@ -78,7 +78,9 @@ pub(crate) fn start_with(
 ///
 /// When the connection fails or the answer is not a `200` with a `content-length`.
 pub(crate) fn get(stream: &mut TcpStream, addr: &str, path: &str) -> anyhow::Result<()> {
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n")?;
+    // One write: `write!` on the socket would send the pieces separately, and Nagle's
+    // algorithm would hold the last piece for the server's delayed ACK (40 ms).
+    stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())?;
     // Read the head, then exactly the body its content-length names.
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
