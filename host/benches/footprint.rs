@@ -255,13 +255,15 @@ impl MemoryCgroup {
             .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
         let cgroup = Self { dir, v1 };
         std::fs::write(cgroup.dir.join(limit_file), limit.to_string())?;
-        if cgroup.v1 {
-            // No swap beyond the limit either, as in Lambda.
-            let _ = std::fs::write(
+        // No swap beyond the limit either, as in Lambda.
+        let _ = if cgroup.v1 {
+            std::fs::write(
                 cgroup.dir.join("memory.memsw.limit_in_bytes"),
                 limit.to_string(),
-            );
-        }
+            )
+        } else {
+            std::fs::write(cgroup.dir.join("memory.swap.max"), "0")
+        };
         Ok(cgroup)
     }
 

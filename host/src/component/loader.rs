@@ -14,7 +14,7 @@ use sha2::{Digest as _, Sha256};
 use std::fmt::Write as _;
 use std::fs::File;
 use std::os::fd::AsRawFd as _;
-use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use wasmtime::Precompiled;
 use wasmtime::component::Component;
@@ -90,9 +90,13 @@ pub(crate) fn load(
     pin: Option<&str>,
     trust_precompiled: bool,
 ) -> anyhow::Result<Loaded> {
-    let (component, digest, code, mapped) = match location {
-        Location::File(path) if mappable_precompiled(path) => {
-            let (component, digest) = map_precompiled(runtime, path, pin, trust_precompiled)?;
+    let mappable = match location {
+        Location::File(path) => mappable_precompiled(path),
+        Location::S3 { .. } => None,
+    };
+    let (component, digest, code, mapped) = match (location, mappable) {
+        (Location::File(path), Some(open)) => {
+            let (component, digest) = map_precompiled(runtime, path, open, pin, trust_precompiled)?;
             (component, digest, CodeSource::Precompiled, true)
         }
         _ => from_bytes(runtime, location, pin, trust_precompiled)?,
@@ -175,30 +179,43 @@ fn refuse_untrusted(
     Ok(())
 }
 
-/// Whether the local file at `path` is a precompiled component that cannot change under
-/// the host: on a read-only file system (a Lambda layer in `/opt`) or with no write
-/// permission for anyone (how `lamina bundle` writes them). Such a file is mapped instead
-/// of read: its pages come from the page cache when an instance first touches them, so
-/// neither a copy of a 30+ MB interpreter image in the process's memory nor the copy of
-/// its data segments into a `memfd` is made, and loading skips both copies.
+/// A local precompiled component opened once, and the name of that open file in
+/// `/proc/self/fd`: every later step (the checks, hashing, mapping) uses this descriptor, so
+/// a file renamed over the path in between is never the one mapped.
+struct OpenPrecompiled {
+    file: File,
+    by_descriptor: PathBuf,
+}
+
+/// The file at `path`, opened, when it is a precompiled component that is not expected to
+/// change under the host: on a read-only file system (a Lambda layer in `/opt`) or with no
+/// write permission for anyone (how `lamina bundle` writes them). Such a file is mapped
+/// instead of read: its pages come from the page cache when an instance first touches them,
+/// so neither a copy of a 30+ MB interpreter image in the process's memory nor the copy of
+/// its data segments into a `memfd` is made.
 ///
-/// A file that can be written stays on the read-and-copy path: a mapping sees whatever is
-/// written into the file later, and a truncation would fault the host.
-fn mappable_precompiled(path: &Path) -> bool {
-    let Ok(file) = File::open(path) else {
-        // The read path names the problem.
-        return false;
-    };
-    let Ok(meta) = file.metadata() else {
-        return false;
-    };
+/// Permission bits are the operator's statement that the file is replaced by rename, never
+/// rewritten in place; they do not stop root or the owner from writing it (README,
+/// "Mapped `.cwasm` files"). A file that can be written stays on the read-and-copy path,
+/// as does every file where `/proc/self/fd` is missing (wasmtime maps by path, and a path
+/// would have to be trusted to name the file that was hashed).
+fn mappable_precompiled(path: &Path) -> Option<OpenPrecompiled> {
+    // Anything that fails here is left to the read path, which names the problem.
+    let file = File::open(path).ok()?;
+    let meta = file.metadata().ok()?;
     let unwritable = meta.permissions().mode() & 0o222 == 0 || on_read_only_fs(&file);
-    unwritable
-        && meta.is_file()
-        && matches!(
-            wasmtime::Engine::detect_precompiled_file(path),
-            Ok(Some(Precompiled::Component))
-        )
+    if !unwritable || !meta.is_file() {
+        return None;
+    }
+    let by_descriptor = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+    matches!(
+        wasmtime::Engine::detect_precompiled_file(&by_descriptor),
+        Ok(Some(Precompiled::Component))
+    )
+    .then_some(OpenPrecompiled {
+        file,
+        by_descriptor,
+    })
 }
 
 /// `fstatvfs` says the file's file system is mounted read-only.
@@ -213,21 +230,21 @@ fn on_read_only_fs(file: &File) -> bool {
     }
 }
 
-/// Maps the precompiled component at `path` after checking the digest of the very file
-/// that is mapped.
-///
-/// The file is opened once and hashed by reading it (through the page cache, not into the
-/// process's memory); wasmtime then maps the same open file through `/proc/self/fd`, so a
-/// file renamed over `path` in between cannot be mapped in its place. Without `/proc`, the
-/// path is mapped and its identity (device, inode) compared with the hashed file's.
+/// Maps the precompiled component `open` (the file at `path`) after checking the digest
+/// of that open file: it is hashed by reading it (through the page cache, not into the
+/// process's memory), then wasmtime maps the same descriptor through `/proc/self/fd`.
 fn map_precompiled(
     runtime: &Runtime,
     path: &Path,
+    open: OpenPrecompiled,
     pin: Option<&str>,
     trust_precompiled: bool,
 ) -> anyhow::Result<(Component, String)> {
     let read_context = || format!("reading {}", path.display());
-    let mut file = File::open(path).with_context(read_context)?;
+    let OpenPrecompiled {
+        mut file,
+        by_descriptor,
+    } = open;
     let mut hasher = Sha256::new();
     let mut chunk = vec![0; 256 * 1024];
     loop {
@@ -241,28 +258,18 @@ fn map_precompiled(
     let digest = hex(&hasher.finalize());
     check_pin(pin, &digest)?;
     refuse_untrusted(pin, trust_precompiled, &digest)?;
-    let by_descriptor = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
-    let mapped = if by_descriptor.exists() {
-        by_descriptor
-    } else {
-        path.to_path_buf()
-    };
-    // SAFETY: as for `Component::deserialize` above: the file's bytes are pinned by digest
-    // (checked just now, on the file that is mapped) or trusted by the operator, and the
-    // file cannot be written (`mappable_precompiled`), so the mapping keeps those bytes.
+    // SAFETY: as for `Component::deserialize` in `from_bytes`: the bytes of this open file
+    // are pinned by digest (checked just now) or trusted by the operator, and the file is
+    // one the operator does not rewrite in place (`mappable_precompiled`), so the mapping
+    // keeps the bytes that were checked. wasmtime still checks the version and
+    // engine-configuration header.
     #[allow(unsafe_code)]
-    let component = anyhow_err(unsafe { Component::deserialize_file(&runtime.engine, &mapped) })
-        .context(PRECOMPILED_CONTEXT)?;
-    if mapped == path {
-        let hashed = file.metadata().with_context(read_context)?;
-        let now = std::fs::metadata(path).with_context(read_context)?;
-        if (hashed.dev(), hashed.ino()) != (now.dev(), now.ino()) {
-            bail!(
-                "{} was replaced while it was being loaded; the next check loads the new file",
-                path.display()
-            );
-        }
-    }
+    let component =
+        anyhow_err(unsafe { Component::deserialize_file(&runtime.engine, &by_descriptor) })
+            .with_context(|| format!("mapping {}", path.display()))
+            .context(PRECOMPILED_CONTEXT)?;
+    // The descriptor is closed only now, after wasmtime has opened and mapped it.
+    drop(file);
     Ok((component, digest))
 }
 

@@ -176,12 +176,15 @@ impl Guest {
     }
 
     /// Loads every component of `specs`, on up to as many threads as the machine has
-    /// cores (at most 4), and returns the results in the order of `specs`.
+    /// cores (at most 4), and returns the results in the order of `specs`. After a load
+    /// fails, components not yet started are not loaded (their result says so): the error
+    /// that matters is the first in `specs`' order, and jobs start in that order.
     ///
     /// Loading is reading, hashing (SHA-256 of every byte: 35 MB for a Python `.cwasm`) and
     /// deserializing or compiling, each independent of the others; a function with several
     /// interpreter components spends most of its cold start here, and the work splits across
-    /// cores where there are several (one thread where there is one, as in a small Lambda).
+    /// the cores `std::thread::available_parallelism` reports (it counts a CPU quota, so a
+    /// fraction of a core is one thread).
     pub fn load_all(
         runtime: &Runtime,
         specs: Vec<(String, ComponentSpec)>,
@@ -190,39 +193,54 @@ impl Guest {
             .map_or(1, std::num::NonZero::get)
             .clamp(1, 4)
             .min(specs.len());
-        if threads <= 1 {
-            return specs
-                .into_iter()
-                .map(|(name, spec)| {
-                    let guest = Self::load(runtime, &name, spec);
-                    (name, guest)
-                })
-                .collect();
-        }
+        let names: Vec<String> = specs.iter().map(|(name, _)| name.clone()).collect();
         // Workers take the next component as they finish one: an interpreter takes a
         // hundred times longer than a small Rust component.
         let jobs = Mutex::new(specs.into_iter().enumerate());
-        let done = Mutex::new(Vec::new());
-        std::thread::scope(|scope| {
-            for _ in 0..threads {
-                scope.spawn(|| {
-                    loop {
-                        let Some((i, (name, spec))) = jobs.lock().ok().and_then(|mut j| j.next())
-                        else {
-                            break;
-                        };
-                        let guest = Self::load(runtime, &name, spec);
-                        if let Ok(mut done) = done.lock() {
-                            done.push((i, name, guest));
-                        }
-                    }
-                });
+        let results: Vec<Mutex<Option<anyhow::Result<Self>>>> =
+            names.iter().map(|_| Mutex::new(None)).collect();
+        let failed = std::sync::atomic::AtomicBool::new(false);
+        let work = || {
+            loop {
+                let next = jobs
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .next();
+                let Some((i, (name, spec))) = next else { break };
+                let guest = if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                    Err(anyhow::anyhow!(
+                        "not loaded: an earlier component failed to load"
+                    ))
+                } else {
+                    Self::load(runtime, &name, spec)
+                };
+                if guest.is_err() {
+                    failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                *results[i]
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(guest);
             }
-        });
-        let mut done = done.into_inner().unwrap_or_default();
-        done.sort_unstable_by_key(|(i, ..)| *i);
-        done.into_iter()
-            .map(|(_, name, guest)| (name, guest))
+        };
+        if threads <= 1 {
+            work();
+        } else {
+            std::thread::scope(|scope| {
+                for _ in 0..threads {
+                    scope.spawn(work);
+                }
+            });
+        }
+        names
+            .into_iter()
+            .zip(results)
+            .map(|(name, result)| {
+                let result = result
+                    .into_inner()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .unwrap_or_else(|| Err(anyhow::anyhow!("loading it did not finish")));
+                (name, result)
+            })
             .collect()
     }
 

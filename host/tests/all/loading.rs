@@ -328,3 +328,70 @@ fn lamina_check_lists_components_and_rejects_bad_configs() {
         "{stderr}"
     );
 }
+
+#[test]
+fn components_load_in_parallel_and_report_in_config_order() {
+    let dir = temp_dir("load-all");
+    let broken = dir.join("broken.wasm");
+    std::fs::write(&broken, b"not a component").unwrap();
+    let specs = |names: &[(&str, &Path)]| -> Vec<(String, ComponentSpec)> {
+        names
+            .iter()
+            .map(|(name, path)| ((*name).to_owned(), ComponentSpec::new(*path)))
+            .collect()
+    };
+    let hello = guest("hello");
+    let echo = guest("echo");
+    // Every one loads, and each result is the component named beside it.
+    let all = Guest::load_all(
+        runtime(),
+        specs(&[("a", &hello), ("b", &echo), ("c", &hello), ("d", &echo)]),
+    );
+    let names: Vec<&str> = all.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["a", "b", "c", "d"]);
+    for (name, guest) in &all {
+        let guest = guest.as_ref().unwrap();
+        assert_eq!(guest.name(), name);
+        let expected = if name == "a" || name == "c" {
+            &hello
+        } else {
+            &echo
+        };
+        assert_eq!(
+            guest.digest(),
+            sha256_hex(&std::fs::read(expected).unwrap()),
+            "{name}"
+        );
+    }
+    // A broken one in the middle: its own error is in its place, and whatever else did not
+    // load says why; the first error in config order is the broken component's.
+    let results = Guest::load_all(
+        runtime(),
+        specs(&[("a", &hello), ("b", &broken), ("c", &hello), ("d", &hello)]),
+    );
+    assert!(results[0].1.is_ok());
+    let first = results
+        .iter()
+        .find_map(|(name, r)| r.as_ref().err().map(|e| (name.as_str(), format!("{e:#}"))))
+        .unwrap();
+    assert_eq!(first.0, "b");
+    assert!(!first.1.contains("not loaded"), "{}", first.1);
+    for (name, result) in &results[2..] {
+        if let Err(e) = result {
+            assert!(
+                format!("{e:#}").contains("not loaded: an earlier component failed"),
+                "{name}: {e:#}"
+            );
+        }
+    }
+    // Through a config, the message names the setting of the broken one.
+    let text = format!(
+        "[components.a]\nsource = {hello:?}\n[components.b]\nsource = {broken:?}\n\
+         [components.c]\nsource = {hello:?}\n"
+    );
+    let error = match App::from_config(&Config::parse(&text, dir.clone()).unwrap(), runtime()) {
+        Ok(_) => panic!("expected components.b to fail"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(error.starts_with("components.b: loading"), "{error}");
+}
