@@ -387,7 +387,8 @@ fn components_load_in_parallel_and_report_in_config_order() {
     // Through a config, the message names the setting of the broken one.
     let text = format!(
         "[components.a]\nsource = {hello:?}\n[components.b]\nsource = {broken:?}\n\
-         [components.c]\nsource = {hello:?}\n"
+         [components.c]\nsource = {hello:?}\n\
+         [[routes]]\nmethod = \"GET\"\npath = \"/\"\ncomponent = \"a\"\n"
     );
     let error = match App::from_config(&Config::parse(&text, dir.clone()).unwrap(), runtime()) {
         Ok(_) => panic!("expected components.b to fail"),
