@@ -176,14 +176,17 @@ fn the_compile_cache_skips_compilation_and_replaces_entries_that_do_not_load() {
 
     let first = load();
     assert_eq!(first.code_source(), CodeSource::Compiled);
-    let entry = runtime.cache().unwrap().path(first.digest());
+    let digest = first.digest().to_owned();
+    // Its code is mapped from the cache entry: dropped before the entry is replaced below.
+    drop(first);
+    let entry = runtime.cache().unwrap().path(&digest);
     assert!(entry.exists(), "{} was written", entry.display());
     assert!(
         entry
             .file_name()
             .unwrap()
             .to_string_lossy()
-            .starts_with(first.digest()),
+            .starts_with(&digest),
         "entries are named by the source digest"
     );
     assert_eq!(load().code_source(), CodeSource::Cache);
@@ -197,7 +200,11 @@ fn the_compile_cache_skips_compilation_and_replaces_entries_that_do_not_load() {
     // An entry from another engine configuration, or damaged bytes, under the right name:
     // detected by wasmtime's header check, recompiled from the .wasm and replaced.
     for planted in [foreign_cwasm(), b"not an artifact".to_vec()] {
-        std::fs::write(&entry, &planted).unwrap();
+        // Planted by rename, never written in place: a file some loaded component still
+        // maps must not change under it (that crashes the process, as it would the host).
+        let planting = entry.with_extension("planting");
+        std::fs::write(&planting, &planted).unwrap();
+        std::fs::rename(&planting, &entry).unwrap();
         let reloaded = load();
         assert_eq!(reloaded.code_source(), CodeSource::Compiled);
         assert_ne!(std::fs::read(&entry).unwrap(), planted);
