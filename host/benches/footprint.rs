@@ -36,19 +36,6 @@ use std::time::{Duration, Instant};
 const COLD_RUNS: usize = 5;
 const REQUESTS: usize = 10_000;
 
-/// The handlers of `examples/lamina.toml` that answer a plain `GET`.
-const PATHS: [&str; 9] = [
-    "/hello",
-    "/echo/x",
-    "/todos",
-    "/py/hello",
-    "/py/echo/x",
-    "/py/todos",
-    "/js/hello",
-    "/js/echo/x",
-    "/js/todos",
-];
-
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort_unstable();
     samples[samples.len() / 2]
@@ -169,13 +156,17 @@ fn serve_footprint(config: &Path, cgroup: Option<&MemoryCgroup>) -> anyhow::Resu
     };
     let mut rows = vec![("started, before any request", rss())];
     let mut stream = std::net::TcpStream::connect(&addr)?;
-    for path in PATHS {
+    for path in serve::EXAMPLE_GET_PATHS {
         serve::get(&mut stream, &addr, path)?;
     }
     rows.push(("after one request to each of 9 handlers", rss()));
     let started = Instant::now();
     for i in 0..REQUESTS {
-        serve::get(&mut stream, &addr, PATHS[i % PATHS.len()])?;
+        serve::get(
+            &mut stream,
+            &addr,
+            serve::EXAMPLE_GET_PATHS[i % serve::EXAMPLE_GET_PATHS.len()],
+        )?;
     }
     let rate = REQUESTS as f64 / started.elapsed().as_secs_f64();
     rows.push(("after 10,000 more requests (steady)", rss()));
@@ -193,7 +184,7 @@ fn serve_footprint(config: &Path, cgroup: Option<&MemoryCgroup>) -> anyhow::Resu
         swapped.recv_timeout(Duration::from_secs(120)).is_ok(),
         "serve did not swap to the new version"
     );
-    for path in PATHS {
+    for path in serve::EXAMPLE_GET_PATHS {
         serve::get(&mut stream, &addr, path)?;
     }
     rows.push(("after a swap and one request each", rss()));

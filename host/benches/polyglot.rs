@@ -288,17 +288,7 @@ fn main() -> anyhow::Result<()> {
             .as_bytes(),
     )?;
     let rust_paths = ["/hello", "/echo/x", "/todos"];
-    let all_paths = [
-        "/hello",
-        "/echo/x",
-        "/todos",
-        "/py/hello",
-        "/py/echo/x",
-        "/py/todos",
-        "/js/hello",
-        "/js/echo/x",
-        "/js/todos",
-    ];
+    let all_paths = serve::EXAMPLE_GET_PATHS;
     println!(
         "{:<44} {:>8.1} MiB",
         "Rust examples (3 handlers, 3 middleware)",

@@ -7,6 +7,19 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+/// The handlers of `examples/lamina.toml` that answer a plain `GET`.
+pub(crate) const EXAMPLE_GET_PATHS: [&str; 9] = [
+    "/hello",
+    "/echo/x",
+    "/todos",
+    "/py/hello",
+    "/py/echo/x",
+    "/py/todos",
+    "/js/hello",
+    "/js/echo/x",
+    "/js/todos",
+];
+
 /// A running `lamina serve`, stopped when dropped.
 pub(crate) struct Server {
     pub(crate) child: Child,

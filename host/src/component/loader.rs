@@ -90,16 +90,13 @@ pub(crate) fn load(
     pin: Option<&str>,
     trust_precompiled: bool,
 ) -> anyhow::Result<Loaded> {
-    let mappable = match location {
-        Location::File(path) => mappable_precompiled(path),
-        Location::S3 { .. } => None,
-    };
-    let (component, digest, code, mapped) = match (location, mappable) {
-        (Location::File(path), Some(open)) => {
-            let (component, digest) = map_precompiled(runtime, path, open, pin, trust_precompiled)?;
-            (component, digest, CodeSource::Precompiled, true)
-        }
-        _ => from_bytes(runtime, location, pin, trust_precompiled)?,
+    let (component, digest, code, mapped) = if let Location::File(path) = location
+        && let Some(open) = mappable_precompiled(path)
+    {
+        let (component, digest) = map_precompiled(runtime, path, open, pin, trust_precompiled)?;
+        (component, digest, CodeSource::Precompiled, true)
+    } else {
+        from_bytes(runtime, location, pin, trust_precompiled)?
     };
     let instance_pre = anyhow_err(runtime.linker.instantiate_pre(&component))
         .context("linking component (it imports something this host does not provide)")?;
@@ -240,21 +237,12 @@ fn map_precompiled(
     pin: Option<&str>,
     trust_precompiled: bool,
 ) -> anyhow::Result<(Component, String)> {
-    let read_context = || format!("reading {}", path.display());
     let OpenPrecompiled {
         mut file,
         by_descriptor,
     } = open;
     let mut hasher = Sha256::new();
-    let mut chunk = vec![0; 256 * 1024];
-    loop {
-        match std::io::Read::read(&mut file, &mut chunk) {
-            Ok(0) => break,
-            Ok(n) => hasher.update(&chunk[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(anyhow::Error::new(e).context(read_context())),
-        }
-    }
+    std::io::copy(&mut file, &mut hasher).with_context(|| format!("reading {}", path.display()))?;
     let digest = hex(&hasher.finalize());
     check_pin(pin, &digest)?;
     refuse_untrusted(pin, trust_precompiled, &digest)?;

@@ -40,7 +40,8 @@ use crate::limits::Limits;
 use bindings::{HandlerPre, MiddlewarePre, v0_1};
 use state::State;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 /// Everything needed to load one component: where it is, how it is verified, what it may
@@ -199,15 +200,12 @@ impl Guest {
         let jobs = Mutex::new(specs.into_iter().enumerate());
         let results: Vec<Mutex<Option<anyhow::Result<Self>>>> =
             names.iter().map(|_| Mutex::new(None)).collect();
-        let failed = std::sync::atomic::AtomicBool::new(false);
+        let failed = AtomicBool::new(false);
         let work = || {
             loop {
-                let next = jobs
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .next();
+                let next = jobs.lock().unwrap_or_else(PoisonError::into_inner).next();
                 let Some((i, (name, spec))) = next else { break };
-                let guest = if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                let guest = if failed.load(Ordering::Relaxed) {
                     Err(anyhow::anyhow!(
                         "not loaded: an earlier component failed to load"
                     ))
@@ -215,11 +213,9 @@ impl Guest {
                     Self::load(runtime, &name, spec)
                 };
                 if guest.is_err() {
-                    failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                    failed.store(true, Ordering::Relaxed);
                 }
-                *results[i]
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(guest);
+                *results[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(guest);
             }
         };
         if threads <= 1 {
@@ -237,7 +233,7 @@ impl Guest {
             .map(|(name, result)| {
                 let result = result
                     .into_inner()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .unwrap_or_else(PoisonError::into_inner)
                     .unwrap_or_else(|| Err(anyhow::anyhow!("loading it did not finish")));
                 (name, result)
             })
